@@ -1,0 +1,144 @@
+"""`fleet`: parse arguments and dispatch to runner.commands. No logic lives here.
+
+Command modules are imported inside each command so `fleet --help` stays fast and
+never imports the model SDK or the GitHub client.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runner import __version__
+
+FORMATS_FINDINGS = click.Choice(["text", "json", "github"])
+
+
+class _Context:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def root(self) -> Path:
+        from runner.load import NotAFleet, find_root
+
+        try:
+            return find_root(self.directory)
+        except NotAFleet as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Run as if started in DIR (like git -C).",
+)
+@click.version_option(__version__, prog_name="fleet")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path) -> None:
+    """A GitOps runner for a fleet of LLM role agents.
+
+    Roles, directives and tasks are files in this repository; every agent output is a
+    commit, a pull request or an escalation issue for a human to review.
+
+    Exit codes: 0 ok, 1 findings or failure, 2 usage or configuration error.
+    """
+    if not directory.is_dir():
+        raise click.UsageError(f"-C {directory}: no such directory")
+    ctx.obj = _Context(directory)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=FORMATS_FINDINGS, default="text", show_default=True)
+@pass_ctx
+def validate(ctx: _Context, paths: tuple[str, ...], fmt: str) -> None:
+    """Check fleet/ and tasks/ against the schemas and each other.
+
+    With PATHS, report only findings in those files or directories (the whole fleet is
+    still loaded, so cross-file checks such as unknown roles still apply).
+    """
+    from runner.commands import validate as command
+
+    sys.exit(command.run(ctx.root(), paths, fmt))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--example", is_flag=True, help="Write the 7-role example company fleet.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--name", default=None, help="Fleet name (default: the directory name).")
+def init(directory: Path, example: bool, force: bool, name: str | None) -> None:
+    """Scaffold a fleet repository in DIRECTORY (default: here)."""
+    from runner.commands import init as command
+
+    sys.exit(command.run(directory, example=example, force=force, name=name))
+
+
+@cli.group()
+def task() -> None:
+    """Create and inspect tasks."""
+
+
+@task.command("new")
+@click.option("--role", required=True, help="Role that does the task.")
+@click.option("--title", required=True, help="One line saying what is to be done.")
+@click.option("--check", "checks", multiple=True, help="Acceptance command (repeatable).")
+@click.option("--review", "reviews", multiple=True, help="Acceptance item for the reviewer.")
+@click.option("--description", default="", help="What to do and why.")
+@click.option("--priority", type=click.Choice(["urgent", "high", "normal", "low"]))
+@click.option("--depends-on", "depends_on", multiple=True, help="Task id (repeatable).")
+@click.option("--id", "task_id", default=None, help="Task id (default: next free t-NNN).")
+@pass_ctx
+def task_new(
+    ctx: _Context,
+    role: str,
+    title: str,
+    checks: tuple[str, ...],
+    reviews: tuple[str, ...],
+    description: str,
+    priority: str | None,
+    depends_on: tuple[str, ...],
+    task_id: str | None,
+) -> None:
+    """Write tasks/<id>.yaml with the next free id. Acceptance criteria are required."""
+    from runner.commands import task_new as command
+
+    sys.exit(
+        command.run(
+            ctx.root(),
+            role=role,
+            title=title,
+            checks=checks,
+            reviews=reviews,
+            description=description,
+            priority=priority,
+            depends_on=depends_on,
+            task_id=task_id,
+        )
+    )
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Build the demo fleet here and keep it (default: a temp dir, removed).")
+def demo(keep: Path | None) -> None:
+    """Try fleet-runner offline: build the example fleet in a temp repo and run it."""
+    from runner.commands import demo as command
+
+    sys.exit(command.run(keep))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="fleet", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

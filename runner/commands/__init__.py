@@ -1,0 +1,1 @@
+"""One module per CLI command: load what it needs, call the core, render the result."""

@@ -1,0 +1,121 @@
+"""Turn a fleet repository checkout into a validated `Fleet` plus findings.
+
+Loading never raises on user content: a file that cannot be read, parsed or validated
+yields findings and is left out of the model, so one broken task never hides the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner import checks, schema
+from runner.model import Finding, Fleet, FleetConfig, Role, Task
+from runner.yamlfile import Document, Problem, parse, read_text
+
+FLEET_FILE = "fleet/fleet.yaml"
+ROLES_DIR = "fleet/roles"
+DIRECTIVES_DIR = "fleet/directives"
+TASKS_DIR = "tasks"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class NotAFleet(Exception):
+    """The directory holds no fleet/fleet.yaml (a usage error, not a finding)."""
+
+
+@dataclass
+class Loaded:
+    fleet: Fleet
+    findings: list[Finding] = field(default_factory=list)
+    docs: dict[str, Document] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above `start` that holds fleet/fleet.yaml."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / FLEET_FILE).is_file():
+            return candidate
+    raise NotAFleet(
+        f"{start} is not inside a fleet repository (no {FLEET_FILE} here or above); "
+        "run 'fleet init' to create one"
+    )
+
+
+def load(root: Path) -> Loaded:
+    root = root.resolve()
+    if not (root / FLEET_FILE).exists():
+        raise NotAFleet(f"no {FLEET_FILE} in {root}; run 'fleet init' to create one")
+    findings: list[Finding] = []
+    docs: dict[str, Document] = {}
+
+    def read(rel: str, kind: str) -> dict | None:
+        doc = _read_doc(root, rel, findings)
+        if doc is None:
+            return None
+        docs[rel] = doc
+        errors = schema.validate(doc, kind, rel)
+        findings.extend(errors)
+        return None if errors else doc.data
+
+    config_data = read(FLEET_FILE, "fleet")
+    config = FleetConfig.from_dict(config_data) if config_data else FleetConfig(name="(invalid)")
+    fleet = Fleet(root=root, config=config)
+
+    for rel in _list(root, ROLES_DIR, YAML_SUFFIXES, recursive=False):
+        data = read(rel, "role")
+        if data is not None:
+            role = Role.from_dict(data, config.defaults, rel)
+            fleet.roles.setdefault(role.name, role)
+    for rel in _list(root, DIRECTIVES_DIR, (".md",), recursive=False):
+        text, problem = read_text(root, rel)
+        if problem:
+            findings.append(_finding(rel, problem))
+        else:
+            fleet.directives[rel] = text or ""
+    for rel in _list(root, TASKS_DIR, YAML_SUFFIXES, recursive=True):
+        data = read(rel, "task")
+        if data is not None:
+            task = Task.from_dict(data, rel)
+            if task.id in fleet.tasks:
+                continue  # reported by checks.duplicate_ids
+            fleet.tasks[task.id] = task
+
+    findings.extend(checks.run(fleet, docs))
+    findings.sort()
+    return Loaded(fleet, findings, docs)
+
+
+def _read_doc(root: Path, rel: str, findings: list[Finding]) -> Document | None:
+    text, problem = read_text(root, rel)
+    if problem:
+        findings.append(_finding(rel, problem))
+        return None
+    doc = parse(text or "")
+    findings.extend(_finding(rel, p) for p in doc.problems)
+    return None if doc.data is None else doc
+
+
+def _finding(rel: str, p: Problem) -> Finding:
+    return Finding(rel, p.line, p.col, "error", p.message, p.field, p.code)
+
+
+def _list(root: Path, rel_dir: str, suffixes: tuple[str, ...], recursive: bool) -> list[str]:
+    """Repository-relative paths of files with `suffixes` under `rel_dir`, sorted."""
+    base = root / rel_dir
+    if not base.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        if not recursive:
+            dirnames.clear()
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = Path(dirpath).relative_to(root).as_posix()
+        out.extend(f"{rel}/{name}" for name in filenames if name.endswith(suffixes))
+    return sorted(out)

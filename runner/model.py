@@ -1,0 +1,245 @@
+"""The fleet as typed data: what users write in fleet/ and tasks/, after validation.
+
+Constructors take schema-valid dicts, so they can trust types and only fill defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+TOOLS = (
+    "read_file",
+    "list_files",
+    "search",
+    "write_file",
+    "edit_file",
+    "run_command",
+    "run_acceptance",
+    "propose_task",
+    "escalate",
+    "finish",
+)
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in a user's file: where it is, and what to do about it."""
+
+    path: str
+    line: int
+    col: int
+    severity: Severity
+    message: str
+    field: str = ""
+    code: str = "schema"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity,
+            "code": self.code,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Price:
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+
+
+@dataclass(frozen=True)
+class ForgeSettings:
+    base_branch: str = "main"
+    branch_prefix: str = "fleet/"
+    state_branch: str = "fleet-state"
+    remote: str = "origin"
+    label_prefix: str = "fleet"
+
+
+DEFAULT_SLA_HOURS = {"open": 72.0, "in_progress": 24.0, "review": 48.0, "blocked": 48.0}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    model: str = "claude-sonnet-4-5"
+    max_turns: int = 40
+    run_budget_usd: float = 2.0
+    daily_budget_usd: float = 10.0
+    max_attempts: int = 2
+    command_timeout_s: int = 300
+    context_window: int = 200_000
+    compact_at: float = 0.7
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    name: str
+    description: str = ""
+    defaults: Defaults = field(default_factory=Defaults)
+    daily_budget_usd: float | None = None
+    max_parallel: int = 4
+    tasks_per_role: int = 1
+    forge: ForgeSettings = field(default_factory=ForgeSettings)
+    sla_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
+    prices: dict[str, Price] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FleetConfig:
+        prices = {
+            model: Price(
+                input=p["input"],
+                output=p["output"],
+                cache_read=p.get("cache_read", p["input"] * 0.1),
+                cache_write=p.get("cache_write", p["input"] * 1.25),
+            )
+            for model, p in d.get("prices", {}).items()
+        }
+        return cls(
+            name=d["name"],
+            description=d.get("description", ""),
+            defaults=Defaults(**d.get("defaults", {})),
+            daily_budget_usd=d.get("daily_budget_usd"),
+            max_parallel=d.get("max_parallel", 4),
+            tasks_per_role=d.get("tasks_per_role", 1),
+            forge=ForgeSettings(**d.get("forge", {})),
+            sla_hours={**DEFAULT_SLA_HOURS, **d.get("sla_hours", {})},
+            prices=prices,
+        )
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    description: str
+    engine: Literal["anthropic", "shell"]
+    model: str
+    directives: str
+    schedule: str | None
+    tools: tuple[str, ...]
+    commands: tuple[str, ...]
+    writable: tuple[str, ...]
+    credentials: tuple[str, ...]
+    run_budget_usd: float
+    daily_budget_usd: float
+    max_turns: int
+    max_attempts: int
+    escalate_to: tuple[str, ...]
+    path: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], defaults: Defaults, path: str = "") -> Role:
+        budget = d.get("budget", {})
+        return cls(
+            name=d["name"],
+            description=d["description"],
+            engine=d["engine"],
+            model=d.get("model", defaults.model),
+            directives=d.get("directives", f"fleet/directives/{d['name']}.md"),
+            schedule=d.get("schedule"),
+            tools=tuple(d.get("tools", TOOLS)),
+            commands=tuple(d.get("commands", ())),
+            writable=tuple(d.get("writable", ())),
+            credentials=tuple(d.get("credentials", ())),
+            run_budget_usd=budget.get("run_usd", defaults.run_budget_usd),
+            daily_budget_usd=budget.get("daily_usd", defaults.daily_budget_usd),
+            max_turns=budget.get("max_turns", defaults.max_turns),
+            max_attempts=d.get("max_attempts", defaults.max_attempts),
+            escalate_to=tuple(d.get("escalate_to", ())),
+            path=path,
+        )
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    kind: Literal["check", "review"]
+    text: str
+    timeout_s: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Acceptance:
+        if "check" in d:
+            return cls("check", d["check"], d.get("timeout_s"))
+        return cls("review", d["review"])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {self.kind: self.text}
+        if self.timeout_s is not None:
+            out["timeout_s"] = self.timeout_s
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    role: str
+    acceptance: tuple[Acceptance, ...]
+    priority: str = "normal"
+    status: str = "open"
+    depends_on: tuple[str, ...] = ()
+    description: str = ""
+    context: tuple[str, ...] = ()
+    run_budget_usd: float | None = None
+    max_turns: int | None = None
+    sla_hours: dict[str, float] = field(default_factory=dict)
+    parent: str | None = None
+    created_by: str | None = None
+    created: str | None = None
+    steps: tuple[str, ...] = ()
+    result: str | None = None
+    path: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "") -> Task:
+        budget = d.get("budget", {})
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            role=d["role"],
+            acceptance=tuple(Acceptance.from_dict(a) for a in d["acceptance"]),
+            priority=d.get("priority", "normal"),
+            status=d.get("status", "open"),
+            depends_on=tuple(d.get("depends_on", ())),
+            description=d.get("description", ""),
+            context=tuple(d.get("context", ())),
+            run_budget_usd=budget.get("run_usd"),
+            max_turns=budget.get("max_turns"),
+            sla_hours=dict(d.get("sla_hours", {})),
+            parent=d.get("parent"),
+            created_by=d.get("created_by"),
+            created=d.get("created"),
+            steps=tuple(d.get("steps", ())),
+            result=d.get("result"),
+            path=path,
+        )
+
+    @property
+    def checks(self) -> tuple[Acceptance, ...]:
+        return tuple(a for a in self.acceptance if a.kind == "check")
+
+    @property
+    def reviews(self) -> tuple[Acceptance, ...]:
+        return tuple(a for a in self.acceptance if a.kind == "review")
+
+
+@dataclass
+class Fleet:
+    """A loaded fleet repository. Files that failed validation are left out."""
+
+    root: Path
+    config: FleetConfig
+    roles: dict[str, Role] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    directives: dict[str, str] = field(default_factory=dict)  # repo-relative path -> text

@@ -1,0 +1,99 @@
+"""The files `fleet init` writes: the example fleet, or a minimal one, plus schemas and
+workflows. Computed as a {path: text} map so callers can check conflicts first."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from runner.resources import data_dir
+
+_NAME_LINE = re.compile(r"^name: .*$", re.MULTILINE)
+
+MINIMAL_ROLE = """\
+# yaml-language-server: $schema=../../schemas/role.schema.json
+name: engineer
+description: Implements small, well-specified changes with tests.
+engine: anthropic
+schedule: "0 */6 * * *"
+writable: ["src/**", "tests/**", "docs/**"]
+commands: ["python -m pytest*", "ruff *", "git diff*"]
+escalate_to: []
+"""
+
+MINIMAL_DIRECTIVES = """\
+# Engineer
+
+- Read the sync delta first; founders' commits override your assumptions.
+- Make the acceptance checks pass, run them with `run_acceptance`, then `finish`.
+- Missing credential, unclear criterion, or the same failure twice: `escalate`.
+"""
+
+MINIMAL_TASK = """\
+# yaml-language-server: $schema=../schemas/task.schema.json
+id: t-001
+title: Write a CONTRIBUTING guide
+role: engineer
+description: Explain how to set up, test and submit a change in CONTRIBUTING.md.
+acceptance:
+  - check: test -s CONTRIBUTING.md
+  - review: a new contributor can follow it without asking questions
+"""
+
+
+def files(*, example: bool, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for kind, prefix in (("schemas", "schemas"), ("workflows", ".github/workflows")):
+        out.update(_tree(data_dir(kind), prefix))
+    fleet_dir = data_dir("fleet")
+    config = (fleet_dir / "fleet.yaml").read_text("utf-8")
+    out["fleet/fleet.yaml"] = _NAME_LINE.sub(f"name: {_yaml_str(name)}", config, count=1)
+    out["fleet/directives/all.md"] = (fleet_dir / "directives" / "all.md").read_text("utf-8")
+    if example:
+        for rel, text in _tree(fleet_dir, "fleet").items():
+            out.setdefault(rel, text)
+        out.update(_tree(data_dir("tasks"), "tasks"))
+    else:
+        out["fleet/roles/engineer.yaml"] = MINIMAL_ROLE
+        out["fleet/directives/engineer.md"] = MINIMAL_DIRECTIVES
+        out["tasks/t-001.yaml"] = MINIMAL_TASK
+    return out
+
+
+def write(root: Path, files: dict[str, str]) -> list[str]:
+    """Write each file atomically; return the paths whose content changed."""
+    written = []
+    for rel, text in sorted(files.items()):
+        path = root / rel
+        if path.exists() and path.read_text("utf-8", errors="replace") == text:
+            continue
+        write_atomic(path, text)
+        written.append(rel)
+    return written
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` in one step, so a killed process never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _tree(base: Path, prefix: str) -> dict[str, str]:
+    return {
+        f"{prefix}/{p.relative_to(base).as_posix()}": p.read_text("utf-8")
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def _yaml_str(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]*", value) else repr(value)
