@@ -67,7 +67,7 @@ def validate(ctx: _Context, paths: tuple[str, ...], fmt: str) -> None:
     """
     from runner.commands import validate as command
 
-    sys.exit(command.run(ctx.root(), paths, fmt))
+    sys.exit(command.run(ctx.root(), paths, fmt, ctx.directory))
 
 
 @cli.command()
@@ -127,8 +127,12 @@ def task_new(
 
 
 @cli.command()
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Build the demo fleet here and keep it (default: a temp dir, removed).")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build the demo fleet here and keep it (default: a temp dir, removed).",
+)
 def demo(keep: Path | None) -> None:
     """Try fleet-runner offline: build the example fleet in a temp repo and run it."""
     from runner.commands import demo as command

@@ -30,6 +30,7 @@ class Loaded:
     fleet: Fleet
     findings: list[Finding] = field(default_factory=list)
     docs: dict[str, Document] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -53,16 +54,20 @@ def load(root: Path) -> Loaded:
     if not (root / FLEET_FILE).exists():
         raise NotAFleet(f"no {FLEET_FILE} in {root}; run 'fleet init' to create one")
     findings: list[Finding] = []
-    docs: dict[str, Document] = {}
+    docs: dict[str, Document] = {}  # only files that passed the schema
+    seen: list[str] = []
 
     def read(rel: str, kind: str) -> dict | None:
+        seen.append(rel)
         doc = _read_doc(root, rel, findings)
         if doc is None:
             return None
-        docs[rel] = doc
         errors = schema.validate(doc, kind, rel)
         findings.extend(errors)
-        return None if errors else doc.data
+        if errors:
+            return None
+        docs[rel] = doc
+        return doc.data
 
     config_data = read(FLEET_FILE, "fleet")
     config = FleetConfig.from_dict(config_data) if config_data else FleetConfig(name="(invalid)")
@@ -74,6 +79,7 @@ def load(root: Path) -> Loaded:
             role = Role.from_dict(data, config.defaults, rel)
             fleet.roles.setdefault(role.name, role)
     for rel in _list(root, DIRECTIVES_DIR, (".md",), recursive=False):
+        seen.append(rel)
         text, problem = read_text(root, rel)
         if problem:
             findings.append(_finding(rel, problem))
@@ -89,7 +95,7 @@ def load(root: Path) -> Loaded:
 
     findings.extend(checks.run(fleet, docs))
     findings.sort()
-    return Loaded(fleet, findings, docs)
+    return Loaded(fleet, findings, docs, seen)
 
 
 def _read_doc(root: Path, rel: str, findings: list[Finding]) -> Document | None:

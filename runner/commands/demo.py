@@ -26,15 +26,18 @@ def _demo(root: Path) -> int:
     scaffold.write(root, files)
     click.echo(f"1. Wrote the example fleet to {root} ({len(files)} files).")
     loaded = load(root)
-    click.echo(f"2. fleet validate: {findings.summary(loaded.findings, len(loaded.docs))}")
+    click.echo(f"2. fleet validate: {findings.summary(loaded.findings, len(loaded.files))}")
     if loaded.errors:
         click.echo(findings.render(loaded.errors, "text"))
         return 1
     fleet = loaded.fleet
-    click.echo(f"3. Fleet '{fleet.config.name}': {len(fleet.roles)} roles, "
-               f"{len(fleet.tasks)} tasks.")
+    click.echo(
+        f"3. Fleet '{fleet.config.name}': {len(fleet.roles)} roles, {len(fleet.tasks)} tasks."
+    )
     for role in sorted(fleet.roles.values(), key=lambda r: r.name):
         tasks = [t.id for t in fleet.tasks.values() if t.role == role.name]
-        click.echo(f"   {role.name:<10} {role.engine:<9} {role.schedule or '-':<14} "
-                   f"tasks: {', '.join(tasks) or '-'}")
+        click.echo(
+            f"   {role.name:<10} {role.engine:<9} {role.schedule or '-':<14} "
+            f"tasks: {', '.join(tasks) or '-'}"
+        )
     return 0

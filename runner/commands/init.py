@@ -14,19 +14,22 @@ def run(directory: Path, *, example: bool, force: bool, name: str | None) -> int
     files = scaffold.files(example=example, name=name or directory.name)
     conflicts = [rel for rel, text in files.items() if _differs(directory / rel, text)]
     if conflicts and not force:
-        click.echo(f"fleet init: refusing to overwrite {len(conflicts)} existing file(s):", err=True)
+        click.echo(
+            f"fleet init: refusing to overwrite {len(conflicts)} existing file(s):", err=True
+        )
         for rel in conflicts:
             click.echo(f"  {rel}", err=True)
         click.echo("Re-run with --force to overwrite them.", err=True)
         return 1
     written = scaffold.write(directory, files)
     kind = "example fleet (7 roles, 12 tasks)" if example else "fleet"
-    click.echo(f"Wrote {kind} to {directory}: {len(written)} file(s) written, "
-               f"{len(files) - len(written)} already up to date.")
+    click.echo(
+        f"Wrote {kind} to {directory}: {len(written)} file(s) written, "
+        f"{len(files) - len(written)} already up to date."
+    )
     click.echo("Next: 'fleet validate', then commit and push; see README 'Set up on GitHub'.")
     return 0
 
 
 def _differs(path: Path, text: str) -> bool:
     return path.exists() and path.read_text("utf-8", errors="replace") != text
-

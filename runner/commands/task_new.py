@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
-from runner import schema, scaffold
+from runner import scaffold, schema
 from runner.load import TASKS_DIR, load
 from runner.yamlfile import parse
 
@@ -53,8 +53,14 @@ def build(
     return "# yaml-language-server: $schema=../schemas/task.schema.json\n" + body
 
 
-def run(root: Path, *, task_id: str | None, checks: tuple[str, ...], reviews: tuple[str, ...],
-        **fields: object) -> int:
+def run(
+    root: Path,
+    *,
+    task_id: str | None,
+    checks: tuple[str, ...],
+    reviews: tuple[str, ...],
+    **fields: object,
+) -> int:
     if not checks and not reviews:
         raise click.UsageError(
             "a task needs acceptance criteria: add --check CMD (a command that must exit 0) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -10,29 +11,26 @@ from runner import findings as render
 from runner.load import load
 
 
-def run(root: Path, paths: tuple[str, ...], fmt: str) -> int:
+def run(root: Path, paths: tuple[str, ...], fmt: str, cwd: Path) -> int:
     loaded = load(root)
-    selected = [_relative(root, p) for p in paths]
-    shown = [
-        f
-        for f in loaded.findings
-        if not selected or any(f.path == s or f.path.startswith(s.rstrip("/") + "/") or s == "."
-                               for s in selected)
-    ]
+    selected = [_relative(root, cwd, p) for p in paths]
+    shown = [f for f in loaded.findings if not selected or _within(f.path, selected)]
     output = render.render(shown, fmt)
     if output:
         click.echo(output)
     if fmt == "text":
-        files = len(loaded.docs) + len(loaded.fleet.directives)
-        click.echo(render.summary(shown, files), err=True)
+        click.echo(render.summary(shown, len(loaded.files)), err=True)
     return 1 if any(f.severity == "error" for f in shown) else 0
 
 
-def _relative(root: Path, given: str) -> str:
-    path = Path(given).resolve()
-    if not path.exists():
+def _within(path: str, selected: list[str]) -> bool:
+    return any(s == "." or path == s or path.startswith(s + "/") for s in selected)
+
+
+def _relative(root: Path, cwd: Path, given: str) -> str:
+    path = Path(os.path.abspath(cwd.resolve() / given))  # noqa: PTH100 - lexical, keeps symlinks
+    if not os.path.lexists(path):
         raise click.UsageError(f"no such file or directory: {given}")
     if not path.is_relative_to(root):
         raise click.UsageError(f"{given} is outside the fleet repository at {root}")
-    rel = path.relative_to(root).as_posix()
-    return rel
+    return path.relative_to(root).as_posix()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.commands.task_new import next_id
+
+
+def test_next_id_skips_to_the_highest_number() -> None:
+    assert next_id([]) == "t-001"
+    assert next_id(["t-001", "t-009", "setup-ci", "t-010x"]) == "t-010"
+
+
+def test_task_new_writes_a_valid_task(example: Path, fleet_cli) -> None:
+    result = fleet_cli(
+        "-C",
+        str(example),
+        "task",
+        "new",
+        "--role",
+        "cto",
+        "--title",
+        "Write ADR 2: caching",
+        "--check",
+        "test -f docs/adr/0002.md",
+        "--review",
+        "names the trade-offs",
+        "--depends-on",
+        "t-005",
+    )
+    assert result.exit_code == 0, result.output
+    text = (example / "tasks/t-013.yaml").read_text()
+    assert "title: 'Write ADR 2: caching'" in text
+    assert fleet_cli("-C", str(example), "validate").exit_code == 0
+
+
+def test_task_new_refuses_without_acceptance(example: Path, fleet_cli) -> None:
+    result = fleet_cli("-C", str(example), "task", "new", "--role", "cto", "--title", "Vague")
+    assert result.exit_code == 2
+    assert "acceptance criteria" in result.output
+    assert not (example / "tasks/t-013.yaml").exists()
+
+
+def test_task_new_refuses_unknown_role(example: Path, fleet_cli) -> None:
+    result = fleet_cli(
+        "-C", str(example), "task", "new", "--role", "intern", "--title", "x", "--review", "y"
+    )
+    assert result.exit_code == 2
+    assert "unknown role 'intern'" in result.output
