@@ -11,6 +11,7 @@ import difflib
 from functools import cache
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -36,11 +37,27 @@ def validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(resources.schema(kind))
 
 
+@cache
+def _fast(kind: str) -> Any:
+    # Generated straight-line code: ~5x faster than jsonschema on valid documents, which
+    # are nearly all of them. jsonschema explains the rare invalid ones; a test checks
+    # both agree on every case of the invalid corpus.
+    return fastjsonschema.compile(resources.schema(kind))
+
+
+def is_valid(data: Any, kind: str) -> bool:
+    try:
+        _fast(kind)(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def validate(doc: Document, kind: str, path: str) -> list[Finding]:
     """Schema findings for `doc`, at most one per field, in file order."""
-    v = validator(kind)
-    if v.is_valid(doc.data):
+    if is_valid(doc.data, kind):
         return []
+    v = validator(kind)
     seen: set[tuple[Any, ...]] = set()
     findings = []
     for error in v.iter_errors(doc.data):
