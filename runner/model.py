@@ -243,3 +243,59 @@ class Fleet:
     roles: dict[str, Role] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     directives: dict[str, str] = field(default_factory=dict)  # repo-relative path -> text
+
+
+RUN_OUTCOMES = (
+    "running",
+    "done",
+    "failed",
+    "escalated",
+    "budget",
+    "max_turns",
+    "model_unavailable",
+    "no_changes",
+    "error",
+    "dry_run",
+)
+
+
+@dataclass
+class RunRecord:
+    """One agent run, as stored on the state branch (schemas/run.schema.json)."""
+
+    run_id: str
+    role: str
+    task: str | None
+    started: str
+    outcome: str = "running"
+    trigger: str = "manual"
+    engine: str = ""
+    model: str | None = None
+    ended: str | None = None
+    reason: str = ""
+    sync: dict[str, Any] = field(default_factory=dict)
+    turns: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    api_calls: int = 0
+    attempts: int = 0
+    delegated: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value in (None, "", {}, []) and name not in ("task", "started", "outcome"):
+                continue
+            out[name] = value
+        return out
+
+    @property
+    def date(self) -> str:
+        return self.started[:10]

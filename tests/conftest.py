@@ -28,3 +28,41 @@ def fleet_cli():
         return runner.invoke(cli, list(args), catch_exceptions=True)
 
     return invoke
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Ana Founder",
+    "GIT_AUTHOR_EMAIL": "ana@example.com",
+    "GIT_COMMITTER_NAME": "Ana Founder",
+    "GIT_COMMITTER_EMAIL": "ana@example.com",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    import os
+    import subprocess
+
+    full = {**os.environ, **GIT_ENV, **(env or {})}
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, env=full)
+    assert proc.returncode == 0, f"git {args}: {proc.stderr}"
+    return proc.stdout
+
+
+def commit_all(root: Path, message: str, **env: str) -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message, env=env)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def repo(example: Path) -> Path:
+    """The example fleet as a git repository on main, pushed to a bare `origin`."""
+    origin = example.parent / "origin.git"
+    git(example.parent, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(example, "init", "-q", "-b", "main")
+    commit_all(example, "Initial fleet")
+    git(example, "remote", "add", "origin", str(origin))
+    git(example, "push", "-q", "origin", "main")
+    return example

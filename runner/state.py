@@ -1,0 +1,227 @@
+"""The `fleet-state` branch: run records, checkpoints and local-forge records.
+
+One file per fact (`runs/<date>/<run-id>.json`, `checkpoints/<role>.json`, ...), so
+concurrent jobs never write the same path. Commits are built with plumbing in a private
+index: the user's work tree, index and HEAD are never touched. A push rejected because
+another job pushed first is rebuilt on the new tip and retried, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner import schema
+from runner.gitrepo import Git, GitError
+from runner.model import RunRecord
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "fleet-runner",
+    "GIT_AUTHOR_EMAIL": "fleet-runner@users.noreply.github.com",
+    "GIT_COMMITTER_NAME": "fleet-runner",
+    "GIT_COMMITTER_EMAIL": "fleet-runner@users.noreply.github.com",
+}
+_RETRYABLE = (
+    "non-fast-forward",
+    "fetch first",
+    "[rejected]",
+    "cannot lock ref",
+    "failed to update ref",
+)
+
+
+class StateConflict(Exception):
+    """Could not land a state commit after the allowed number of attempts."""
+
+
+class StateStore:
+    def __init__(
+        self,
+        git: Git,
+        branch: str = "fleet-state",
+        remote: str | None = "origin",
+        *,
+        attempts: int = 12,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.git = git
+        self.branch = branch
+        self.remote = remote if remote and git.has_remote(remote) else None
+        self.attempts = attempts
+        self.sleep = sleep
+        self.local_ref = f"refs/heads/{branch}"
+        self.remote_ref = f"refs/remotes/{self.remote}/{branch}" if self.remote else None
+        self._fetched = False
+
+    # -- reading --------------------------------------------------------------------
+
+    def tip(self) -> str | None:
+        if self.remote and not self._fetched:
+            self.refresh()
+        return self.git.rev(self.remote_ref or self.local_ref) or self.git.rev(self.local_ref)
+
+    def refresh(self) -> None:
+        """Fetch the remote state branch (a shallow Actions checkout does not have it)."""
+        self._fetched = True
+        if not self.remote:
+            return
+        try:
+            self.git.run(
+                "fetch", "--quiet", "--no-tags", self.remote, f"+{self.local_ref}:{self.remote_ref}"
+            )
+        except GitError as exc:
+            if "couldn't find remote ref" not in exc.stderr:
+                raise
+            self.git.run("update-ref", "-d", self.remote_ref)
+
+    def list(self, prefix: str) -> list[str]:
+        tip = self.tip()
+        if not tip:
+            return []
+        out = self.git.run("ls-tree", "-r", "--name-only", "-z", tip, "--", prefix)
+        return [p for p in out.split("\0") if p]
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        tip = self.tip()
+        paths = list(paths)
+        if not tip:
+            return dict.fromkeys(paths)
+        blobs = self.git.read_blobs(f"{tip}:{p}" for p in paths)
+        return {p: blobs[f"{tip}:{p}"] for p in paths}
+
+    def read_json(self, path: str) -> Any | None:
+        raw = self.read_many([path])[path]
+        return None if raw is None else json.loads(raw)
+
+    # -- writing --------------------------------------------------------------------
+
+    def write(self, files: dict[str, bytes | None], message: str) -> str:
+        """Commit `files` (None deletes) on top of the current tip and publish it."""
+        for attempt in range(1, self.attempts + 1):
+            base = self.tip()
+            commit = self._commit(base, files, message)
+            if self._publish(base, commit):
+                return commit
+            self._fetched = False
+            self.sleep(random.uniform(0.02, 0.1) * attempt)
+        raise StateConflict(
+            f"could not update {self.branch} after {self.attempts} attempts: other jobs kept "
+            "pushing first; re-run the job"
+        )
+
+    def _publish(self, base: str | None, commit: str) -> bool:
+        if not self.remote:
+            try:
+                self.git.run("update-ref", self.local_ref, commit, base or "0" * 40)
+            except GitError:
+                return False  # another local process moved the ref: rebuild on its tip
+            return True
+        try:
+            self.git.run("push", "--quiet", self.remote, f"{commit}:{self.local_ref}")
+        except GitError as exc:
+            if any(marker in exc.stderr or marker in str(exc) for marker in _RETRYABLE):
+                return False
+            raise
+        assert self.remote_ref
+        self.git.run("update-ref", self.remote_ref, commit)
+        self.git.run("update-ref", self.local_ref, commit)
+        return True
+
+    def _commit(self, base: str | None, files: dict[str, bytes | None], message: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="fleet-state-") as tmp:
+            env = {**IDENTITY, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if base:
+                self.git.run("read-tree", base, env=env)
+            lines = []
+            for path, data in sorted(files.items()):
+                if data is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                else:
+                    blob = self.git.run("hash-object", "-w", "--stdin", input=data).strip()
+                    lines.append(f"100644 {blob}\t{path}")
+            self.git.run("update-index", "--index-info", input="\n".join(lines) + "\n", env=env)
+            tree = self.git.run("write-tree", env=env).strip()
+            parents = ["-p", base] if base else []
+            return self.git.run("commit-tree", tree, *parents, "-m", message, env=env).strip()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a role's last completed run synced to: the start of its next delta."""
+
+    role: str
+    sha: str | None
+    events_since: str | None
+    updated: str
+    run_id: str | None = None
+
+
+def new_run_id(role: str, started: datetime) -> str:
+    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{role}-{secrets.token_hex(3)}"
+
+
+def run_path(record: RunRecord) -> str:
+    return f"runs/{record.date}/{record.run_id}.json"
+
+
+class Ledger:
+    """Run records and checkpoints on the state branch."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def start(self, record: RunRecord) -> None:
+        """Record a run before it does anything, so a killed run stays visible."""
+        self.store.write(
+            {run_path(record): _dump(record)},
+            f"run {record.run_id}: start {record.role}/{record.task}",
+        )
+
+    def finish(self, record: RunRecord, checkpoint: Checkpoint | None = None) -> None:
+        """Complete a run and, in the same commit, move its role's checkpoint."""
+        files = {run_path(record): _dump(record)}
+        if checkpoint is not None:
+            files[f"checkpoints/{checkpoint.role}.json"] = _json(asdict(checkpoint))
+        self.store.write(files, f"run {record.run_id}: {record.outcome}")
+
+    def runs(self, since_date: str | None = None) -> list[RunRecord]:
+        """Run records, oldest first; dates before `since_date` (YYYY-MM-DD) are skipped."""
+        paths = [
+            p
+            for p in self.store.list("runs/")
+            if p.endswith(".json") and (since_date is None or p[5:15] >= since_date)
+        ]
+        records = []
+        for raw in self.store.read_many(paths).values():
+            if raw is None:
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                continue  # a record we cannot read is skipped, never fatal
+            if schema.is_valid(data, "run"):
+                records.append(RunRecord.from_dict(data))
+        return sorted(records, key=lambda r: (r.started, r.run_id))
+
+    def checkpoint(self, role: str) -> Checkpoint | None:
+        data = self.store.read_json(f"checkpoints/{role}.json")
+        return Checkpoint(**data) if isinstance(data, dict) else None
+
+
+def _dump(record: RunRecord) -> bytes:
+    data = record.to_dict()
+    if not schema.is_valid(data, "run"):
+        raise ValueError(f"run record {record.run_id} does not match run.schema.json: {data}")
+    return _json(data)
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
