@@ -7,6 +7,7 @@ never imports the model SDK or the GitHub client.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -124,6 +125,81 @@ def task_new(
             task_id=task_id,
         )
     )
+
+
+@cli.command()
+@click.option("--role", "roles", multiple=True, help="Plan only this role (repeatable).")
+@click.option("--task", default=None, help="Plan only this task (runs it if it is ready).")
+@click.option(
+    "--due", "force_due", multiple=True, help="Treat this role as due whatever its schedule."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "matrix"]),
+    default="text",
+    show_default=True,
+    help="matrix: the JSON a GitHub Actions strategy.matrix consumes.",
+)
+@pass_ctx
+def plan(
+    ctx: _Context, roles: tuple[str, ...], task: str | None, force_due: tuple[str, ...], fmt: str
+) -> None:
+    """Show what each role would run now, and why every other task waits."""
+    from runner.commands import plan as command
+
+    sys.exit(
+        _acting(
+            lambda: command.run(ctx.root(), roles=roles, task=task, fmt=fmt, force_due=force_due)
+        )
+    )
+
+
+@cli.command()
+@click.argument("role")
+@click.option("--since", default=None, help="Start from this revision instead of the checkpoint.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--max-tokens",
+    "cap_tokens",
+    type=click.IntRange(100, 100_000),
+    default=1500,
+    show_default=True,
+    help="Cap on the rendered delta; the rest is counted.",
+)
+@pass_ctx
+def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int) -> None:
+    """Show what changed for ROLE since its last completed run."""
+    from runner.commands import sync as command
+
+    sys.exit(
+        _acting(
+            lambda: command.run(ctx.root(), role=role, since=since, fmt=fmt, cap_tokens=cap_tokens)
+        )
+    )
+
+
+def _acting(action: Callable[[], int]) -> int:
+    """Run a command that acts on the repository; known failures become clear errors."""
+    from runner.gitrepo import GitError
+    from runner.state import StateConflict
+    from runner.sync import SyncError
+    from runner.workspace import ConfigError
+
+    try:
+        return action()
+    except ConfigError as exc:
+        click.echo(f"fleet: {exc}", err=True)
+        return 2
+    except (SyncError, StateConflict, GitError) as exc:
+        click.echo(f"fleet: {exc}", err=True)
+        return 1
 
 
 @cli.command()

@@ -1,0 +1,142 @@
+"""Derived task state: computed from the task file, the ledger and the forge, never stored.
+
+A task file says only what humans decide (open, blocked, done, cancelled). Everything
+else is observed: a live run means in_progress, an open PR means review, an open
+escalation means blocked. Deriving it means it can never disagree with reality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from runner.clock import parse
+from runner.model import RunRecord, Task
+
+STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")
+LIVE_RUN = timedelta(hours=6)  # GitHub's job limit: a "running" run older than this died
+
+
+@dataclass(frozen=True)
+class PullRef:
+    id: str
+    url: str
+    created: str
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class EscalationRef:
+    id: str
+    kind: str
+    url: str
+    created: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ForgeView:
+    """What the forge knows about tasks; empty when there is no forge yet."""
+
+    open_prs: dict[str, PullRef] = field(default_factory=dict)
+    escalations: dict[str, tuple[EscalationRef, ...]] = field(default_factory=dict)
+    branches: frozenset[str] = frozenset()  # task ids that have a work branch
+
+
+@dataclass(frozen=True)
+class TaskState:
+    task: str
+    state: str
+    reason: str
+    since: str | None = None
+    ready: bool = False
+    waiting_on: tuple[str, ...] = ()
+    live_run: str | None = None
+    pr: PullRef | None = None
+    escalations: tuple[EscalationRef, ...] = ()
+
+
+def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetime) -> TaskState:
+    """The state of one task, before dependencies are considered."""
+    runs = sorted(runs, key=lambda r: r.started)
+    last = runs[-1] if runs else None
+    escalations = forge.escalations.get(task.id, ())
+    pr = forge.open_prs.get(task.id)
+    if task.status == "done":
+        return TaskState(task.id, "done", "marked done in the task file", pr=pr)
+    if task.status == "cancelled":
+        return TaskState(task.id, "cancelled", "marked cancelled in the task file")
+    if escalations:
+        first = min(escalations, key=lambda e: e.created)
+        kinds = ", ".join(sorted({e.kind for e in escalations}))
+        return TaskState(
+            task.id,
+            "blocked",
+            f"waiting on a human: escalation {first.id} ({kinds})",
+            since=first.created,
+            pr=pr,
+            escalations=tuple(escalations),
+        )
+    if task.status == "blocked":
+        return TaskState(task.id, "blocked", "marked blocked in the task file", pr=pr)
+    if pr is not None:
+        what = "draft PR" if pr.draft else "PR"
+        return TaskState(
+            task.id, "review", f"{what} {pr.id} awaits review", since=pr.created, pr=pr
+        )
+    if last is not None and last.outcome == "running":
+        if now - parse(last.started) < LIVE_RUN:
+            return TaskState(
+                task.id,
+                "in_progress",
+                f"run {last.run_id} is running",
+                since=last.started,
+                live_run=last.run_id,
+            )
+        if task.id in forge.branches:
+            return TaskState(
+                task.id,
+                "in_progress",
+                f"run {last.run_id} never finished (killed?); its work branch will be resumed",
+                since=_first_start(runs),
+            )
+    if task.id in forge.branches:
+        outcome = f" (last run: {last.outcome})" if last else ""
+        return TaskState(
+            task.id,
+            "in_progress",
+            f"work branch exists, no PR yet{outcome}",
+            since=_first_start(runs),
+        )
+    if last is not None and last.outcome != "dry_run":
+        detail = f": {last.reason}" if last.reason else ""
+        return TaskState(
+            task.id, "open", f"last run ended {last.outcome}{detail}", since=task.created
+        )
+    return TaskState(task.id, "open", "not started", since=task.created)
+
+
+def derive_all(
+    tasks: dict[str, Task], runs: Iterable[RunRecord], forge: ForgeView, now: datetime
+) -> dict[str, TaskState]:
+    """States of every task, with readiness (open and every dependency done)."""
+    by_task: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        if run.task:
+            by_task.setdefault(run.task, []).append(run)
+    states = {tid: derive(t, by_task.get(tid, ()), forge, now) for tid, t in tasks.items()}
+    out = {}
+    for tid, st in states.items():
+        if st.state not in ("open", "in_progress"):
+            out[tid] = st
+            continue
+        waiting = tuple(
+            dep for dep in tasks[tid].depends_on if dep not in states or states[dep].state != "done"
+        )
+        out[tid] = TaskState(**{**st.__dict__, "ready": not waiting, "waiting_on": waiting})
+    return out
+
+
+def _first_start(runs: list[RunRecord]) -> str | None:
+    return runs[0].started if runs else None

@@ -1,0 +1,88 @@
+"""Everything a command that acts needs, opened once at the edge: the loaded fleet, git,
+the state branch, the clock. Core modules receive these as plain values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from runner import clock
+from runner.gitrepo import Git
+from runner.lifecycle import ForgeView, TaskState, derive_all
+from runner.load import load
+from runner.model import Fleet, RunRecord
+from runner.state import Ledger, StateStore
+
+
+class ConfigError(Exception):
+    """The fleet cannot be acted on as it is (exit code 2)."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    fleet: Fleet
+    git: Git
+    ledger: Ledger
+    now: datetime
+    environ: Mapping[str, str]
+
+    @property
+    def remote(self) -> str | None:
+        return self.ledger.store.remote
+
+    def head_ref(self) -> str:
+        """The base branch as this clone knows it (local branch, else remote-tracking)."""
+        base = self.fleet.config.forge.base_branch
+        for ref in (f"refs/heads/{base}", f"refs/remotes/{self.remote}/{base}"):
+            if (self.remote or ref.startswith("refs/heads/")) and self.git.rev(ref):
+                return ref
+        return "HEAD"
+
+    def work_branches(self) -> dict[str, str]:
+        """task id -> role, for every work branch, local or on the remote."""
+        prefix = self.fleet.config.forge.branch_prefix
+        refs = [f"refs/heads/{prefix}"]
+        if self.remote:
+            refs.append(f"refs/remotes/{self.remote}/{prefix}")
+        out = self.git.run("for-each-ref", "--format=%(refname)", *refs)
+        found = {}
+        for ref in out.split():
+            tail = next(ref[len(base) :] for base in refs if ref.startswith(base))
+            role, _, task = tail.partition("/")
+            if role in self.fleet.roles and task and "/" not in task:
+                found[task] = role
+        return found
+
+    def forge_view(self) -> ForgeView:
+        return ForgeView(branches=frozenset(self.work_branches()))
+
+    def runs(self) -> list[RunRecord]:
+        return self.ledger.runs()
+
+    def states(self, runs: list[RunRecord]) -> dict[str, TaskState]:
+        return derive_all(self.fleet.tasks, runs, self.forge_view(), self.now)
+
+
+def open_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Workspace:
+    environ = os.environ if environ is None else environ
+    loaded = load(root)
+    if loaded.errors:
+        first = loaded.errors[0]
+        raise ConfigError(
+            f"the fleet has {len(loaded.errors)} error(s), e.g. {first.path}:{first.line}: "
+            f"{first.message}; run 'fleet validate' and fix them first"
+        )
+    git = Git(loaded.fleet.root)
+    if not git.succeeds("rev-parse", "--git-dir"):
+        raise ConfigError(f"{root} is not a git repository; run 'git init' and commit the fleet")
+    forge = loaded.fleet.config.forge
+    try:
+        now = clock.now(environ)
+    except ValueError as exc:
+        raise ConfigError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
+    store = StateStore(git, forge.state_branch, forge.remote)
+    return Workspace(loaded.fleet.root, loaded.fleet, git, Ledger(store), now, environ)
