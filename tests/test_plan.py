@@ -11,7 +11,8 @@ from runner.plan import make_plan
 TUESDAY_1030 = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 
 
-def _plan(example: Path, runs=(), forge=ForgeView(), now=TUESDAY_1030, **kw):
+def _plan(example: Path, runs=(), forge=None, now=TUESDAY_1030, **kw):
+    forge = forge or ForgeView()
     fleet = load(example).fleet
     return make_plan(fleet, derive_all(fleet.tasks, runs, forge, now), runs, now, **kw)
 
