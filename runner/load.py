@@ -49,7 +49,9 @@ def find_root(start: Path) -> Path:
     )
 
 
-def load(root: Path) -> Loaded:
+def load(root: Path, *, tasks: bool = True) -> Loaded:
+    """Load and check the fleet. `tasks=False` reads only fleet.yaml, roles and directives
+    (for commands such as `fleet sync` that never look at other roles' tasks)."""
     root = root.resolve()
     if not (root / FLEET_FILE).exists():
         raise NotAFleet(f"no {FLEET_FILE} in {root}; run 'fleet init' to create one")
@@ -85,7 +87,7 @@ def load(root: Path) -> Loaded:
             findings.append(_finding(rel, problem))
         else:
             fleet.directives[rel] = text or ""
-    for rel in _list(root, TASKS_DIR, YAML_SUFFIXES, recursive=True):
+    for rel in _list(root, TASKS_DIR, YAML_SUFFIXES, recursive=True) if tasks else []:
         data = read(rel, "task")
         if data is not None:
             task = Task.from_dict(data, rel)

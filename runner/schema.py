@@ -11,13 +11,17 @@ import difflib
 from functools import cache
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from runner import resources
 from runner.model import Finding
 from runner.yamlfile import Document, pointer
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain an invalid document
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 # Validators whose failure is best explained by the schema's own `errorMessage`.
 _CUSTOM_MESSAGE = {"pattern", "oneOf", "anyOf", "minItems", "minProperties", "maxProperties"}
@@ -34,6 +38,8 @@ _TYPE_NAMES = {
 
 @cache
 def validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(resources.schema(kind))
 
 

@@ -67,9 +67,11 @@ class Workspace:
         return derive_all(self.fleet.tasks, runs, self.forge_view(), self.now)
 
 
-def open_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Workspace:
+def open_workspace(
+    root: Path, environ: Mapping[str, str] | None = None, *, tasks: bool = True
+) -> Workspace:
     environ = os.environ if environ is None else environ
-    loaded = load(root)
+    loaded = load(root, tasks=tasks)
     if loaded.errors:
         first = loaded.errors[0]
         raise ConfigError(
