@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
