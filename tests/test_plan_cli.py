@@ -20,8 +20,7 @@ def test_plan_text_explains_every_task(repo: Path, fleet_cli, monkeypatch) -> No
 
 def test_plan_reads_the_ledger_and_work_branches(repo: Path, fleet_cli, monkeypatch) -> None:
     monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")
-    Ledger(StateStore(Git(repo))).start(
-        RunRecord("r1", "cto", "t-005", "2026-11-24T10:00:00Z"))
+    Ledger(StateStore(Git(repo))).start(RunRecord("r1", "cto", "t-005", "2026-11-24T10:00:00Z"))
     Git(repo).run("branch", "fleet/devops/t-001")
     data = json.loads(fleet_cli("-C", str(repo), "plan", "--format", "json").stdout)
     reasons = {d["task"]: d["reason"] for d in data["decisions"] if d["task"]}

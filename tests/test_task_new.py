@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.commands.task_new import next_id
+from runner.tasks import next_id
 
 
 def test_next_id_skips_to_the_highest_number() -> None:

@@ -2,55 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import yaml
 
 from runner import scaffold, schema
 from runner.load import TASKS_DIR, load
+from runner.tasks import build, next_id
 from runner.yamlfile import parse
-
-_NUMBERED = re.compile(r"^t-(\d+)$")
-
-
-def next_id(existing: list[str]) -> str:
-    numbers = [int(m.group(1)) for i in existing if (m := _NUMBERED.match(i))]
-    return f"t-{max(numbers, default=0) + 1:03d}"
-
-
-def build(
-    *,
-    task_id: str,
-    role: str,
-    title: str,
-    checks: tuple[str, ...],
-    reviews: tuple[str, ...],
-    description: str = "",
-    priority: str | None = None,
-    depends_on: tuple[str, ...] = (),
-    created_by: str | None = None,
-    created: str | None = None,
-    parent: str | None = None,
-) -> str:
-    """The YAML text of a task file (the caller validates it)."""
-    data: dict = {"id": task_id, "title": title, "role": role}
-    if priority:
-        data["priority"] = priority
-    data["created"] = created or datetime.now(UTC).strftime("%Y-%m-%d")
-    if created_by:
-        data["created_by"] = created_by
-    if parent:
-        data["parent"] = parent
-    if depends_on:
-        data["depends_on"] = list(depends_on)
-    if description:
-        data["description"] = description
-    data["acceptance"] = [{"check": c} for c in checks] + [{"review": r} for r in reviews]
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
-    return "# yaml-language-server: $schema=../schemas/task.schema.json\n" + body
 
 
 def run(

@@ -1,0 +1,1 @@
+"""Engines that turn one task into reviewed work or a clear escalation."""

@@ -1,0 +1,147 @@
+"""Confinement for everything an agent touches: paths, commands, environment, output.
+
+The model is untrusted: its paths are resolved (so `..` and symlinks cannot escape),
+writes must match the role's globs, commands must match its allow-list and run without
+a shell, and no subprocess ever sees the runner's credentials.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.paths import matches_any
+
+# Never passed to a tool subprocess, even if a role lists them as credentials.
+RUNNER_PREFIXES = ("GITHUB_", "ANTHROPIC_", "ACTIONS_", "FLEET_")
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+OUTPUT_CAP = 8000
+
+
+class ToolError(Exception):
+    """A refused or failed tool call; the message goes back to the model as is_error."""
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(RUNNER_PREFIXES) or any(word in upper for word in SECRET_WORDS)
+
+
+def scrub_env(environ: Mapping[str, str], grant: Iterable[str] = ()) -> dict[str, str]:
+    """The environment for tool subprocesses: no credentials, except those the role file
+    explicitly grants (and never the runner's own GitHub/Anthropic/Actions variables)."""
+    granted = {g for g in grant if not g.upper().startswith(RUNNER_PREFIXES)}
+    env = {k: v for k, v in environ.items() if k in granted or not is_secret_name(k)}
+    env.setdefault("PATH", os.defpath)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
+    """Keep the head and the tail (where errors usually are) and say what was cut."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - 2 * half
+    return f"{text[:half]}\n[... {cut} characters cut ...]\n{text[-half:]}"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    exit_code: int
+    output: str
+    duration_s: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    writable: tuple[str, ...]
+    commands: tuple[str, ...]
+    env: dict[str, str]
+    timeout_s: int = 300
+
+    def resolve(self, path: str, *, write: bool = False) -> tuple[Path, str]:
+        """(absolute path, repository-relative path) or ToolError saying why not."""
+        if not path or "\0" in path:
+            raise ToolError("path is empty or invalid")
+        root = self.root.resolve()
+        candidate = Path(path)
+        full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        if not full.is_relative_to(root):
+            raise ToolError(f"{path}: outside the repository; paths are relative to its root")
+        rel = full.relative_to(root).as_posix()
+        if rel == "." and write:
+            raise ToolError("cannot write the repository root")
+        parts = rel.split("/")
+        if ".git" in parts:
+            raise ToolError(f"{path}: .git is never readable or writable by agents")
+        if write:
+            if rel.startswith(".github/") and not any(
+                g.startswith(".github/") for g in self.writable
+            ):
+                raise ToolError(f"{path}: .github/ is not writable by this role")
+            if not matches_any(rel, self.writable):
+                allowed = ", ".join(self.writable) or "nothing"
+                raise ToolError(f"{path}: not writable by this role (writable: {allowed})")
+        return full, rel
+
+    def allowed(self, command: str) -> bool:
+        text = " ".join(command.split())
+        return any(fnmatch.fnmatchcase(text, pattern) for pattern in self.commands)
+
+    def run_argv(self, command: str, timeout_s: int | None = None) -> CommandResult:
+        """An allow-listed command, split like a shell would but run without one, so
+        `;`, `|`, `$(...)` and redirections are plain arguments, not instructions."""
+        if not self.allowed(command):
+            allowed = ", ".join(self.commands) or "none"
+            raise ToolError(f"command not in this role's allow-list ({allowed}): {command}")
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ToolError(f"cannot parse command: {exc}") from None
+        return self._run(argv, command, timeout_s)
+
+    def run_shell(self, command: str, timeout_s: int | None = None) -> CommandResult:
+        """A human-reviewed command (task steps, acceptance checks), run by bash."""
+        return self._run(["bash", "-c", command], command, timeout_s)
+
+    def _run(self, argv: list[str], shown: str, timeout_s: int | None) -> CommandResult:
+        limit = timeout_s or self.timeout_s
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        try:
+            out, _ = proc.communicate(timeout=limit)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            timed_out = True
+        text = cap_output(out.decode("utf-8", errors="replace"))
+        if timed_out:
+            text += f"\n[timed out after {limit} s]"
+        return CommandResult(shown, proc.returncode, text, time.monotonic() - start, timed_out)

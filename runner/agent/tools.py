@@ -1,0 +1,287 @@
+"""The agent's tools: their public contract (names, inputs) and their confined effects.
+
+Every refusal or failure is returned to the model as an `is_error` result, never raised
+into the loop: a model that asks for something it may not have learns why and moves on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner import schema
+from runner.acceptance import Report
+from runner.agent.sandbox import Sandbox, ToolError
+from runner.model import Role, Task
+from runner.paths import matches
+from runner.tasks import build as build_task
+from runner.tasks import next_id
+from runner.yamlfile import parse
+
+READ_CAP = 100_000
+LIST_CAP = 500
+SEARCH_CAP = 200
+
+_STR = {"type": "string"}
+SPECS: dict[str, dict[str, Any]] = {
+    "read_file": {
+        "description": "Read a text file of the repository (path relative to its root).",
+        "input_schema": {"type": "object", "properties": {"path": _STR}, "required": ["path"]},
+    },
+    "list_files": {
+        "description": "List repository files matching a glob ('**' crosses directories), "
+        "e.g. 'app/**/*.py'.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"pattern": _STR},
+            "required": ["pattern"],
+        },
+    },
+    "search": {
+        "description": "Search file contents with an extended regular expression; returns "
+        "path:line: text for each match.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"pattern": _STR},
+            "required": ["pattern"],
+        },
+    },
+    "write_file": {
+        "description": "Create or replace a file. Only paths your role may write.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": _STR, "content": _STR},
+            "required": ["path", "content"],
+        },
+    },
+    "edit_file": {
+        "description": "Replace the one occurrence of `old` in a file with `new`.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": _STR, "old": _STR, "new": _STR},
+            "required": ["path", "old", "new"],
+        },
+    },
+    "run_command": {
+        "description": "Run one allow-listed command in the repository root (no shell: "
+        "pipes, redirections and '&&' are not interpreted). Returns exit code and output.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"command": _STR},
+            "required": ["command"],
+        },
+    },
+    "run_acceptance": {
+        "description": "Run the task's acceptance checks now and see which pass.",
+        "input_schema": {"type": "object", "properties": {}},
+    },
+    "propose_task": {
+        "description": "Delegate work to a role by writing a new task into this PR. It must "
+        "carry acceptance criteria: items {check: command} or {review: text}.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "role": _STR,
+                "title": _STR,
+                "description": _STR,
+                "acceptance": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "object", "properties": {"check": _STR, "review": _STR}},
+                },
+            },
+            "required": ["role", "title", "description", "acceptance"],
+        },
+    },
+    "escalate": {
+        "description": "Stop and ask a human: a missing or rejected credential, a decision "
+        "that is not yours, a blocker, or a failure you cannot fix. Say exactly what you "
+        "need answered.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["credential", "decision", "blocked", "failure"]},
+                "summary": _STR,
+            },
+            "required": ["kind", "summary"],
+        },
+    },
+    "finish": {
+        "description": "Declare the task done. The acceptance checks run; if they fail you "
+        "get their output and may continue.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"summary": _STR},
+            "required": ["summary"],
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The model asked to stop: finish (kind 'finish') or escalate (kind = its kind)."""
+
+    kind: str
+    summary: str
+
+
+@dataclass
+class Result:
+    content: str
+    is_error: bool = False
+    wrote: bool = False
+    terminal: Terminal | None = None
+
+
+@dataclass
+class ToolBox:
+    sandbox: Sandbox
+    role: Role
+    task: Task
+    roles: dict[str, Role]
+    task_ids: set[str]
+    acceptance: Callable[[], Report]
+    today: str
+    proposed: list[str] = field(default_factory=list)
+
+    def specs(self) -> list[dict[str, Any]]:
+        return [{"name": name, **SPECS[name]} for name in SPECS if name in self.role.tools]
+
+    def call(self, name: str, args: dict[str, Any]) -> Result:
+        if name not in self.role.tools or name not in SPECS:
+            return Result(f"unknown or unavailable tool '{name}'", is_error=True)
+        required = SPECS[name]["input_schema"].get("required", [])
+        missing = [k for k in required if not isinstance(args.get(k), str | list)]
+        if missing:
+            return Result(f"{name}: missing input {', '.join(missing)}", is_error=True)
+        try:
+            return getattr(self, f"_{name}")(
+                **{k: args[k] for k in args if k in SPECS[name]["input_schema"]["properties"]}
+            )
+        except ToolError as exc:
+            return Result(str(exc), is_error=True)
+        except OSError as exc:
+            return Result(f"{name} failed: {exc.strerror or exc}", is_error=True)
+
+    def _read_file(self, path: str) -> Result:
+        full, rel = self.sandbox.resolve(path)
+        if not full.is_file():
+            raise ToolError(f"{rel}: no such file")
+        data = full.read_bytes()
+        if b"\0" in data[:8192]:
+            raise ToolError(f"{rel}: binary file, not shown")
+        text = data[:READ_CAP].decode("utf-8", errors="replace")
+        if len(data) > READ_CAP:
+            text += f"\n[... file continues: {len(data) - READ_CAP} more bytes not shown]"
+        return Result(text)
+
+    def _files(self) -> list[str]:
+        out = self.sandbox.run_shell(
+            "git ls-files --cached --others --exclude-standard", timeout_s=60
+        ).output
+        return sorted(p for p in out.splitlines() if p and not p.startswith(".git/"))
+
+    def _list_files(self, pattern: str) -> Result:
+        found = [p for p in self._files() if matches(p, pattern)]
+        shown = "\n".join(found[:LIST_CAP])
+        more = f"\n[... and {len(found) - LIST_CAP} more]" if len(found) > LIST_CAP else ""
+        return Result((shown + more) or f"no files match {pattern}")
+
+    def _search(self, pattern: str) -> Result:
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ToolError(f"invalid regular expression: {exc}") from None
+        hits: list[str] = []
+        for rel in self._files():
+            full = self.sandbox.root / rel
+            try:
+                text = full.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            for n, line in enumerate(text.splitlines(), 1):
+                if regex.search(line):
+                    hits.append(f"{rel}:{n}: {line[:200]}")
+                    if len(hits) > SEARCH_CAP:
+                        return Result("\n".join(hits[:SEARCH_CAP]) + "\n[... more matches]")
+        return Result("\n".join(hits) or f"no matches for {pattern}")
+
+    def _write_file(self, path: str, content: str) -> Result:
+        full, rel = self.sandbox.resolve(path, write=True)
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.write_text(content, encoding="utf-8")
+        return Result(f"wrote {rel} ({len(content)} characters)", wrote=True)
+
+    def _edit_file(self, path: str, old: str, new: str) -> Result:
+        full, rel = self.sandbox.resolve(path, write=True)
+        if not full.is_file():
+            raise ToolError(f"{rel}: no such file")
+        text = full.read_text("utf-8")
+        count = text.count(old) if old else 0
+        if count != 1:
+            raise ToolError(f"{rel}: `old` must occur exactly once, found {count} times")
+        full.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return Result(f"edited {rel}", wrote=True)
+
+    def _run_command(self, command: str) -> Result:
+        r = self.sandbox.run_argv(command)
+        status = "timed out" if r.timed_out else f"exit code {r.exit_code}"
+        return Result(f"{status}\n{r.output}", is_error=not r.ok)
+
+    def _run_acceptance(self) -> Result:
+        report = self.acceptance()
+        text = f"{report.summary()}\n{report.details()}"
+        if report.reviews:
+            text += "\nFor the human reviewer: " + "; ".join(report.reviews)
+        return Result(text, is_error=not report.passed)
+
+    def _propose_task(self, role: str, title: str, description: str, acceptance: list) -> Result:
+        if role not in self.roles:
+            raise ToolError(f"unknown role '{role}' (roles: {', '.join(sorted(self.roles))})")
+        items = [a for a in acceptance if isinstance(a, dict)]
+        checks = tuple(a["check"] for a in items if isinstance(a.get("check"), str) and a["check"])
+        reviews = tuple(
+            a["review"] for a in items if isinstance(a.get("review"), str) and a["review"]
+        )
+        if not checks and not reviews:
+            raise ToolError(
+                "a proposed task needs acceptance criteria: items {check: command} "
+                "or {review: text}"
+            )
+        task_id = next_id([*self.task_ids, *self.proposed])
+        text = build_task(
+            task_id=task_id,
+            role=role,
+            title=title,
+            checks=checks,
+            reviews=reviews,
+            description=description,
+            created_by=self.role.name,
+            created=self.today,
+            parent=self.task.id,
+        )
+        rel = f"tasks/{task_id}.yaml"
+        doc = parse(text)
+        problems = schema.validate(doc, "task", rel)
+        if problems:
+            raise ToolError("; ".join(p.message for p in problems))
+        full = self.sandbox.root / rel
+        if full.exists():
+            raise ToolError(f"{rel} already exists")
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.write_text(text, encoding="utf-8")
+        self.proposed.append(task_id)
+        return Result(
+            f"proposed {task_id} for {role}: {rel} is part of this pull request", wrote=True
+        )
+
+    def _escalate(self, kind: str, summary: str) -> Result:
+        if kind not in ("credential", "decision", "blocked", "failure"):
+            raise ToolError("kind must be one of credential, decision, blocked, failure")
+        return Result("escalated; stop here", terminal=Terminal(kind, summary))
+
+    def _finish(self, summary: str) -> Result:
+        return Result("finishing", terminal=Terminal("finish", summary))

@@ -1,0 +1,1 @@
+"""The outward side: pull requests, escalation issues and the events people make."""

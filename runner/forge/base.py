@@ -1,0 +1,90 @@
+"""The Forge protocol: the few outward operations a run needs, and their records.
+
+Every operation is find-or-create by a stable key (branch for PRs, a hidden marker for
+issues), so re-running a run, or two runs racing, never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from runner.lifecycle import ForgeView
+from runner.sync import ForgeEvent
+
+ESCALATION_KINDS = ("credential", "decision", "blocked", "failure", "loop", "sla", "budget")
+_MARKER = re.compile(r"<!-- fleet:([^>]*?) -->")
+
+
+def marker(kind: str, role: str, task: str | None) -> str:
+    return f"<!-- fleet:kind={kind} role={role} task={task or '-'} -->"
+
+
+def parse_marker(body: str) -> dict[str, str] | None:
+    match = _MARKER.search(body or "")
+    if not match:
+        return None
+    fields = dict(part.split("=", 1) for part in match.group(1).split() if "=" in part)
+    return fields if "kind" in fields else None
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    id: str
+    url: str
+    branch: str
+    title: str
+    draft: bool
+    state: str  # open, merged, closed
+    created: str
+    created_now: bool = False  # False: an existing PR was found and updated
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    url: str
+    title: str
+    kind: str
+    state: str  # open, closed
+    created: str
+    created_now: bool = False
+
+
+class Forge(Protocol):
+    name: str
+    api_calls: int
+
+    def open_pr(
+        self,
+        *,
+        role: str,
+        task: str,
+        branch: str,
+        base: str,
+        title: str,
+        body: str,
+        draft: bool,
+    ) -> PullRequest:
+        """Open the PR for `branch`, or update the one that exists."""
+
+    def escalate(
+        self,
+        *,
+        role: str,
+        task: str | None,
+        kind: str,
+        title: str,
+        body: str,
+        assignees: tuple[str, ...],
+    ) -> Issue:
+        """Open the escalation for (role, task, kind), or note a repeat on the open one."""
+
+    def close_escalation(self, issue: Issue, comment: str) -> None: ...
+
+    def comment(self, ref: str, body: str) -> None: ...
+
+    def events_since(self, role: str, since: str | None) -> list[ForgeEvent]: ...
+
+    def view(self) -> ForgeView: ...

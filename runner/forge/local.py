@@ -1,0 +1,174 @@
+"""A forge made of git alone, for offline trial and tests.
+
+A "pull request" is the pushed work branch plus a record on the state branch; an
+"issue" is a record there too. The records use the same find-or-create keys as GitHub.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from runner.clock import iso
+from runner.forge.base import Issue, PullRequest, marker
+from runner.lifecycle import EscalationRef, ForgeView, PullRef
+from runner.state import StateStore
+from runner.sync import ForgeEvent
+
+
+class LocalForge:
+    name = "local"
+
+    def __init__(self, store: StateStore, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+        self.api_calls = 0
+
+    def _pr_path(self, role: str, task: str) -> str:
+        return f"forge/prs/{role}/{task}.json"
+
+    def _issue_path(self, role: str, task: str | None, kind: str) -> str:
+        return f"forge/issues/{role}/{task or '-'}/{kind}.json"
+
+    def _save(self, path: str, record: dict, message: str) -> None:
+        self.store.write({path: (json.dumps(record, indent=2) + "\n").encode()}, message)
+
+    def open_pr(self, *, role, task, branch, base, title, body, draft) -> PullRequest:
+        path = self._pr_path(role, task)
+        now = iso(self.clock())
+        record = self.store.read_json(path)
+        created_now = not (record and record.get("state") == "open")
+        if created_now:
+            record = {
+                "id": f"local-pr:{role}/{task}",
+                "branch": branch,
+                "base": base,
+                "created": now,
+                "comments": [],
+            }
+        record.update(
+            title=title,
+            body=body + "\n" + marker("pr", role, task),
+            draft=draft,
+            state="open",
+            updated=now,
+        )
+        self._save(path, record, f"forge: {'open' if created_now else 'update'} PR {branch}")
+        return _pr(record, created_now)
+
+    def escalate(self, *, role, task, kind, title, body, assignees) -> Issue:
+        path = self._issue_path(role, task, kind)
+        now = iso(self.clock())
+        record = self.store.read_json(path)
+        created_now = not (record and record.get("state") == "open")
+        if created_now:
+            record = {
+                "id": f"local-issue:{role}/{task or '-'}/{kind}",
+                "kind": kind,
+                "role": role,
+                "task": task,
+                "created": now,
+                "comments": [],
+                "title": title,
+                "body": body + "\n" + marker(f"escalation/{kind}", role, task),
+                "assignees": list(assignees),
+                "state": "open",
+            }
+        else:
+            record["comments"].append(
+                {"author": "fleet-runner", "created": now, "body": f"Escalated again:\n\n{body}"}
+            )
+        self._save(path, record, f"forge: escalation {kind} for {role}/{task}")
+        return _issue(record, created_now)
+
+    def close_escalation(self, issue: Issue, comment: str) -> None:
+        _, _, rest = issue.id.partition(":")
+        role, task, kind = rest.split("/")
+        path = self._issue_path(role, None if task == "-" else task, kind)
+        record = self.store.read_json(path)
+        if record and record.get("state") == "open":
+            record["state"] = "closed"
+            record["comments"].append(
+                {"author": "fleet-runner", "created": iso(self.clock()), "body": comment}
+            )
+            self._save(path, record, f"forge: close {issue.id}")
+
+    def comment(self, ref: str, body: str) -> None:
+        for path in self.store.list("forge/"):
+            record = self.store.read_json(path)
+            if record and record.get("id") == ref:
+                record["comments"].append(
+                    {"author": "fleet-runner", "created": iso(self.clock()), "body": body}
+                )
+                self._save(path, record, f"forge: comment on {ref}")
+                return
+
+    def events_since(self, role: str, since: str | None) -> list[ForgeEvent]:
+        """Human comments on this role's local records (none unless someone adds them)."""
+        events = []
+        for record in self._records(f"forge/issues/{role}/") + self._records(f"forge/prs/{role}/"):
+            kind = "answer" if record["id"].startswith("local-issue") else "comment"
+            for c in record.get("comments", []):
+                if c.get("author") != "fleet-runner" and (since is None or c["created"] > since):
+                    events.append(
+                        ForgeEvent(
+                            kind,
+                            record["id"],
+                            record.get("task"),
+                            c["author"],
+                            True,
+                            c["created"],
+                            c.get("body", ""),
+                        )
+                    )
+        return events
+
+    def view(self) -> ForgeView:
+        prs, escalations = {}, {}
+        for record in self._records("forge/prs/"):
+            if record.get("state") == "open":
+                task = record["id"].rsplit("/", 1)[1]
+                prs[task] = PullRef(record["id"], "", record["created"], record.get("draft", False))
+        for record in self._records("forge/issues/"):
+            if record.get("state") == "open" and record.get("task"):
+                ref = EscalationRef(
+                    record["id"], record["kind"], "", record["created"], record.get("title", "")
+                )
+                escalations[record["task"]] = (*escalations.get(record["task"], ()), ref)
+        return ForgeView(open_prs=prs, escalations=escalations)
+
+    def _records(self, prefix: str) -> list[dict]:
+        paths = [p for p in self.store.list(prefix) if p.endswith(".json")]
+        out = []
+        for raw in self.store.read_many(paths).values():
+            try:
+                out.append(json.loads(raw or b""))
+            except ValueError:
+                continue
+        return out
+
+
+def _pr(record: dict, created_now: bool) -> PullRequest:
+    return PullRequest(
+        record["id"],
+        "",
+        record["branch"],
+        record["title"],
+        record["draft"],
+        record["state"],
+        record["created"],
+        created_now,
+    )
+
+
+def _issue(record: dict, created_now: bool) -> Issue:
+    return Issue(
+        record["id"],
+        "",
+        record["title"],
+        record["kind"],
+        record["state"],
+        record["created"],
+        created_now,
+    )

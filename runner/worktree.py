@@ -1,0 +1,139 @@
+"""The work branch `fleet/<role>/<task>`, checked out in its own git worktree.
+
+The user's checkout is never touched. Work is committed (and pushed, when there is a
+remote) after every batch of writes, so a killed job loses at most its last step; a
+later run of the task resumes from the branch.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.gitrepo import Git, GitError
+
+
+def agent_identity(role: str) -> dict[str, str]:
+    name, email = f"{role} (fleet)", f"fleet-{role}@users.noreply.github.com"
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+@dataclass
+class WorkBranch:
+    git: Git
+    branch: str
+    role: str
+    run_id: str
+    remote: str | None
+    path: Path = field(init=False)
+    resumed_from: str | None = None
+    commits: list[str] = field(default_factory=list)
+    push_error: str | None = None
+
+    def open(self, base: str) -> Path:
+        """Check the branch out in a fresh worktree: resumed if it exists, else from base."""
+        existing = self.git.rev(f"refs/heads/{self.branch}")
+        if self.remote:
+            try:
+                self.git.run(
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    self.remote,
+                    f"+refs/heads/{self.branch}:refs/remotes/{self.remote}/{self.branch}",
+                )
+            except GitError:
+                pass  # no such branch on the remote yet
+            existing = self.git.rev(f"refs/remotes/{self.remote}/{self.branch}") or existing
+        self.resumed_from = existing
+        start = existing or base
+        tmp = Path(tempfile.mkdtemp(prefix="fleet-work-"))
+        self.path = tmp / re.sub(r"[^A-Za-z0-9._-]", "_", self.branch)
+        self.git.run("worktree", "add", "--quiet", "-B", self.branch, str(self.path), start)
+        return self.path
+
+    def resume_note(self, base_git: Git) -> str:
+        if not self.resumed_from:
+            return ""
+        log = base_git.run("log", "--format=- %h %s", "-n", "20", self.resumed_from)
+        return (
+            f"This task's work branch {self.branch} already exists (an earlier run); you "
+            f"are continuing from it. Its commits:\n{log}"
+        )
+
+    def commit(self, message: str, *, trailers: dict[str, str] | None = None) -> str | None:
+        """Commit everything in the worktree; push it. None when there was nothing."""
+        wt = Git(self.path, self.git.env)
+        wt.run("add", "-A")
+        if wt.succeeds("diff", "--cached", "--quiet"):
+            return None
+        lines = [message, ""] + [
+            f"{k}: {v}"
+            for k, v in {
+                "Fleet-Role": self.role,
+                "Fleet-Run": self.run_id,
+                **(trailers or {}),
+            }.items()
+        ]
+        wt.run(
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-F",
+            "-",
+            input="\n".join(lines) + "\n",
+            env=agent_identity(self.role),
+        )
+        sha = wt.run("rev-parse", "HEAD").strip()
+        self.commits.append(sha)
+        self.push()
+        return sha
+
+    def push(self) -> None:
+        if not self.remote:
+            return
+        wt = Git(self.path, self.git.env)
+        try:
+            wt.run("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}")
+            self.push_error = None
+        except GitError as exc:
+            self.push_error = exc.stderr or str(exc)
+
+    def changed_paths(self) -> list[str]:
+        """Paths changed in the worktree (uncommitted), repository-relative."""
+        out = Git(self.path, self.git.env).run(
+            "status", "--porcelain", "-z", "--untracked-files=all"
+        )
+        paths = []
+        for entry in out.split("\0"):
+            if len(entry) > 3:
+                paths.append(entry[3:])
+        return paths
+
+    def discard(self, paths: list[str]) -> None:
+        wt = Git(self.path, self.git.env)
+        for p in paths:
+            if wt.succeeds("ls-files", "--error-unmatch", "--", p):
+                wt.run("checkout", "--quiet", "HEAD", "--", p)
+            else:
+                target = self.path / p
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        try:
+            self.git.run("worktree", "remove", "--force", str(self.path))
+        except GitError:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.git.run("worktree", "prune")
+        shutil.rmtree(self.path.parent, ignore_errors=True)

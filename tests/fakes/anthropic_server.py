@@ -1,0 +1,213 @@
+"""A scripted Messages API on loopback, for the real anthropic SDK to talk to over HTTP.
+
+Each request takes the next step of the script: a reply (content blocks) or an HTTP
+error. The server simulates prompt caching by prefix (a request reads from the cache
+the longest prefix, at a block boundary, that an earlier request marked with a
+breakpoint), enforces a context limit, serves streaming (SSE) and plain JSON, and logs
+every request so tests can assert what the model was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+Step = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def tool(name: str, **args: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "name": name, "input": args}
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def reply(*blocks: dict[str, Any], stop_reason: str | None = None) -> dict[str, Any]:
+    stop = stop_reason or ("tool_use" if any(b["type"] == "tool_use" for b in blocks)
+                           else "end_turn")
+    return {"content": list(blocks), "stop_reason": stop}
+
+
+def error(status: int, kind: str, message: str, **headers: str) -> dict[str, Any]:
+    return {"status": status, "error": {"type": kind, "message": message}, "headers": headers}
+
+
+def _tokens(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), sort_keys=True)) // CHARS_PER_TOKEN
+
+
+def _strip_cache(block: Any) -> Any:
+    if isinstance(block, dict):
+        return {k: v for k, v in block.items() if k != "cache_control"}
+    return block
+
+
+@dataclass
+class FakeAnthropic:
+    script: list[Step] = field(default_factory=list)
+    context_limit: int = 200_000
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    over_limit: int = 0
+    _cache: set[str] = field(default_factory=set)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> FakeAnthropic:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                fake._handle(self, body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    # -- behaviour ------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append({k.lower(): v for k, v in handler.headers.items()})
+            step = self.script.pop(0) if self.script else error(
+                500, "api_error", "test script exhausted", **{"x-should-retry": "false"})
+            if callable(step):
+                step = step(body)
+            usage = self._usage(body)
+        if "status" not in step and usage["total"] > self.context_limit:
+            self.over_limit += 1
+            step = error(400, "invalid_request_error",
+                         f"prompt is too long: {usage['total']} tokens > {self.context_limit}")
+        if "status" in step:
+            self._send_error(handler, step)
+            return
+        content = []
+        for block in step["content"]:
+            block = dict(block)
+            if block["type"] == "tool_use":
+                block.setdefault("id", f"toolu_{next(self._ids):06d}")
+            content.append(block)
+        message = {
+            "id": f"msg_{next(self._ids):06d}", "type": "message", "role": "assistant",
+            "model": body.get("model", "test-model"), "content": content,
+            "stop_reason": step["stop_reason"], "stop_sequence": None,
+            "usage": {
+                "input_tokens": usage["input"],
+                "output_tokens": max(1, _tokens(content)),
+                "cache_read_input_tokens": usage["read"],
+                "cache_creation_input_tokens": usage["write"],
+            },
+        }
+        if body.get("stream"):
+            self._send_stream(handler, message)
+        else:
+            self._send_json(handler, 200, message)
+
+    def _usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """Prompt tokens split as the real API reports them, from simulated caching."""
+        blocks: list[tuple[Any, bool]] = []
+        for t in body.get("tools", []):
+            blocks.append((_strip_cache(t), "cache_control" in t))
+        system = body.get("system", [])
+        if isinstance(system, str):
+            system = [{"type": "text", "text": system}]
+        for b in system:
+            blocks.append((_strip_cache(b), "cache_control" in b))
+        for m in body.get("messages", []):
+            content = m["content"]
+            if isinstance(content, str):
+                content = [{"type": "text", "text": content}]
+            for b in content:
+                blocks.append(({"role": m["role"], **_strip_cache(b)}, "cache_control" in b))
+        digest = hashlib.sha256()
+        prefix_tokens, hit, last_mark, marks = 0, 0, 0, []
+        for block, marked in blocks:
+            digest.update(json.dumps(block, sort_keys=True).encode())
+            prefix_tokens += _tokens(block)
+            key = digest.hexdigest()
+            if key in self._cache:
+                hit = prefix_tokens
+            if marked:
+                last_mark = prefix_tokens
+                marks.append(key)
+        self._cache.update(marks)
+        total = prefix_tokens
+        read = min(hit, last_mark) if last_mark else 0
+        write = max(0, last_mark - read)
+        return {"total": total, "read": read, "write": write, "input": total - read - write}
+
+    # -- wire formats ---------------------------------------------------------------
+
+    def _send_json(self, handler: BaseHTTPRequestHandler, status: int, data: Any,
+                   headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(data).encode()
+        handler.send_response(status)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(raw)))
+        handler.send_header("request-id", f"req_{next(self._ids)}")
+        for k, v in (headers or {}).items():
+            handler.send_header(k, v)
+        handler.end_headers()
+        handler.wfile.write(raw)
+
+    def _send_error(self, handler: BaseHTTPRequestHandler, step: dict[str, Any]) -> None:
+        headers = {"retry-after-ms": "1", **step.get("headers", {})}
+        self._send_json(handler, step["status"], {"type": "error", "error": step["error"]},
+                        headers)
+
+    def _send_stream(self, handler: BaseHTTPRequestHandler, message: dict[str, Any]) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("cache-control", "no-cache")
+        handler.end_headers()
+
+        def event(kind: str, data: dict[str, Any]) -> None:
+            handler.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+
+        start = {**message, "content": [], "stop_reason": None,
+                 "usage": {**message["usage"], "output_tokens": 1}}
+        event("message_start", {"type": "message_start", "message": start})
+        for i, block in enumerate(message["content"]):
+            if block["type"] == "tool_use":
+                event("content_block_start", {"type": "content_block_start", "index": i,
+                      "content_block": {**block, "input": {}}})
+                raw = json.dumps(block["input"])
+                for part in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                    event("content_block_delta", {"type": "content_block_delta", "index": i,
+                          "delta": {"type": "input_json_delta", "partial_json": part}})
+            else:
+                event("content_block_start", {"type": "content_block_start", "index": i,
+                      "content_block": {"type": "text", "text": ""}})
+                event("content_block_delta", {"type": "content_block_delta", "index": i,
+                      "delta": {"type": "text_delta", "text": block["text"]}})
+            event("content_block_stop", {"type": "content_block_stop", "index": i})
+        event("message_delta", {"type": "message_delta",
+              "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+              "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+        event("message_stop", {"type": "message_stop"})
+        handler.wfile.flush()
