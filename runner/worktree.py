@@ -42,16 +42,9 @@ class WorkBranch:
         """Check the branch out in a fresh worktree: resumed if it exists, else from base."""
         existing = self.git.rev(f"refs/heads/{self.branch}")
         if self.remote:
-            try:
-                self.git.run(
-                    "fetch",
-                    "--quiet",
-                    "--no-tags",
-                    self.remote,
-                    f"+refs/heads/{self.branch}:refs/remotes/{self.remote}/{self.branch}",
-                )
-            except GitError:
-                pass  # no such branch on the remote yet
+            with contextlib.suppress(GitError):  # no such branch on the remote yet
+                ref = f"+refs/heads/{self.branch}:refs/remotes/{self.remote}/{self.branch}"
+                self.git.run("fetch", "--quiet", "--no-tags", self.remote, ref)
             existing = self.git.rev(f"refs/remotes/{self.remote}/{self.branch}") or existing
         self.resumed_from = existing
         start = existing or base
