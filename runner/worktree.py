@@ -7,6 +7,7 @@ later run of the task resumes from the branch.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
