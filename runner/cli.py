@@ -185,6 +185,41 @@ def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int)
     )
 
 
+@cli.command("run")
+@click.option("--role", required=True, help="The role that works.")
+@click.option("--task", default=None, help="The task (default: the planner's pick).")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan, first prompt and tools; call nothing."
+)
+@click.option("--trigger", default="manual", show_default=True, help="Recorded in the ledger.")
+@pass_ctx
+def run_cmd(ctx: _Context, role: str, task: str | None, dry_run: bool, trigger: str) -> None:
+    """Run ROLE on one task: work branch, acceptance, PR or escalation, ledger."""
+    from runner.commands import run as command
+
+    sys.exit(
+        _acting(
+            lambda: command.run(ctx.root(), role=role, task=task, dry_run=dry_run, trigger=trigger)
+        )
+    )
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Plan and print prompts; call nothing.")
+@click.option("--due", "force_due", multiple=True, help="Treat this role as due (repeatable).")
+@click.option("--trigger", default="schedule", show_default=True, help="Recorded in the ledger.")
+@pass_ctx
+def tick(ctx: _Context, dry_run: bool, force_due: tuple[str, ...], trigger: str) -> None:
+    """Plan, then run every role's pick in turn."""
+    from runner.commands import tick as command
+
+    sys.exit(
+        _acting(
+            lambda: command.run(ctx.root(), dry_run=dry_run, trigger=trigger, force_due=force_due)
+        )
+    )
+
+
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
     from runner.gitrepo import GitError

@@ -81,6 +81,7 @@ class Defaults:
     context_window: int = 200_000
     compact_at: float = 0.7
     max_retries: int = 2
+    stream: bool = True
 
 
 @dataclass(frozen=True)

@@ -57,14 +57,16 @@ class Workspace:
                 found[task] = role
         return found
 
-    def forge_view(self) -> ForgeView:
-        return ForgeView(branches=frozenset(self.work_branches()))
-
     def runs(self) -> list[RunRecord]:
         return self.ledger.runs()
 
-    def states(self, runs: list[RunRecord]) -> dict[str, TaskState]:
-        return derive_all(self.fleet.tasks, runs, self.forge_view(), self.now)
+    def states(self, runs: list[RunRecord], forge: ForgeView | None = None) -> dict[str, TaskState]:
+        """Derived task states from the ledger, the forge's view and the work branches."""
+        forge = forge or ForgeView()
+        view = ForgeView(
+            forge.open_prs, forge.escalations, frozenset(self.work_branches()) | forge.branches
+        )
+        return derive_all(self.fleet.tasks, runs, view, self.now)
 
 
 def open_workspace(

@@ -34,7 +34,7 @@ class WorkBranch:
     role: str
     run_id: str
     remote: str | None
-    path: Path = field(init=False)
+    path: Path | None = None
     resumed_from: str | None = None
     commits: list[str] = field(default_factory=list)
     push_error: str | None = None
@@ -125,6 +125,8 @@ class WorkBranch:
                     target.unlink(missing_ok=True)
 
     def close(self) -> None:
+        if self.path is None:
+            return
         try:
             self.git.run("worktree", "remove", "--force", str(self.path))
         except GitError:
