@@ -72,7 +72,7 @@ DEFAULT_SLA_HOURS = {"open": 72.0, "in_progress": 24.0, "review": 48.0, "blocked
 
 @dataclass(frozen=True)
 class Defaults:
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     max_turns: int = 40
     run_budget_usd: float = 2.0
     daily_budget_usd: float = 10.0

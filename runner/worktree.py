@@ -125,6 +125,8 @@ class WorkBranch:
                     target.unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Remove the worktree; a branch this run created but never committed to goes too,
+        so a run that did nothing leaves nothing that looks like work in progress."""
         if self.path is None:
             return
         try:
@@ -133,3 +135,5 @@ class WorkBranch:
             shutil.rmtree(self.path, ignore_errors=True)
             self.git.run("worktree", "prune")
         shutil.rmtree(self.path.parent, ignore_errors=True)
+        if not self.commits and not self.resumed_from:
+            self.git.run("branch", "-D", "--quiet", self.branch)

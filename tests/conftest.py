@@ -66,3 +66,38 @@ def repo(example: Path) -> Path:
     git(example, "remote", "add", "origin", str(origin))
     git(example, "push", "-q", "origin", "main")
     return example
+
+
+TESTER_ROLE = """\
+name: tester
+description: A role for engine tests.
+engine: anthropic
+model: claude-sonnet-5-5
+directives: fleet/directives/cto.md
+writable: ["out/**", "tasks/**"]
+commands: ["env", "ls*", "cat *", "python3 *", "false"]
+credentials: [STAGING_DATABASE_URL]
+budget: {run_usd: 5.0, daily_usd: 8.0, max_turns: 40}
+max_attempts: 2
+"""
+
+TESTER_TASK = """\
+id: t-100
+title: Write the report
+role: tester
+created: 2026-11-20
+description: Write out/report.md.
+acceptance:
+  - check: test -f out/report.md
+  - review: the report is readable
+"""
+
+
+@pytest.fixture
+def agent_repo(repo: Path) -> Path:
+    """The example fleet plus a `tester` role and task t-100, committed and pushed."""
+    (repo / "fleet/roles/tester.yaml").write_text(TESTER_ROLE)
+    (repo / "tasks/t-100.yaml").write_text(TESTER_TASK)
+    commit_all(repo, "Add tester role")
+    git(repo, "push", "-q", "origin", "main")
+    return repo

@@ -31,8 +31,9 @@ def text(value: str) -> dict[str, Any]:
 
 
 def reply(*blocks: dict[str, Any], stop_reason: str | None = None) -> dict[str, Any]:
-    stop = stop_reason or ("tool_use" if any(b["type"] == "tool_use" for b in blocks)
-                           else "end_turn")
+    stop = stop_reason or (
+        "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+    )
     return {"content": list(blocks), "stop_reason": stop}
 
 
@@ -94,15 +95,21 @@ class FakeAnthropic:
         with self._lock:
             self.requests.append(body)
             self.headers.append({k.lower(): v for k, v in handler.headers.items()})
-            step = self.script.pop(0) if self.script else error(
-                500, "api_error", "test script exhausted", **{"x-should-retry": "false"})
+            step = (
+                self.script.pop(0)
+                if self.script
+                else error(500, "api_error", "test script exhausted", **{"x-should-retry": "false"})
+            )
             if callable(step):
                 step = step(body)
             usage = self._usage(body)
         if "status" not in step and usage["total"] > self.context_limit:
             self.over_limit += 1
-            step = error(400, "invalid_request_error",
-                         f"prompt is too long: {usage['total']} tokens > {self.context_limit}")
+            step = error(
+                400,
+                "invalid_request_error",
+                f"prompt is too long: {usage['total']} tokens > {self.context_limit}",
+            )
         if "status" in step:
             self._send_error(handler, step)
             return
@@ -113,9 +120,13 @@ class FakeAnthropic:
                 block.setdefault("id", f"toolu_{next(self._ids):06d}")
             content.append(block)
         message = {
-            "id": f"msg_{next(self._ids):06d}", "type": "message", "role": "assistant",
-            "model": body.get("model", "test-model"), "content": content,
-            "stop_reason": step["stop_reason"], "stop_sequence": None,
+            "id": f"msg_{next(self._ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "test-model"),
+            "content": content,
+            "stop_reason": step["stop_reason"],
+            "stop_sequence": None,
             "usage": {
                 "input_tokens": usage["input"],
                 "output_tokens": max(1, _tokens(content)),
@@ -163,8 +174,13 @@ class FakeAnthropic:
 
     # -- wire formats ---------------------------------------------------------------
 
-    def _send_json(self, handler: BaseHTTPRequestHandler, status: int, data: Any,
-                   headers: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        data: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         raw = json.dumps(data).encode()
         handler.send_response(status)
         handler.send_header("content-type", "application/json")
@@ -177,8 +193,7 @@ class FakeAnthropic:
 
     def _send_error(self, handler: BaseHTTPRequestHandler, step: dict[str, Any]) -> None:
         headers = {"retry-after-ms": "1", **step.get("headers", {})}
-        self._send_json(handler, step["status"], {"type": "error", "error": step["error"]},
-                        headers)
+        self._send_json(handler, step["status"], {"type": "error", "error": step["error"]}, headers)
 
     def _send_stream(self, handler: BaseHTTPRequestHandler, message: dict[str, Any]) -> None:
         handler.send_response(200)
@@ -189,25 +204,58 @@ class FakeAnthropic:
         def event(kind: str, data: dict[str, Any]) -> None:
             handler.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
 
-        start = {**message, "content": [], "stop_reason": None,
-                 "usage": {**message["usage"], "output_tokens": 1}}
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {**message["usage"], "output_tokens": 1},
+        }
         event("message_start", {"type": "message_start", "message": start})
         for i, block in enumerate(message["content"]):
             if block["type"] == "tool_use":
-                event("content_block_start", {"type": "content_block_start", "index": i,
-                      "content_block": {**block, "input": {}}})
+                event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": i,
+                        "content_block": {**block, "input": {}},
+                    },
+                )
                 raw = json.dumps(block["input"])
                 for part in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
-                    event("content_block_delta", {"type": "content_block_delta", "index": i,
-                          "delta": {"type": "input_json_delta", "partial_json": part}})
+                    event(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": i,
+                            "delta": {"type": "input_json_delta", "partial_json": part},
+                        },
+                    )
             else:
-                event("content_block_start", {"type": "content_block_start", "index": i,
-                      "content_block": {"type": "text", "text": ""}})
-                event("content_block_delta", {"type": "content_block_delta", "index": i,
-                      "delta": {"type": "text_delta", "text": block["text"]}})
+                event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": i,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                )
+                event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "text_delta", "text": block["text"]},
+                    },
+                )
             event("content_block_stop", {"type": "content_block_stop", "index": i})
-        event("message_delta", {"type": "message_delta",
-              "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-              "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+        event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": message["usage"]["output_tokens"]},
+            },
+        )
         event("message_stop", {"type": "message_stop"})
         handler.wfile.flush()
