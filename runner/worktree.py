@@ -51,8 +51,19 @@ class WorkBranch:
         start = existing or base
         tmp = Path(tempfile.mkdtemp(prefix="fleet-work-"))
         self.path = tmp / re.sub(r"[^A-Za-z0-9._-]", "_", self.branch)
+        self._remove_stale_worktrees()
         self.git.run("worktree", "add", "--quiet", "-B", self.branch, str(self.path), start)
         return self.path
+
+    def _remove_stale_worktrees(self) -> None:
+        """A killed run on this machine can leave the branch checked out; the planner
+        never starts a task whose run is live, so such a worktree is stale."""
+        self.git.run("worktree", "prune")
+        listing = self.git.run("worktree", "list", "--porcelain")
+        for entry in listing.split("\n\n"):
+            fields = dict(line.split(" ", 1) for line in entry.splitlines() if " " in line)
+            if fields.get("branch") == f"refs/heads/{self.branch}":
+                self.git.run("worktree", "remove", "--force", fields["worktree"])
 
     def resume_note(self, base_git: Git) -> str:
         if not self.resumed_from:

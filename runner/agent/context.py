@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CHARS_PER_TOKEN = 3  # conservative for code and JSON: overestimating is the safe side
-KEEP_LAST_MESSAGES = 6
+KEEP_LAST_MESSAGES = 4  # the last two exchanges stay whole
 _CACHE = {"type": "ephemeral"}
 
 

@@ -77,6 +77,8 @@ class FakeAnthropic:
                 fake._handle(self, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True  # a step that blocks (a "hung" model) never
+        self.server.block_on_close = False  # holds up the test's teardown
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
