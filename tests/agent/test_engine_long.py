@@ -109,7 +109,7 @@ def test_killed_run_is_visible_and_the_next_run_resumes_its_branch(agent_repo: P
     assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "draft"  # work kept
 
     with FakeAnthropic([reply(tool("finish", summary="finished the draft"))]) as fake:
-        outcome, ws, _ = _run(agent_repo, fake)
+        outcome, _, _ = _run(agent_repo, fake)
     first_turn = fake.requests[0]["messages"][0]["content"][0]["text"]
     assert "## Resuming" in first_turn and "work in progress (turn 1)" in first_turn
     assert outcome.record.outcome == "done"
