@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +59,7 @@ class FakeAnthropic:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     over_limit: int = 0
+    timings: list[tuple[float, float]] = field(default_factory=list)  # (received, responded)
     _cache: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,7 +76,9 @@ class FakeAnthropic:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                received = time.perf_counter()
                 fake._handle(self, body)
+                fake.timings.append((received, time.perf_counter()))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True  # a step that blocks (a "hung" model) never
