@@ -19,13 +19,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from runner import scaffold  # noqa: E402
-from runner.commands.run import anthropic_client  # noqa: E402
-from runner.forge.select import open_forge  # noqa: E402
-from runner.run import execute  # noqa: E402
-from runner.workspace import open_workspace  # noqa: E402
-from tests.conftest import TESTER_ROLE, TESTER_TASK  # noqa: E402
-from tests.fakes.anthropic_server import FakeAnthropic, reply, tool  # noqa: E402
+from runner import scaffold
+from runner.commands.run import anthropic_client
+from runner.forge.select import open_forge
+from runner.run import execute
+from runner.workspace import open_workspace
+from tests.conftest import TESTER_ROLE, TESTER_TASK
+from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 
 
 def _git(root: Path, *args: str) -> None:
