@@ -6,6 +6,7 @@ never imports the model SDK or the GitHub client.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -220,8 +221,19 @@ def tick(ctx: _Context, dry_run: bool, force_due: tuple[str, ...], trigger: str)
     )
 
 
+@cli.command()
+@click.option("--pr", type=int, required=True, help="The agent PR to revise.")
+@pass_ctx
+def revise(ctx: _Context, pr: int) -> None:
+    """Revise an agent PR from review feedback by users with write access."""
+    from runner.commands import revise as command
+
+    sys.exit(_acting(lambda: command.run(ctx.root(), pr=pr)))
+
+
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
+    from runner.forge.base import ForgeError
     from runner.gitrepo import GitError
     from runner.state import StateConflict
     from runner.sync import SyncError
@@ -232,7 +244,11 @@ def _acting(action: Callable[[], int]) -> int:
     except ConfigError as exc:
         click.echo(f"fleet: {exc}", err=True)
         return 2
-    except (SyncError, StateConflict, GitError) as exc:
+    except (SyncError, StateConflict, GitError, ForgeError) as exc:
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # a job-level annotation
+            from runner.findings import escape_data
+
+            click.echo(f"::error title=fleet-runner::{escape_data(str(exc))}")
         click.echo(f"fleet: {exc}", err=True)
         return 1
 

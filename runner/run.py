@@ -122,6 +122,7 @@ def execute(
         raise
     finally:
         branch.close()
+    record.api_calls = forge.api_calls
     cp = None
     if record.outcome in ACTED:
         cp = Checkpoint(role_name, delta.head, iso(ws.now), iso(ws.now), record.run_id)

@@ -117,6 +117,32 @@ class StateStore:
             "pushing first; re-run the job"
         )
 
+    def claim(
+        self,
+        path: str,
+        data: dict[str, Any],
+        stale: Callable[[dict[str, Any]], bool] = lambda old: False,
+    ) -> bool:
+        """Create `path` only if it is absent (or `stale` says its content is dead).
+
+        A push is atomic on the remote, so of several jobs claiming the same path exactly
+        one wins: a lock that needs nothing but git (used so that two racing runs never
+        open the same escalation issue twice)."""
+        for attempt in range(1, self.attempts + 1):
+            base = self.tip()
+            old = None
+            if base:
+                raw = self.git.read_blobs([f"{base}:{path}"])[f"{base}:{path}"]
+                old = json.loads(raw) if raw else None
+            if old is not None and not stale(old):
+                return False
+            commit = self._commit(base, {path: _json(data)}, f"claim {path}")
+            if self._publish(base, commit):
+                return True
+            self._fetched = False
+            self.sleep(random.uniform(0.02, 0.1) * attempt)
+        raise StateConflict(f"could not claim {path} after {self.attempts} attempts")
+
     def _publish(self, base: str | None, commit: str) -> bool:
         if not self.remote:
             try:

@@ -29,6 +29,14 @@ def parse_marker(body: str) -> dict[str, str] | None:
     return fields if "kind" in fields else None
 
 
+class ForgeError(Exception):
+    """The forge could not do what the run needs (after bounded retries)."""
+
+
+class ForgeCredentialError(ForgeError):
+    """The token is rejected or lacks a permission: a job-level error, not an issue."""
+
+
 @dataclass(frozen=True)
 class PullRequest:
     id: str
@@ -86,5 +94,8 @@ class Forge(Protocol):
     def comment(self, ref: str, body: str) -> None: ...
 
     def events_since(self, role: str, since: str | None) -> list[ForgeEvent]: ...
+
+    def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
+        """The PR's head branch, and the reviews and comments on it since `since`."""
 
     def view(self) -> ForgeView: ...

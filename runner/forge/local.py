@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from runner.clock import iso
-from runner.forge.base import Issue, PullRequest, marker
+from runner.forge.base import ForgeError, Issue, PullRequest, marker
 from runner.lifecycle import EscalationRef, ForgeView, PullRef
 from runner.state import StateStore
 from runner.sync import ForgeEvent
@@ -123,6 +123,11 @@ class LocalForge:
                         )
                     )
         return events
+
+    def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
+        raise ForgeError(
+            "the local forge has no numbered pull requests to revise; use the GitHub forge"
+        )
 
     def view(self) -> ForgeView:
         prs, escalations = {}, {}

@@ -25,5 +25,7 @@ def open_forge(ws: Workspace) -> Forge:
     if name == "github":
         from runner.forge.github import GitHubForge
 
-        return GitHubForge.from_env(ws.environ, ws.fleet.config.forge, clock=lambda: ws.now)
+        return GitHubForge.from_env(
+            ws.environ, ws.fleet.config.forge, store=ws.ledger.store, clock=lambda: ws.now
+        )
     raise ConfigError(f"FLEET_FORGE={name!r} is not a forge; use 'github' or 'local'")

@@ -1,0 +1,480 @@
+"""The GitHub forge on PyGithub: agent PRs, escalation issues, labels, reviews, events.
+
+Idempotent: PRs are found by head branch (GitHub refuses a second one anyway), issues
+by label and hidden marker, and the creation of an escalation is claimed on the state
+branch first, so two racing runs never open it twice. Resilient: PyGithub's retry
+(5xx with backoff, `retry-after`, `x-ratelimit-reset`) is bounded in attempts and wait.
+A rejected or under-privileged token becomes a `ForgeCredentialError` naming what is
+missing, since there may be no working token left to open an issue with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from runner.clock import iso
+from runner.forge.base import (
+    ForgeCredentialError,
+    ForgeError,
+    Issue,
+    PullRequest,
+    marker,
+    parse_marker,
+)
+from runner.lifecycle import EscalationRef, ForgeView, PullRef
+from runner.model import ForgeSettings
+from runner.state import StateStore
+from runner.sync import ForgeEvent
+
+TRUSTED = ("admin", "maintain", "write")
+LABELS = {  # suffix -> (colour, description)
+    "escalation": ("d73a4a", "An agent needs a human: answer, then close"),
+    "agent-pr": ("0e8a16", "Opened by a fleet agent; merging completes the task"),
+    "kind": ("fbca04", "Kind of escalation"),
+    "role": ("1d76db", "Fleet role"),
+    "task": ("c5def5", "Fleet task"),
+}
+
+
+class _CallCounter(logging.Handler):
+    """Counts PyGithub's requests (it logs one debug record per request)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+class GitHubForge:
+    name = "github"
+
+    def __init__(
+        self,
+        gh: Any,
+        repository: str,
+        settings: ForgeSettings,
+        store: StateStore | None,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.gh = gh
+        self.full_name = repository
+        self.owner = repository.split("/")[0]
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.sleep = sleep
+        self._repo: Any = None
+        self._labels: set[str] | None = None
+        self._trust: dict[str, bool] = {}
+        self._counter = _CallCounter()
+        logger = logging.getLogger("github.Requester")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # counted, never printed (headers would be noise)
+        for old in [h for h in logger.handlers if isinstance(h, _CallCounter)]:
+            logger.removeHandler(old)  # one forge per process counts at a time
+        logger.addHandler(self._counter)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        settings: ForgeSettings,
+        *,
+        store: StateStore | None,
+        clock: Callable[[], datetime],
+    ) -> GitHubForge:
+        from github import Auth, Github, GithubRetry
+
+        token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
+        if not token or not repository or "/" not in repository:
+            raise ForgeCredentialError(
+                "the GitHub forge needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); "
+                "inside Actions pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env"
+            )
+        interval = float(environ.get("FLEET_GITHUB_WRITE_INTERVAL", "1.0"))
+        retry = GithubRetry(
+            total=int(environ.get("FLEET_GITHUB_RETRIES", "5")),
+            backoff_factor=float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
+            secondary_rate_wait=float(environ.get("FLEET_GITHUB_SECONDARY_WAIT", "60")),
+            max_rate_limit_wait=float(environ.get("FLEET_GITHUB_MAX_WAIT", "300")),
+            status_forcelist=[429, *range(500, 600)],
+        )
+        gh = Github(
+            auth=Auth.Token(token),
+            base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+            retry=retry,
+            timeout=30,
+            seconds_between_requests=interval / 4,
+            seconds_between_writes=interval,
+        )
+        return cls(gh, repository, settings, store, clock)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @property
+    def api_calls(self) -> int:
+        return self._counter.count
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            self._repo = self.gh.get_repo(self.full_name, lazy=True)
+        return self._repo
+
+    def _label(self, suffix: str) -> str:
+        return f"{self.settings.label_prefix}:{suffix}"
+
+    @contextmanager
+    def _calls(self, what: str, permission: str) -> Iterator[None]:
+        from github import BadCredentialsException, GithubException, RateLimitExceededException
+
+        try:
+            yield
+        except BadCredentialsException:
+            raise ForgeCredentialError(
+                f"GITHUB_TOKEN was rejected (401 Bad credentials) while trying to {what}: it is "
+                "missing, expired or revoked; pass `GITHUB_TOKEN: ${{ github.token }}` (or a "
+                "token with repo access) in the step's env"
+            ) from None
+        except RateLimitExceededException as exc:
+            raise ForgeError(
+                f"GitHub rate limit while trying to {what}; the wait exceeded the "
+                f"limit set by FLEET_GITHUB_MAX_WAIT ({exc})"
+            ) from None
+        except GithubException as exc:
+            message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc)
+            if exc.status == 403:
+                raise ForgeCredentialError(
+                    f"GITHUB_TOKEN may not {what} ({exc.status} {message}): give the job "
+                    f"`permissions: {permission}` in the workflow"
+                ) from None
+            raise ForgeError(f"GitHub refused to {what}: {exc.status} {message}") from None
+
+    def _ensure_labels(self, names: list[str]) -> None:
+        from github import GithubException
+
+        with self._calls("read labels", "issues: read"):
+            if self._labels is None:
+                self._labels = {label.name for label in self.repo.get_labels()}
+        for name in names:
+            if name in self._labels:
+                continue
+            kind = name.split(":", 1)[1].split("/", 1)[0]
+            colour, description = LABELS.get(kind, ("ededed", "fleet-runner"))
+            with self._calls("create labels", "issues: write"):
+                try:
+                    self.repo.create_label(name, colour, description)
+                except GithubException as exc:
+                    if exc.status != 422:  # 422: already exists (another job made it)
+                        raise
+            self._labels.add(name)
+
+    # -- pull requests --------------------------------------------------------------
+
+    def open_pr(
+        self, *, role: str, task: str, branch: str, base: str, title: str, body: str, draft: bool
+    ) -> PullRequest:
+        from github import GithubException
+
+        labels = [self._label("agent-pr"), self._label(f"role/{role}"), self._label(f"task/{task}")]
+        self._ensure_labels(labels)
+        text = f"{body}\n{marker('pr', role, task)}"
+        with self._calls("open pull requests", "pull-requests: write"):
+            pr = self._find_pr(branch)
+            created = pr is None
+            if pr is None:
+                try:
+                    pr = self.repo.create_pull(
+                        base=base, head=branch, title=title, body=text, draft=draft
+                    )
+                except GithubException as exc:
+                    pr = self._find_pr(branch) if exc.status == 422 else None
+                    if pr is None:
+                        raise
+                    created = False
+            if not created:
+                pr.edit(title=title, body=text)
+                if pr.draft and not draft:
+                    pr.mark_ready_for_review()
+                elif draft and not pr.draft:
+                    pr.convert_to_draft()
+            pr.add_to_labels(*labels)
+        return PullRequest(
+            f"#{pr.number}", pr.html_url, branch, title, draft, "open", iso(pr.created_at), created
+        )
+
+    def _find_pr(self, branch: str) -> Any:
+        for pr in self.repo.get_pulls(state="open", head=f"{self.owner}:{branch}"):
+            return pr
+        return None
+
+    # -- escalations ----------------------------------------------------------------
+
+    def escalate(
+        self,
+        *,
+        role: str,
+        task: str | None,
+        kind: str,
+        title: str,
+        body: str,
+        assignees: tuple[str, ...],
+    ) -> Issue:
+        mark = marker(f"escalation/{kind}", role, task)
+        labels = [
+            self._label("escalation"),
+            self._label(f"kind/{kind}"),
+            self._label(f"role/{role}"),
+        ] + ([self._label(f"task/{task}")] if task else [])
+        self._ensure_labels(labels)
+        with self._calls("open escalation issues", "issues: write"):
+            existing = self._find_issue(mark, labels)
+            if existing is None:
+                existing = self._create_once(mark, title, f"{body}\n{mark}", labels, assignees)
+            if existing is not None and existing[1]:
+                issue = existing[0]
+                return Issue(
+                    f"#{issue.number}",
+                    issue.html_url,
+                    issue.title,
+                    kind,
+                    "open",
+                    iso(issue.created_at),
+                    True,
+                )
+            issue = existing[0] if existing else None
+            if issue is None:
+                raise ForgeError(
+                    "another run claimed this escalation but its issue did not "
+                    "appear; re-run the job"
+                )
+            issue.create_comment(f"Escalated again:\n\n{body}\n{marker('comment', role, task)}")
+        return Issue(
+            f"#{issue.number}",
+            issue.html_url,
+            issue.title,
+            kind,
+            "open",
+            iso(issue.created_at),
+            False,
+        )
+
+    def _find_issue(self, mark: str, labels: list[str]) -> tuple[Any, bool] | None:
+        for issue in self.repo.get_issues(state="open", labels=labels[:2] + labels[3:]):
+            if mark in (issue.body or ""):
+                return issue, False
+        return None
+
+    def _create_once(
+        self, mark: str, title: str, body: str, labels: list[str], assignees: tuple[str, ...]
+    ) -> tuple[Any, bool] | None:
+        from github import GithubException
+
+        claim = f"forge/claims/{hashlib.sha256(mark.encode()).hexdigest()[:24]}.json"
+        won = self.store is None or self.store.claim(
+            claim,
+            {"marker": mark, "claimed": iso(self.clock())},
+            stale=lambda old: self._claim_is_stale(old),
+        )
+        if not won:
+            for delay in (0.5, 1, 2, 4):  # the winner is creating it right now
+                self.sleep(delay)
+                found = self._find_issue(mark, labels)
+                if found:
+                    return found
+            return None
+        try:
+            issue = self.repo.create_issue(
+                title=title, body=body, labels=labels, assignees=list(assignees)
+            )
+        except GithubException as exc:
+            if exc.status != 422 or not assignees:
+                raise
+            issue = self.repo.create_issue(
+                title=title,
+                body=body + f"\n\n(Assignees {', '.join(assignees)} could not be assigned.)",
+                labels=labels,
+            )
+        if self.store is not None:
+            self.store.write(
+                {claim: (f'{{"marker": "{mark}", "issue": {issue.number}}}\n').encode()},
+                f"claim {claim}: issue #{issue.number}",
+            )
+        return issue, True
+
+    def _claim_is_stale(self, old: dict[str, Any]) -> bool:
+        """A claim whose issue was closed (answered) no longer blocks a new escalation."""
+        number = old.get("issue")
+        if number is None:
+            return False
+        issue = self.repo.get_issue(int(number))
+        names = {label.name for label in issue.labels}
+        return issue.state == "closed" or self._label("escalation") not in names
+
+    def close_escalation(self, issue: Issue, comment: str) -> None:
+        with self._calls("close escalation issues", "issues: write"):
+            item = self.repo.get_issue(int(issue.id.lstrip("#")))
+            item.create_comment(f"{comment}\n<!-- fleet:kind=comment -->")
+            item.edit(state="closed")
+
+    def comment(self, ref: str, body: str) -> None:
+        with self._calls("comment", "issues: write"):
+            self.repo.get_issue(int(ref.lstrip("#"))).create_comment(
+                f"{body}\n<!-- fleet:kind=comment -->"
+            )
+
+    # -- trust and events -----------------------------------------------------------
+
+    def trusted(self, login: str, user_type: str = "User") -> bool:
+        """Write access or better, and not a bot (bots never trigger work: no loops)."""
+        if user_type == "Bot" or login.endswith("[bot]"):
+            return False
+        if login not in self._trust:
+            from github import GithubException
+
+            try:
+                permission = self.repo.get_collaborator_permission(login)
+            except GithubException:
+                permission = "none"
+            self._trust[login] = permission in TRUSTED
+        return self._trust[login]
+
+    def events_since(self, role: str, since: str | None) -> list[ForgeEvent]:
+        from runner.clock import parse
+
+        kwargs: dict[str, Any] = {"state": "all", "labels": [self._label(f"role/{role}")]}
+        if since:
+            kwargs["since"] = parse(since)
+        events: list[ForgeEvent] = []
+        with self._calls("read issues", "issues: read"):
+            for item in self.repo.get_issues(**kwargs):
+                info = parse_marker(item.body or "") or {}
+                task = info.get("task") if info.get("task") != "-" else None
+                is_pr = item.pull_request is not None
+                comments = item.get_comments(since=parse(since)) if since else item.get_comments()
+                for c in comments:
+                    if parse_marker(c.body or ""):
+                        continue  # the runner's own comments
+                    events.append(
+                        ForgeEvent(
+                            "comment" if is_pr else "answer",
+                            f"#{item.number}",
+                            task,
+                            c.user.login,
+                            self.trusted(c.user.login, c.user.type),
+                            iso(c.created_at),
+                            c.body or "",
+                            c.html_url,
+                        )
+                    )
+                if is_pr:
+                    events.extend(self._pr_events(item, task, since))
+        return events
+
+    def _pr_events(self, item: Any, task: str | None, since: str | None) -> list[ForgeEvent]:
+        pr = item.as_pull_request()
+        out = []
+        for review in pr.get_reviews():
+            when = iso(review.submitted_at) if review.submitted_at else ""
+            if since and when <= since:
+                continue
+            out.append(
+                ForgeEvent(
+                    "review",
+                    f"#{pr.number}",
+                    task,
+                    review.user.login,
+                    self.trusted(review.user.login, review.user.type),
+                    when,
+                    f"[{review.state}] {review.body or ''}".strip(),
+                    review.html_url,
+                )
+            )
+        if pr.state == "closed" and pr.closed_at and (not since or iso(pr.closed_at) > since):
+            kind = "merged" if pr.merged else "closed"
+            out.append(
+                ForgeEvent(
+                    kind, f"#{pr.number}", task, "-", True, iso(pr.closed_at), "", pr.html_url
+                )
+            )
+        return out
+
+    def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
+        """The PR's head branch, and reviews and comments on it since `since`."""
+        from runner.clock import parse
+
+        events: list[ForgeEvent] = []
+        with self._calls("read pull requests", "pull-requests: read"):
+            pr = self.repo.get_pull(number)
+            branch = pr.head.ref
+            task = branch.rsplit("/", 1)[-1]
+            for review in pr.get_reviews():
+                when = iso(review.submitted_at) if review.submitted_at else ""
+                if (since and when <= since) or not (review.body or "").strip():
+                    continue
+                events.append(
+                    ForgeEvent(
+                        "review",
+                        f"#{number}",
+                        task,
+                        review.user.login,
+                        self.trusted(review.user.login, review.user.type),
+                        when,
+                        review.body or "",
+                        review.html_url,
+                    )
+                )
+            comments = [
+                *pr.get_review_comments(**({"since": parse(since)} if since else {})),
+                *pr.get_issue_comments(),
+            ]
+            for c in comments:
+                when = iso(c.created_at)
+                if (since and when <= since) or parse_marker(c.body or ""):
+                    continue
+                where = f" on {c.path}" if getattr(c, "path", None) else ""
+                events.append(
+                    ForgeEvent(
+                        "comment",
+                        f"#{number}",
+                        task,
+                        c.user.login,
+                        self.trusted(c.user.login, c.user.type),
+                        when,
+                        f"{c.body}{where}",
+                        c.html_url,
+                    )
+                )
+        return branch, sorted(events, key=lambda e: e.created)
+
+    def view(self) -> ForgeView:
+        prs: dict[str, PullRef] = {}
+        escalations: dict[str, tuple[EscalationRef, ...]] = {}
+        prefix = self.settings.branch_prefix
+        with self._calls("read pull requests", "pull-requests: read"):
+            for pr in self.repo.get_pulls(state="open"):
+                ref = pr.head.ref
+                if ref.startswith(prefix) and ref.count("/") >= 2:
+                    task = ref.rsplit("/", 1)[1]
+                    prs[task] = PullRef(
+                        f"#{pr.number}", pr.html_url, iso(pr.created_at), bool(pr.draft)
+                    )
+            for issue in self.repo.get_issues(state="open", labels=[self._label("escalation")]):
+                info = parse_marker(issue.body or "")
+                if not info or info.get("task", "-") == "-":
+                    continue
+                kind = info.get("kind", "").split("/")[-1]
+                ref = EscalationRef(
+                    f"#{issue.number}", kind, issue.html_url, iso(issue.created_at), issue.title
+                )
+                escalations[info["task"]] = (*escalations.get(info["task"], ()), ref)
+        return ForgeView(open_prs=prs, escalations=escalations)
