@@ -136,7 +136,10 @@ class StateStore:
                 old = json.loads(raw) if raw else None
             if old is not None and not stale(old):
                 return False
-            commit = self._commit(base, {path: _json(data)}, f"claim {path}")
+            # The nonce keeps two claimers' commits distinct: identical content, author
+            # and second would make the loser's push an "up to date" no-op that succeeds.
+            unique = {**data, "nonce": secrets.token_hex(8)}
+            commit = self._commit(base, {path: _json(unique)}, f"claim {path}")
             if self._publish(base, commit):
                 return True
             self._fetched = False

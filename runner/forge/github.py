@@ -113,6 +113,7 @@ class GitHubForge:
             base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
             retry=retry,
             timeout=30,
+            lazy=True,
             seconds_between_requests=interval / 4,
             seconds_between_writes=interval,
         )
@@ -127,7 +128,7 @@ class GitHubForge:
     @property
     def repo(self) -> Any:
         if self._repo is None:
-            self._repo = self.gh.get_repo(self.full_name, lazy=True)
+            self._repo = self.gh.get_repo(self.full_name)  # lazy: no request until used
         return self._repo
 
     def _label(self, suffix: str) -> str:

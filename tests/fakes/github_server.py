@@ -20,8 +20,14 @@ from urllib.parse import parse_qs, unquote, urlparse
 OWNER, REPO = "acme", "fleet"
 
 
+_last = [datetime.now(UTC).timestamp()]
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Strictly increasing timestamps (one second apart at least), so events made in the
+    same test second still have an order, as they would on GitHub."""
+    _last[0] = max(datetime.now(UTC).timestamp(), _last[0] + 1)
+    return datetime.fromtimestamp(_last[0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -62,8 +68,9 @@ class FakeGitHub:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else {}
-                status, data, headers = fake._dispatch(self.command, self.path, body,
-                                                      dict(self.headers))
+                status, data, headers = fake._dispatch(
+                    self.command, self.path, body, dict(self.headers)
+                )
                 out = b"" if data is None else json.dumps(data).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=utf-8")
@@ -93,10 +100,18 @@ class FakeGitHub:
 
     # -- helpers for tests ----------------------------------------------------------
 
-    def fail(self, method: str, path_regex: str, status: int, times: int = 1,
-             headers: dict[str, str] | None = None, message: str = "fault") -> None:
-        self.faults.append(Fault(method, path_regex, status, headers or {},
-                                 {"message": message}, times))
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str = "fault",
+    ) -> None:
+        self.faults.append(
+            Fault(method, path_regex, status, headers or {}, {"message": message}, times)
+        )
 
     def user_comment(self, number: int, login: str, body: str) -> dict[str, Any]:
         with self._lock:
@@ -104,10 +119,18 @@ class FakeGitHub:
 
     def user_review(self, number: int, login: str, body: str, state: str = "COMMENTED") -> None:
         with self._lock:
-            self.reviews.append({
-                "id": self._id(), "number": number, "body": body, "state": state,
-                "user": self._user(login), "submitted_at": _now(), "commit_id": "0" * 40,
-                "html_url": f"{self.url}/{OWNER}/{REPO}/pull/{number}#review"})
+            self.reviews.append(
+                {
+                    "id": self._id(),
+                    "number": number,
+                    "body": body,
+                    "state": state,
+                    "user": self._user(login),
+                    "submitted_at": _now(),
+                    "commit_id": "0" * 40,
+                    "html_url": f"{self.url}/{OWNER}/{REPO}/pull/{number}#review",
+                }
+            )
             self.issues[number]["updated_at"] = _now()
 
     def close(self, number: int, login: str = "founder-ana", merged: bool = False) -> None:
@@ -119,8 +142,13 @@ class FakeGitHub:
                 item["merged_at"] = _now()
 
     def open_issues(self, label: str | None = None) -> list[dict[str, Any]]:
-        return [i for i in self.issues.values() if i["state"] == "open" and "head" not in i
-                and (label is None or label in [lb["name"] for lb in i["labels"]])]
+        return [
+            i
+            for i in self.issues.values()
+            if i["state"] == "open"
+            and "head" not in i
+            and (label is None or label in [lb["name"] for lb in i["labels"]])
+        ]
 
     def pulls(self) -> list[dict[str, Any]]:
         return [i for i in self.issues.values() if "head" in i]
@@ -130,8 +158,9 @@ class FakeGitHub:
 
     # -- dispatch -------------------------------------------------------------------
 
-    def _dispatch(self, method: str, raw_path: str, body: Any,
-                  headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    def _dispatch(
+        self, method: str, raw_path: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         parsed = urlparse(raw_path)
         path, query = parsed.path, {k: v[0] for k, v in parse_qs(parsed.query).items()}
         with self._lock:
@@ -142,8 +171,14 @@ class FakeGitHub:
                     return fault.status, fault.body, fault.headers
             auth = headers.get("Authorization") or headers.get("authorization") or ""
             if auth != f"token {self.token}" and auth != f"Bearer {self.token}":
-                return 401, {"message": "Bad credentials",
-                             "documentation_url": "https://docs.github.com/rest"}, {}
+                return (
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                    {},
+                )
             return self._route(method, path, query, body)
 
     def _route(self, method: str, path: str, q: dict[str, str], body: Any):
@@ -152,7 +187,7 @@ class FakeGitHub:
             return self._graphql(body)
         if not path.startswith(base):
             return 404, {"message": "Not Found"}, {}
-        rest = path[len(base):]
+        rest = path[len(base) :]
         routes = [
             ("GET", r"", lambda m: (200, self._repo(), {})),
             ("GET", r"/labels", lambda m: (200, list(self.labels.values()), {})),
@@ -161,22 +196,53 @@ class FakeGitHub:
             ("POST", r"/pulls", lambda m: self._create_pull(body)),
             ("GET", r"/pulls/(\d+)", lambda m: self._get(int(m[1]), pull=True)),
             ("PATCH", r"/pulls/(\d+)", lambda m: self._edit(int(m[1]), body, pull=True)),
-            ("GET", r"/pulls/(\d+)/reviews", lambda m: (200, [
-                self._review(r) for r in self.reviews if r["number"] == int(m[1])], {})),
+            (
+                "GET",
+                r"/pulls/(\d+)/reviews",
+                lambda m: (
+                    200,
+                    [self._review(r) for r in self.reviews if r["number"] == int(m[1])],
+                    {},
+                ),
+            ),
             ("GET", r"/pulls/(\d+)/comments", lambda m: (200, [], {})),
-            ("GET", r"/issues", lambda m: (200, [self._issue(i) for i in self._list_issues(q)],
-                                           {})),
+            (
+                "GET",
+                r"/issues",
+                lambda m: (200, [self._issue(i) for i in self._list_issues(q)], {}),
+            ),
             ("POST", r"/issues", lambda m: self._create_issue(body)),
             ("GET", r"/issues/(\d+)", lambda m: self._get(int(m[1]))),
             ("PATCH", r"/issues/(\d+)", lambda m: self._edit(int(m[1]), body)),
-            ("GET", r"/issues/(\d+)/comments", lambda m: (200, [
-                c for c in self.comments if c["number"] == int(m[1])
-                and (not q.get("since") or c["updated_at"] >= q["since"])], {})),
-            ("POST", r"/issues/(\d+)/comments", lambda m: (201, self._add_comment(
-                int(m[1]), body.get("body", ""), self.viewer), {})),
+            (
+                "GET",
+                r"/issues/(\d+)/comments",
+                lambda m: (
+                    200,
+                    [
+                        c
+                        for c in self.comments
+                        if c["number"] == int(m[1])
+                        and (not q.get("since") or c["updated_at"] >= q["since"])
+                    ],
+                    {},
+                ),
+            ),
+            (
+                "POST",
+                r"/issues/(\d+)/comments",
+                lambda m: (
+                    201,
+                    self._add_comment(int(m[1]), body.get("body", ""), self.viewer),
+                    {},
+                ),
+            ),
             ("POST", r"/issues/(\d+)/labels", lambda m: self._add_labels(int(m[1]), body)),
-            ("DELETE", r"/issues/(\d+)/labels/(.+)", lambda m: self._remove_label(
-                int(m[1]), unquote(m[2]))),
+            (
+                "DELETE",
+                r"/issues/(\d+)/labels/(.+)",
+                lambda m: self._remove_label(int(m[1]), unquote(m[2])),
+            ),
             ("GET", r"/collaborators/([^/]+)/permission", lambda m: self._permission(m[1])),
         ]
         for verb, pattern, handler in routes:
@@ -193,14 +259,25 @@ class FakeGitHub:
 
     def _user(self, login: str) -> dict[str, Any]:
         kind = "Bot" if login in self.bots or login.endswith("[bot]") else "User"
-        return {"login": login, "id": abs(hash(login)) % 10**8, "type": kind,
-                "url": f"{self.url}/users/{login}", "html_url": f"https://github.com/{login}"}
+        return {
+            "login": login,
+            "id": abs(hash(login)) % 10**8,
+            "type": kind,
+            "url": f"{self.url}/users/{login}",
+            "html_url": f"https://github.com/{login}",
+        }
 
     def _repo(self) -> dict[str, Any]:
-        return {"id": 1, "name": REPO, "full_name": f"{OWNER}/{REPO}",
-                "owner": self._user(OWNER), "default_branch": "main", "private": False,
-                "url": f"{self.url}/repos/{OWNER}/{REPO}",
-                "html_url": f"https://github.com/{OWNER}/{REPO}"}
+        return {
+            "id": 1,
+            "name": REPO,
+            "full_name": f"{OWNER}/{REPO}",
+            "owner": self._user(OWNER),
+            "default_branch": "main",
+            "private": False,
+            "url": f"{self.url}/repos/{OWNER}/{REPO}",
+            "html_url": f"https://github.com/{OWNER}/{REPO}",
+        }
 
     def _label(self, name: str) -> dict[str, Any]:
         return self.labels.get(name) or {"name": name, "color": "ededed", "description": ""}
@@ -208,43 +285,95 @@ class FakeGitHub:
     def _create_label(self, body: dict[str, Any]):
         name = body["name"]
         if name in self.labels:
-            return 422, {"message": "Validation Failed", "errors": [
-                {"resource": "Label", "code": "already_exists", "field": "name"}]}, {}
-        self.labels[name] = {"id": self._id(), "name": name, "color": body.get("color", "ededed"),
-                             "description": body.get("description", ""),
-                             "url": f"{self.url}/repos/{OWNER}/{REPO}/labels/{name}"}
+            return (
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [{"resource": "Label", "code": "already_exists", "field": "name"}],
+                },
+                {},
+            )
+        self.labels[name] = {
+            "id": self._id(),
+            "name": name,
+            "color": body.get("color", "ededed"),
+            "description": body.get("description", ""),
+            "url": f"{self.url}/repos/{OWNER}/{REPO}/labels/{name}",
+        }
         return 201, self.labels[name], {}
 
     def _new_item(self, body: dict[str, Any], user: str) -> dict[str, Any]:
         number = len(self.issues) + 1
-        item = {"number": number, "id": self._id(), "node_id": f"NODE_{number}",
-                "title": body.get("title", ""), "body": body.get("body", ""), "state": "open",
-                "user": self._user(user), "labels": [self._label(n) for n in body.get("labels", [])],
-                "assignees": [self._user(a) for a in body.get("assignees", [])],
-                "created_at": _now(), "updated_at": _now(), "closed_at": None, "comments": 0}
+        item = {
+            "number": number,
+            "id": self._id(),
+            "node_id": f"NODE_{number}",
+            "title": body.get("title", ""),
+            "body": body.get("body", ""),
+            "state": "open",
+            "user": self._user(user),
+            "labels": [self._label(n) for n in body.get("labels", [])],
+            "assignees": [self._user(a) for a in body.get("assignees", [])],
+            "created_at": _now(),
+            "updated_at": _now(),
+            "closed_at": None,
+            "comments": 0,
+        }
         self.issues[number] = item
         return item
 
     def _create_issue(self, body: dict[str, Any]):
         unknown = [a for a in body.get("assignees", []) if a not in self.permissions]
         if unknown:
-            return 422, {"message": "Validation Failed", "errors": [
-                {"resource": "Issue", "code": "invalid", "field": "assignees",
-                 "value": unknown[0]}]}, {}
+            return (
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "Issue",
+                            "code": "invalid",
+                            "field": "assignees",
+                            "value": unknown[0],
+                        }
+                    ],
+                },
+                {},
+            )
         return 201, self._issue(self._new_item(body, self.viewer)), {}
 
     def _create_pull(self, body: dict[str, Any]):
         head = body["head"].split(":")[-1]
-        if any(i.get("head", {}).get("ref") == head and i["state"] == "open"
-               for i in self.issues.values()):
-            return 422, {"message": "Validation Failed", "errors": [
-                {"resource": "PullRequest", "code": "custom",
-                 "message": f"A pull request already exists for {OWNER}:{head}."}]}, {}
+        if any(
+            i.get("head", {}).get("ref") == head and i["state"] == "open"
+            for i in self.issues.values()
+        ):
+            return (
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {OWNER}:{head}.",
+                        }
+                    ],
+                },
+                {},
+            )
         item = self._new_item(body, self.viewer)
-        item.update(head={"ref": head, "sha": "1" * 40, "label": f"{OWNER}:{head}"},
-                    base={"ref": body.get("base", "main"), "sha": "2" * 40,
-                          "label": f"{OWNER}:{body.get('base', 'main')}"},
-                    draft=bool(body.get("draft")), merged=False, merged_at=None)
+        item.update(
+            head={"ref": head, "sha": "1" * 40, "label": f"{OWNER}:{head}"},
+            base={
+                "ref": body.get("base", "main"),
+                "sha": "2" * 40,
+                "label": f"{OWNER}:{body.get('base', 'main')}",
+            },
+            draft=bool(body.get("draft")),
+            merged=False,
+            merged_at=None,
+        )
         return 201, self._pull(item), {}
 
     def _get(self, number: int, pull: bool = False):
@@ -268,10 +397,16 @@ class FakeGitHub:
         return 200, self._pull(item) if pull else self._issue(item), {}
 
     def _add_comment(self, number: int, text: str, login: str) -> dict[str, Any]:
-        comment = {"id": self._id(), "number": number, "body": text, "user": self._user(login),
-                   "created_at": _now(), "updated_at": _now(),
-                   "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{number}#c",
-                   "url": f"{self.url}/repos/{OWNER}/{REPO}/issues/comments/{self._next}"}
+        comment = {
+            "id": self._id(),
+            "number": number,
+            "body": text,
+            "user": self._user(login),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{number}#c",
+            "url": f"{self.url}/repos/{OWNER}/{REPO}/issues/comments/{self._next}",
+        }
         self.comments.append(comment)
         self.issues[number]["comments"] += 1
         self.issues[number]["updated_at"] = _now()
@@ -314,30 +449,43 @@ class FakeGitHub:
     def _list_pulls(self, q: dict[str, str]) -> list[dict[str, Any]]:
         state = q.get("state", "open")
         head = q.get("head", "").split(":")[-1]
-        return [i for i in sorted(self.issues.values(), key=lambda i: i["number"])
-                if "head" in i and (state == "all" or i["state"] == state)
-                and (not head or i["head"]["ref"] == head)]
+        return [
+            i
+            for i in sorted(self.issues.values(), key=lambda i: i["number"])
+            if "head" in i
+            and (state == "all" or i["state"] == state)
+            and (not head or i["head"]["ref"] == head)
+        ]
 
     def _issue(self, item: dict[str, Any]) -> dict[str, Any]:
         n = item["number"]
-        out = {k: v for k, v in item.items() if k not in ("head", "base", "draft", "merged",
-                                                          "merged_at")}
-        out.update(url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}",
-                   html_url=f"https://github.com/{OWNER}/{REPO}/issues/{n}",
-                   comments_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}/comments",
-                   labels_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}/labels{{/name}}",
-                   repository_url=f"{self.url}/repos/{OWNER}/{REPO}")
+        out = {
+            k: v
+            for k, v in item.items()
+            if k not in ("head", "base", "draft", "merged", "merged_at")
+        }
+        out.update(
+            url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}",
+            html_url=f"https://github.com/{OWNER}/{REPO}/issues/{n}",
+            comments_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}/comments",
+            labels_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}/labels{{/name}}",
+            repository_url=f"{self.url}/repos/{OWNER}/{REPO}",
+        )
         if "head" in item:
-            out["pull_request"] = {"url": f"{self.url}/repos/{OWNER}/{REPO}/pulls/{n}",
-                                   "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{n}"}
+            out["pull_request"] = {
+                "url": f"{self.url}/repos/{OWNER}/{REPO}/pulls/{n}",
+                "html_url": f"https://github.com/{OWNER}/{REPO}/pull/{n}",
+            }
         return out
 
     def _pull(self, item: dict[str, Any]) -> dict[str, Any]:
         n = item["number"]
         out = dict(item)
-        out.update(url=f"{self.url}/repos/{OWNER}/{REPO}/pulls/{n}",
-                   html_url=f"https://github.com/{OWNER}/{REPO}/pull/{n}",
-                   issue_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}")
+        out.update(
+            url=f"{self.url}/repos/{OWNER}/{REPO}/pulls/{n}",
+            html_url=f"https://github.com/{OWNER}/{REPO}/pull/{n}",
+            issue_url=f"{self.url}/repos/{OWNER}/{REPO}/issues/{n}",
+        )
         return out
 
     def _review(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -354,6 +502,9 @@ class FakeGitHub:
         elif "convertPullRequestToDraft" in query:
             self.issues[number]["draft"] = True
         pr = {"isDraft": self.issues[number]["draft"], "id": f"NODE_{number}"}
-        key = ("markPullRequestReadyForReview" if "markPullRequestReadyForReview" in query
-               else "convertPullRequestToDraft")
+        key = (
+            "markPullRequestReadyForReview"
+            if "markPullRequestReadyForReview" in query
+            else "convertPullRequestToDraft"
+        )
         return 200, {"data": {key: {"pullRequest": pr}}}, {}
