@@ -90,3 +90,30 @@ def escalation_body(
         "open; your reply reaches the agent in its next sync delta.",
     ]
     return "\n".join(lines)
+
+
+def run_summary(outcomes: list, title: str = "fleet runs") -> str:
+    """The job summary: one row per run, what a founder checks first."""
+    if not outcomes:
+        return f"### {title}\n\nNothing ran."
+    lines = [
+        f"### {title}",
+        "",
+        "| role | task | outcome | PR / escalation | turns | tokens in / out | cost |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for o in outcomes:
+        r = o.record
+        link = r.links.get("pr") or r.links.get("issue") or "-"
+        usage = r.usage or {}
+        prompt = sum(
+            usage.get(k, 0)
+            for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        )
+        outcome = r.outcome + (f": {r.reason}" if r.reason else "")
+        lines.append(
+            f"| {r.role} | {r.task} | {outcome.replace('|', '/')} | {link} | "
+            f"{r.turns} | {prompt:,} / {usage.get('output_tokens', 0):,} | "
+            f"${r.cost_usd:.4f} |"
+        )
+    return "\n".join(lines)

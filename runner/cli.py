@@ -209,22 +209,40 @@ def run_cmd(ctx: _Context, role: str, task: str | None, dry_run: bool, trigger: 
 @click.option("--dry-run", is_flag=True, help="Plan and print prompts; call nothing.")
 @click.option("--due", "force_due", multiple=True, help="Treat this role as due (repeatable).")
 @click.option("--trigger", default="schedule", show_default=True, help="Recorded in the ledger.")
+@click.option("--no-event", is_flag=True, help="Ignore GITHUB_EVENT_NAME: a plain tick.")
 @pass_ctx
-def tick(ctx: _Context, dry_run: bool, force_due: tuple[str, ...], trigger: str) -> None:
-    """Plan, then run every role's pick in turn."""
+def tick(
+    ctx: _Context, dry_run: bool, force_due: tuple[str, ...], trigger: str, no_event: bool
+) -> None:
+    """Plan, then run every role's pick in turn.
+
+    Inside GitHub Actions (GITHUB_EVENT_NAME set) it does what the event asks: schedule,
+    push, answered escalation, manual dispatch, review (revise), or pull request
+    (validate and comment the plan)."""
     from runner.commands import tick as command
 
     sys.exit(
         _acting(
-            lambda: command.run(ctx.root(), dry_run=dry_run, trigger=trigger, force_due=force_due)
+            lambda: command.run(
+                ctx.root(),
+                dry_run=dry_run,
+                trigger=trigger,
+                force_due=force_due,
+                use_event=not no_event,
+            )
         )
     )
 
 
 @cli.command()
-@click.option("--pr", type=int, required=True, help="The agent PR to revise.")
+@click.option(
+    "--pr",
+    type=int,
+    default=None,
+    help="The agent PR to revise (inside Actions: from the review event).",
+)
 @pass_ctx
-def revise(ctx: _Context, pr: int) -> None:
+def revise(ctx: _Context, pr: int | None) -> None:
     """Revise an agent PR from review feedback by users with write access."""
     from runner.commands import revise as command
 
@@ -233,6 +251,7 @@ def revise(ctx: _Context, pr: int) -> None:
 
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
+    from runner.actions import EventError
     from runner.forge.base import ForgeError
     from runner.gitrepo import GitError
     from runner.state import StateConflict
@@ -241,7 +260,7 @@ def _acting(action: Callable[[], int]) -> int:
 
     try:
         return action()
-    except ConfigError as exc:
+    except (ConfigError, EventError) as exc:
         click.echo(f"fleet: {exc}", err=True)
         return 2
     except (SyncError, StateConflict, GitError, ForgeError) as exc:

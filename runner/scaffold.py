@@ -18,7 +18,7 @@ name: engineer
 description: Implements small, well-specified changes with tests.
 engine: anthropic
 schedule: "0 */6 * * *"
-writable: ["src/**", "tests/**", "docs/**"]
+writable: ["src/**", "tests/**", "docs/**", "*.md"]
 commands: ["python -m pytest*", "ruff *", "git diff*"]
 escalate_to: []
 """

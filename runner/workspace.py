@@ -3,6 +3,7 @@ the state branch, the clock. Core modules receive these as plain values."""
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,18 +70,44 @@ class Workspace:
         return derive_all(self.fleet.tasks, runs, view, self.now)
 
 
+def git_env(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """git's environment: inside Actions, the token as an HTTP header for the runner's own
+    fetches and pushes, so checkout need not persist it in .git/config, where an agent's
+    commands could read it. Tool subprocesses never get this environment."""
+    token = environ.get("GITHUB_TOKEN")
+    server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    if not token or not server.startswith("https://"):
+        return None
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    env = dict(environ)
+    index = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    env.update(
+        {
+            "GIT_CONFIG_COUNT": str(index + 1),
+            f"GIT_CONFIG_KEY_{index}": f"http.{server}/.extraheader",
+            f"GIT_CONFIG_VALUE_{index}": f"AUTHORIZATION: basic {basic}",
+        }
+    )
+    return env
+
+
 def open_workspace(
-    root: Path, environ: Mapping[str, str] | None = None, *, tasks: bool = True
+    root: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    tasks: bool = True,
+    allow_errors: bool = False,
 ) -> Workspace:
+    """`allow_errors` only for commands that report on a broken fleet (a PR's plan)."""
     environ = os.environ if environ is None else environ
     loaded = load(root, tasks=tasks)
-    if loaded.errors:
+    if loaded.errors and not allow_errors:
         first = loaded.errors[0]
         raise ConfigError(
             f"the fleet has {len(loaded.errors)} error(s), e.g. {first.path}:{first.line}: "
             f"{first.message}; run 'fleet validate' and fix them first"
         )
-    git = Git(loaded.fleet.root)
+    git = Git(loaded.fleet.root, git_env(environ))
     if not git.succeeds("rev-parse", "--git-dir"):
         raise ConfigError(f"{root} is not a git repository; run 'git init' and commit the fleet")
     forge = loaded.fleet.config.forge

@@ -101,3 +101,21 @@ def agent_repo(repo: Path) -> Path:
     commit_all(repo, "Add tester role")
     git(repo, "push", "-q", "origin", "main")
     return repo
+
+
+def payload(name: str, **changes: object) -> dict:
+    """One of GitHub's example webhook payloads, pointed at the test repository acme/fleet;
+    `a__b=value` sets payload["a"]["b"]."""
+    import json
+
+    data = json.loads((DATA / "webhooks" / f"{name}.json").read_text())
+    data["repository"]["full_name"] = "acme/fleet"
+    data["repository"]["name"] = "fleet"
+    data["repository"]["owner"]["login"] = "acme"
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split("__")
+        for key in path:
+            target = target[key]
+        target[last] = value
+    return data

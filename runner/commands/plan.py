@@ -1,4 +1,8 @@
-"""`fleet plan`: what each role would run now, and why everything else waits."""
+"""`fleet plan`: what each role would run now, and why everything else waits.
+
+Inside Actions, with no --role or --task, the event decides which roles are forced due
+(a push that touched their tasks, an answered escalation, a dispatch), and the matrix
+is also written to the step outputs `matrix`, `count` and `max_parallel`."""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from pathlib import Path
 
 import click
 
-from runner.plan import Plan, make_plan
+from runner import actions
+from runner.commands.tick import changed_paths
+from runner.forge.select import open_forge
+from runner.plan import Decision, Plan, make_plan
 from runner.workspace import open_workspace
 
 
@@ -15,12 +22,42 @@ def run(
     root: Path, *, roles: tuple[str, ...], task: str | None, fmt: str, force_due: tuple[str, ...]
 ) -> int:
     ws = open_workspace(root)
+    forge = open_forge(ws)
     runs = ws.runs()
+    event = actions.read_event(ws.environ) if not roles and not task else None
+    only_roles: list[str] | None = list(roles) or None
+    skip = None
+    if event is not None:
+        intent = actions.intent(event, ws.fleet, changed_paths(ws, event))
+        if intent.kind != "tick":
+            skip = intent.reason
+        elif intent.sender and event.name == "issues" and not forge.trusted(intent.sender):
+            skip = f"ignored: {intent.sender} has no write access"
+        force_due += intent.force_due
+        task = task or intent.task
+        only_roles = [intent.role] if intent.role else only_roles
     plan = make_plan(
-        ws.fleet, ws.states(runs), runs, ws.now, roles=roles or None, task=task, force_due=force_due
+        ws.fleet,
+        ws.states(runs, forge.view()),
+        runs,
+        ws.now,
+        roles=only_roles,
+        task=task,
+        force_due=force_due,
+    )
+    if skip:
+        plan.decisions = [Decision("-", None, False, skip)]
+    matrix = json.dumps(plan.matrix(), separators=(",", ":"))
+    actions.set_outputs(
+        ws.environ,
+        {
+            "matrix": matrix,
+            "count": str(len(plan.picks)),
+            "max_parallel": str(ws.fleet.config.max_parallel),
+        },
     )
     if fmt == "matrix":
-        click.echo(json.dumps(plan.matrix(), separators=(",", ":")))
+        click.echo(matrix)
     elif fmt == "json":
         click.echo(json.dumps(_as_json(plan), indent=2))
     else:

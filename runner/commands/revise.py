@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from runner.commands.run import FAILED, anthropic_client, render_outcome
+from runner import actions
+from runner.commands.run import FAILED, anthropic_client, render_outcome, report
 from runner.forge.base import ForgeError
 from runner.forge.select import open_forge
 from runner.run import execute
@@ -24,9 +25,19 @@ def last_agent_push(ws: Workspace, branch: str, role: str) -> str | None:
     return out.replace("+00:00", "Z") if out else None
 
 
-def run(root: Path, *, pr: int) -> int:
+def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
     ws = open_workspace(root)
     forge = open_forge(ws)
+    if pr is None:
+        event = actions.read_event(ws.environ)
+        intent = actions.intent(event, ws.fleet) if event else None
+        if intent is None or intent.kind != "revise" or intent.pr is None:
+            reason = intent.reason if intent else "no event"
+            raise click.UsageError(f"--pr is required outside a review event ({reason})")
+        pr, sender = intent.pr, intent.sender
+    if sender is not None and not forge.trusted(sender):
+        click.echo(f"ignored: {sender} has no write access to this repository, or is a bot")
+        return 0
     prefix = ws.fleet.config.forge.branch_prefix
     branch, _ = forge.pull_feedback(pr, None)
     role, _, task = branch.removeprefix(prefix).partition("/")
@@ -61,4 +72,5 @@ def run(root: Path, *, pr: int) -> int:
         f"to {len(trusted)} comment(s); {len(outcome.commits)} new commit(s).",
     )
     click.echo(render_outcome(outcome))
+    report(ws, [outcome], f"fleet revise #{pr}")
     return 1 if r.outcome in FAILED else 0

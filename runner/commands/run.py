@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from runner import actions
+from runner.bodies import run_summary
 from runner.forge.select import open_forge
 from runner.model import Role
 from runner.plan import make_plan
@@ -57,6 +59,19 @@ def render_outcome(o: RunOutcome) -> str:
         )
     parts.append(f"  run {r.run_id}, {len(o.commits)} commit(s) on {r.links.get('branch', '-')}")
     return "\n".join(parts)
+
+
+def report(ws: Workspace, outcomes: list[RunOutcome], title: str = "fleet runs") -> None:
+    """Inside Actions: the job summary, and an annotation per escalation or failure."""
+    if not actions.in_actions(ws.environ):
+        return
+    actions.write_summary(ws.environ, run_summary([o for o in outcomes if not o.dry_run], title))
+    for o in outcomes:
+        r = o.record
+        if r.outcome == "escalated":
+            click.echo(actions.annotation("warning", f"{r.role}/{r.task} escalated: {r.reason}"))
+        elif r.outcome in FAILED:
+            click.echo(actions.annotation("error", f"{r.role}/{r.task} {r.outcome}: {r.reason}"))
 
 
 def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str) -> int:

@@ -1,35 +1,132 @@
-"""`fleet tick`: plan, then run every pick in turn."""
+"""`fleet tick`: plan, then run every pick in turn. Inside Actions with no arguments it
+does what the event asks: a scheduled tick, the roles a push concerns, an answered
+escalation's role, a manual dispatch, a revision, or a PR's validation and plan comment."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from runner.commands.run import FAILED, anthropic_client, render_outcome
+from runner import actions
+from runner.commands import revise
+from runner.commands.run import FAILED, anthropic_client, render_outcome, report
+from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
 from runner.plan import make_plan
-from runner.run import execute
-from runner.workspace import open_workspace
+from runner.run import RunOutcome, execute
+from runner.workspace import ConfigError, Workspace, open_workspace
 
 
-def run(root: Path, *, dry_run: bool, trigger: str, force_due: tuple[str, ...] = ()) -> int:
-    ws = open_workspace(root)
+def run(
+    root: Path,
+    *,
+    dry_run: bool,
+    trigger: str,
+    force_due: tuple[str, ...] = (),
+    use_event: bool = True,
+) -> int:
+    event = actions.read_event(os.environ) if use_event else None
+    reviewing_pr = (
+        event is not None
+        and event.name.startswith("pull_request")
+        and (event.name != "pull_request_review")
+    )
+    ws = open_workspace(root, allow_errors=reviewing_pr)  # a PR's broken files get a plan too
     forge = open_forge(ws)
+    role = task = None
+    if event is not None:
+        intent = actions.intent(event, ws.fleet, changed_paths(ws, event))
+        click.echo(f"Event {event.name} {event.action}: {intent.reason}".rstrip())
+        if intent.sender and event.name == "issues" and not forge.trusted(intent.sender):
+            click.echo(f"ignored: {intent.sender} has no write access")
+            return 0
+        if intent.kind == "none":
+            return 0
+        if intent.kind == "revise":
+            return revise.run(root, pr=intent.pr or 0, sender=intent.sender)
+        if intent.kind == "validate":
+            return validate_pr(ws, forge, intent.pr)
+        force_due += intent.force_due
+        role, task, dry_run = intent.role, intent.task, dry_run or intent.dry_run
+        trigger = event.name
+    return tick(
+        ws, forge, dry_run=dry_run, trigger=trigger, force_due=force_due, role=role, task=task
+    )
+
+
+def tick(
+    ws: Workspace,
+    forge: Forge,
+    *,
+    dry_run: bool,
+    trigger: str,
+    force_due: tuple[str, ...],
+    role: str | None = None,
+    task: str | None = None,
+) -> int:
+    for line in actions.mask_lines(ws.environ):
+        click.echo(line)
     runs = ws.runs()
-    plan = make_plan(ws.fleet, ws.states(runs, forge.view()), runs, ws.now, force_due=force_due)
+    plan = make_plan(
+        ws.fleet,
+        ws.states(runs, forge.view()),
+        runs,
+        ws.now,
+        roles=[role] if role else None,
+        task=task,
+        force_due=force_due,
+    )
     click.echo(f"Tick at {plan.now}: {len(plan.picks)} run(s) planned.")
+    outcomes: list[RunOutcome] = []
     failed = 0
     for pick in plan.picks:
-        outcome = execute(
-            ws,
-            forge,
-            pick.role,
-            pick.task or "",
-            trigger=trigger,
-            client_factory=anthropic_client(ws),
-            dry_run=dry_run,
-        )
+        try:
+            outcome = execute(
+                ws,
+                forge,
+                pick.role,
+                pick.task or "",
+                trigger=trigger,
+                client_factory=anthropic_client(ws),
+                dry_run=dry_run,
+            )
+        except ConfigError as exc:  # one misconfigured role does not stop the others
+            click.echo(f"{pick.role}/{pick.task}: not run: {exc}", err=True)
+            failed += 1
+            continue
+        outcomes.append(outcome)
         click.echo(render_outcome(outcome))
         failed += outcome.record.outcome in FAILED
+    report(ws, outcomes, "fleet tick")
     return 1 if failed else 0
+
+
+def changed_paths(ws: Workspace, event: actions.Event) -> list[str]:
+    """Paths a push changed, from git (the payload's file lists are capped and untrusted)."""
+    if event.name != "push":
+        return []
+    before, after = event.payload.get("before"), event.payload.get("after")
+    ok = all(isinstance(v, str) and len(v) == 40 and ws.git.has_object(v) for v in (before, after))
+    if not ok or set(str(before)) == {"0"}:
+        return [t.path for t in ws.fleet.tasks.values()]  # unknown range: consider all
+    out = ws.git.run("diff", "--name-only", str(before), str(after), "--", "tasks/", "fleet/")
+    return out.split()
+
+
+def validate_pr(ws: Workspace, forge: Forge, number: int | None) -> int:
+    """Comment the plan for the tasks this pull request adds or changes (one comment,
+    updated in place). Findings were already annotated by `fleet validate`."""
+    from runner.commands.pr_plan import plan_comment
+
+    body, changed = plan_comment(ws, forge)
+    actions.write_summary(ws.environ, body)
+    click.echo(body)
+    if number is None or not changed:
+        return 0
+    try:
+        click.echo(forge.upsert_comment(number, "plan-comment", body))
+    except ForgeError as exc:  # a fork's read-only token cannot comment: say so, do not fail
+        click.echo(actions.annotation("warning", f"could not comment the plan: {exc}"))
+    return 0

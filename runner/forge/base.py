@@ -98,4 +98,10 @@ class Forge(Protocol):
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and the reviews and comments on it since `since`."""
 
+    def upsert_comment(self, number: int, key: str, body: str) -> str:
+        """Create or edit in place the one comment on PR/issue `number` marked `key`."""
+
+    def trusted(self, login: str, user_type: str = "User") -> bool:
+        """Whether `login` may trigger work (write access or better, not a bot)."""
+
     def view(self) -> ForgeView: ...

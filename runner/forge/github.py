@@ -333,6 +333,17 @@ class GitHubForge:
                 f"{body}\n<!-- fleet:kind=comment -->"
             )
 
+    def upsert_comment(self, number: int, key: str, body: str) -> str:
+        mark = f"<!-- fleet:kind={key} -->"
+        text = f"{body}\n{mark}"
+        with self._calls("comment on pull requests", "pull-requests: write"):
+            issue = self.repo.get_issue(number)
+            for comment in issue.get_comments():
+                if mark in (comment.body or ""):
+                    comment.edit(text)
+                    return f"updated {comment.html_url}"
+            return f"posted {issue.create_comment(text).html_url}"
+
     # -- trust and events -----------------------------------------------------------
 
     def trusted(self, login: str, user_type: str = "User") -> bool:
@@ -417,6 +428,12 @@ class GitHubForge:
         with self._calls("read pull requests", "pull-requests: read"):
             pr = self.repo.get_pull(number)
             branch = pr.head.ref
+            head_repo = pr.head.repo.full_name if pr.head.repo else None
+            if head_repo != self.full_name:
+                raise ForgeError(
+                    f"PR #{number} comes from {head_repo or 'a deleted fork'}, not "
+                    f"{self.full_name}: agents never act on forks' code"
+                )
             task = branch.rsplit("/", 1)[-1]
             for review in pr.get_reviews():
                 when = iso(review.submitted_at) if review.submitted_at else ""

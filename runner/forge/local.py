@@ -129,6 +129,12 @@ class LocalForge:
             "the local forge has no numbered pull requests to revise; use the GitHub forge"
         )
 
+    def upsert_comment(self, number: int, key: str, body: str) -> str:
+        return "the local forge has no pull request comments; nothing posted"
+
+    def trusted(self, login: str, user_type: str = "User") -> bool:
+        return user_type != "Bot" and not login.endswith("[bot]")
+
     def view(self) -> ForgeView:
         prs, escalations = {}, {}
         for record in self._records("forge/prs/"):

@@ -133,6 +133,15 @@ class FakeGitHub:
             )
             self.issues[number]["updated_at"] = _now()
 
+    def open_pull(self, head: str, title: str, login: str = "founder-ana") -> int:
+        """A pull request opened by a person (as from the web UI)."""
+        with self._lock:
+            _, data, _ = self._create_pull(
+                {"head": head, "base": "main", "title": title, "body": ""}
+            )
+            self.issues[data["number"]]["user"] = self._user(login)
+            return data["number"]
+
     def close(self, number: int, login: str = "founder-ana", merged: bool = False) -> None:
         with self._lock:
             item = self.issues[number]

@@ -1,0 +1,223 @@
+"""The runner's side of the GitHub Actions contract.
+
+Reads the event (`GITHUB_EVENT_NAME`, the payload at `GITHUB_EVENT_PATH`) and decides
+what this job should do; writes step outputs, the job summary, annotations and masks.
+Every payload field is untrusted input: it is parsed as data, checked against the fleet,
+and never interpolated into a command.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.agent.sandbox import SECRET_WORDS
+from runner.findings import escape_data
+from runner.model import Fleet
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class EventError(Exception):
+    """The event cannot be acted on; the message says why (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    payload: dict[str, Any]
+
+    @property
+    def action(self) -> str:
+        value = self.payload.get("action")
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the job should do for its event."""
+
+    kind: str  # tick, revise, validate, none
+    reason: str
+    force_due: tuple[str, ...] = ()
+    role: str | None = None
+    task: str | None = None
+    pr: int | None = None
+    dry_run: bool = False
+    sender: str | None = None
+
+
+def in_actions(environ: Mapping[str, str]) -> bool:
+    return environ.get("GITHUB_ACTIONS") == "true" or bool(environ.get("GITHUB_EVENT_NAME"))
+
+
+def read_event(environ: Mapping[str, str]) -> Event | None:
+    name = environ.get("GITHUB_EVENT_NAME")
+    if not name:
+        return None
+    path = environ.get("GITHUB_EVENT_PATH")
+    payload: Any = {}
+    if path:
+        try:
+            payload = json.loads(Path(path).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EventError(f"cannot read the event payload at {path}: {exc}") from None
+    if not isinstance(payload, dict):
+        raise EventError(f"the event payload at {path} is not a JSON object")
+    return Event(name, payload)
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _login(payload: dict[str, Any]) -> tuple[str | None, bool]:
+    """The sender's login and whether GitHub marks the account as a bot."""
+    login = _get(payload, "sender", "login")
+    kind = _get(payload, "sender", "type")
+    login = login if isinstance(login, str) else None
+    return login, kind == "Bot" or bool(login and login.endswith("[bot]"))
+
+
+def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Intent:
+    """Decide what to do. `changed`: paths changed by a push (from git, not the payload)."""
+    p = event.payload
+    sender, is_bot = _login(p)
+    label_prefix = fleet.config.forge.label_prefix
+    if event.name == "schedule":
+        return Intent("tick", "scheduled tick")
+    if event.name == "push":
+        roles = sorted(_roles_touched(fleet, changed or []))
+        return Intent(
+            "tick", f"push touched work for {', '.join(roles) or 'no role'}", force_due=tuple(roles)
+        )
+    if event.name == "workflow_dispatch":
+        inputs = p.get("inputs") if isinstance(p.get("inputs"), dict) else {}
+        role, task = _clean(inputs.get("role")), _clean(inputs.get("task"))
+        if role and role not in fleet.roles:
+            raise EventError(f"workflow_dispatch input role={role!r} is not a role of this fleet")
+        if task and task not in fleet.tasks:
+            raise EventError(f"workflow_dispatch input task={task!r} is not a task of this fleet")
+        if task and not role:
+            role = fleet.tasks[task].role
+        dry = str(inputs.get("dry_run", "")).lower() in ("true", "1", "yes")
+        return Intent(
+            "tick",
+            "manual dispatch",
+            force_due=(role,) if role else (),
+            role=role,
+            task=task,
+            dry_run=dry,
+            sender=sender,
+        )
+    if is_bot:
+        return Intent("none", f"ignored: {event.name} by a bot ({sender}) never triggers work")
+    if event.name == "issues" and event.action in ("closed", "unlabeled"):
+        return _escalation_intent(event, fleet, label_prefix, sender)
+    if event.name == "issue_comment" and event.action == "created":
+        if not _get(p, "issue", "pull_request"):
+            return Intent("none", "ignored: a comment on an issue, not on a pull request")
+        number = _get(p, "issue", "number")
+        if not isinstance(number, int):
+            raise EventError("issue_comment payload has no issue number")
+        return Intent("revise", f"comment by {sender} on PR #{number}", pr=number, sender=sender)
+    if event.name == "pull_request_review" and event.action == "submitted":
+        number = _get(p, "pull_request", "number")
+        head_repo = _get(p, "pull_request", "head", "repo", "full_name")
+        base_repo = _get(p, "repository", "full_name")
+        if not isinstance(number, int):
+            raise EventError("pull_request_review payload has no pull request number")
+        if head_repo != base_repo:
+            return Intent("none", f"ignored: PR #{number} comes from a fork ({head_repo})")
+        return Intent("revise", f"review by {sender} on PR #{number}", pr=number, sender=sender)
+    if event.name in ("pull_request", "pull_request_target"):
+        number = p.get("number") if isinstance(p.get("number"), int) else None
+        return Intent("validate", f"pull request #{number} changes the fleet", pr=number)
+    return Intent("none", f"nothing to do for {event.name} {event.action}".strip())
+
+
+def _clean(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _ID.match(value):
+        raise EventError(f"workflow_dispatch input {value!r} is not a valid name")
+    return value
+
+
+def _escalation_intent(event: Event, fleet: Fleet, prefix: str, sender: str | None) -> Intent:
+    from runner.forge.base import parse_marker
+
+    p = event.payload
+    labels = [lb.get("name") for lb in _get(p, "issue", "labels") or [] if isinstance(lb, dict)]
+    removed = _get(p, "label", "name")
+    escalation = f"{prefix}:escalation"
+    if event.action == "unlabeled" and removed != escalation:
+        return Intent("none", f"ignored: label {removed!r} removed, not {escalation}")
+    if event.action == "closed" and escalation not in labels:
+        return Intent("none", "ignored: the closed issue is not a fleet escalation")
+    info = parse_marker(str(_get(p, "issue", "body") or "")) or {}
+    role, task = info.get("role"), info.get("task")
+    if role not in fleet.roles:
+        return Intent("none", "ignored: the escalation names no role of this fleet")
+    task = task if task in fleet.tasks else None
+    return Intent(
+        "tick",
+        f"escalation answered by {sender}: {role} may continue",
+        force_due=(role,),
+        sender=sender,
+    )
+
+
+def _roles_touched(fleet: Fleet, changed: list[str]) -> set[str]:
+    roles: set[str] = set()
+    by_path = {t.path: t.role for t in fleet.tasks.values()}
+    for path in changed:
+        if path in by_path:
+            roles.add(by_path[path])
+        for role in fleet.roles.values():
+            if path in (role.path, role.directives):
+                roles.add(role.name)
+    return roles
+
+
+# -- writing to the runner ------------------------------------------------------------
+
+
+def set_outputs(environ: Mapping[str, str], values: dict[str, str]) -> None:
+    """Append step outputs to GITHUB_OUTPUT (heredoc form: values may hold newlines)."""
+    path = environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with Path(path).open("a", encoding="utf-8") as handle:
+        for key, value in values.items():
+            delimiter = "FLEET_EOF_" + str(abs(hash((key, value))))
+            handle.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def write_summary(environ: Mapping[str, str], markdown: str) -> None:
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip() + "\n\n")
+
+
+def annotation(level: str, message: str, title: str = "fleet-runner") -> str:
+    return f"::{level} title={title}::{escape_data(message)}"
+
+
+def mask_lines(environ: Mapping[str, str]) -> list[str]:
+    """`::add-mask::` for every secret-looking value, so no log line can show it."""
+    lines = []
+    for name, value in sorted(environ.items()):
+        secret = any(word in name.upper() for word in SECRET_WORDS)
+        if secret and len(value) >= 6 and "\n" not in value:
+            lines.append(f"::add-mask::{value}")
+    return lines

