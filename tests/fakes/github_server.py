@@ -373,7 +373,7 @@ class FakeGitHub:
             )
         item = self._new_item(body, self.viewer)
         item.update(
-            head={"ref": head, "sha": "1" * 40, "label": f"{OWNER}:{head}"},
+            head={"ref": head, "sha": "1" * 40, "label": f"{OWNER}:{head}", "repo": self._repo()},
             base={
                 "ref": body.get("base", "main"),
                 "sha": "2" * 40,
