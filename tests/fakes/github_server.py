@@ -133,13 +133,18 @@ class FakeGitHub:
             )
             self.issues[number]["updated_at"] = _now()
 
-    def open_pull(self, head: str, title: str, login: str = "founder-ana") -> int:
-        """A pull request opened by a person (as from the web UI)."""
+    def open_pull(
+        self, head: str, title: str, login: str = "founder-ana", fork: str | None = None
+    ) -> int:
+        """A pull request opened by a person (as from the web UI), maybe from a fork."""
         with self._lock:
             _, data, _ = self._create_pull(
                 {"head": head, "base": "main", "title": title, "body": ""}
             )
-            self.issues[data["number"]]["user"] = self._user(login)
+            item = self.issues[data["number"]]
+            item["user"] = self._user(login)
+            if fork:
+                item["head"]["repo"] = {**self._repo(), "full_name": fork}
             return data["number"]
 
     def close(self, number: int, login: str = "founder-ana", merged: bool = False) -> None:

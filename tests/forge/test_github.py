@@ -253,3 +253,17 @@ def test_comments_from_non_collaborators_and_bots_trigger_nothing(
         assert fake.requests == []
     assert "nothing to revise" in out.stdout
     assert f"ignored comment by {login}" in out.stdout
+
+
+def test_revise_refuses_a_pr_from_a_fork(
+    agent_repo: Path, gh: FakeGitHub, fleet_cli, monkeypatch
+) -> None:
+    number = gh.open_pull(
+        "fleet/tester/t-100", "looks like ours", login="mallory", fork="mallory/fleet"
+    )
+    gh.user_comment(number, "founder-ana", "please revise")
+    for k, v in _env(gh).items():
+        monkeypatch.setenv(k, v)
+    out = fleet_cli("-C", str(agent_repo), "revise", "--pr", str(number))
+    assert out.exit_code == 1
+    assert "never act on forks' code" in out.stderr
