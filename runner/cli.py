@@ -249,6 +249,54 @@ def revise(ctx: _Context, pr: int | None) -> None:
     sys.exit(_acting(lambda: command.run(ctx.root(), pr=pr)))
 
 
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help="The period: a duration (24h, 7d, 2w) or a date (2026-11-01).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Save this status on fleet-state; the next one lists what changed.",
+)
+@pass_ctx
+def status(ctx: _Context, fmt: str, since: str, output: Path | None, record: bool) -> None:
+    """What is stuck, what waits on a human, what the fleet cost and shipped.
+
+    `--since 7d --format markdown` is the weekly report."""
+    from runner.commands import status as command
+
+    sys.exit(
+        _acting(lambda: command.run(ctx.root(), fmt=fmt, since=since, output=output, record=record))
+    )
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be escalated or closed.")
+@pass_ctx
+def sla(ctx: _Context, dry_run: bool) -> None:
+    """Escalate SLA and budget breaches (once), and close them when work moves on."""
+    from runner.commands import sla as command
+
+    sys.exit(_acting(lambda: command.run(ctx.root(), dry_run=dry_run)))
+
+
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
     from runner.actions import EventError

@@ -15,7 +15,8 @@ from runner.clock import parse
 from runner.model import RunRecord, Task
 
 STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")
-LIVE_RUN = timedelta(hours=6)  # GitHub's job limit: a "running" run older than this died
+LIVE_RUN = timedelta(hours=6)
+NOTICE_KINDS = ("sla", "budget")  # GitHub's job limit: a "running" run older than this died
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetim
     """The state of one task, before dependencies are considered."""
     runs = sorted(runs, key=lambda r: r.started)
     last = runs[-1] if runs else None
-    escalations = forge.escalations.get(task.id, ())
+    # sla and budget escalations are notices to a human, not a question the task waits on
+    escalations = tuple(e for e in forge.escalations.get(task.id, ()) if e.kind not in NOTICE_KINDS)
     pr = forge.open_prs.get(task.id)
     if task.status == "done":
         return TaskState(task.id, "done", "marked done in the task file", pr=pr)

@@ -60,6 +60,22 @@ class Issue:
     created_now: bool = False
 
 
+@dataclass(frozen=True)
+class ForgeItem:
+    """An agent PR or an escalation issue, for oversight (opened, merged, resolved)."""
+
+    kind: str  # pr, escalation
+    id: str
+    url: str
+    role: str | None
+    task: str | None
+    title: str
+    state: str  # open, closed, merged
+    created: str
+    closed: str | None = None
+    escalation_kind: str | None = None
+
+
 class Forge(Protocol):
     name: str
     api_calls: int
@@ -103,5 +119,8 @@ class Forge(Protocol):
 
     def trusted(self, login: str, user_type: str = "User") -> bool:
         """Whether `login` may trigger work (write access or better, not a bot)."""
+
+    def activity(self, since: str | None) -> list[ForgeItem]:
+        """Agent PRs and escalations open now or updated since `since`."""
 
     def view(self) -> ForgeView: ...

@@ -22,6 +22,7 @@ from runner.clock import iso
 from runner.forge.base import (
     ForgeCredentialError,
     ForgeError,
+    ForgeItem,
     Issue,
     PullRequest,
     marker,
@@ -473,6 +474,40 @@ class GitHubForge:
                     )
                 )
         return branch, sorted(events, key=lambda e: e.created)
+
+    def activity(self, since: str | None) -> list[ForgeItem]:
+        from runner.clock import parse
+
+        items: list[ForgeItem] = []
+        kwargs: dict[str, Any] = {"state": "all"}
+        if since:
+            kwargs["since"] = parse(since)
+        with self._calls("read issues", "issues: read"):
+            for label, kind in (("agent-pr", "pr"), ("escalation", "escalation")):
+                for issue in self.repo.get_issues(labels=[self._label(label)], **kwargs):
+                    info = parse_marker(issue.body or "") or {}
+                    state = issue.state
+                    if kind == "pr" and state == "closed" and issue.pull_request is not None:
+                        merged = getattr(issue.pull_request, "merged_at", None)
+                        if merged is None:
+                            merged = issue.as_pull_request().merged_at
+                        state = "merged" if merged else "closed"
+                    task = info.get("task") if info.get("task") != "-" else None
+                    items.append(
+                        ForgeItem(
+                            kind,
+                            f"#{issue.number}",
+                            issue.html_url,
+                            info.get("role"),
+                            task,
+                            issue.title,
+                            state,
+                            iso(issue.created_at),
+                            iso(issue.closed_at) if issue.closed_at else None,
+                            info.get("kind", "").split("/")[-1] if kind == "escalation" else None,
+                        )
+                    )
+        return items
 
     def view(self) -> ForgeView:
         prs: dict[str, PullRef] = {}

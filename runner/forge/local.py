@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from runner.clock import iso
-from runner.forge.base import ForgeError, Issue, PullRequest, marker
+from runner.forge.base import ForgeError, ForgeItem, Issue, PullRequest, marker
 from runner.lifecycle import EscalationRef, ForgeView, PullRef
 from runner.state import StateStore
 from runner.sync import ForgeEvent
@@ -89,6 +89,7 @@ class LocalForge:
         record = self.store.read_json(path)
         if record and record.get("state") == "open":
             record["state"] = "closed"
+            record["closed"] = iso(self.clock())
             record["comments"].append(
                 {"author": "fleet-runner", "created": iso(self.clock()), "body": comment}
             )
@@ -134,6 +135,44 @@ class LocalForge:
 
     def trusted(self, login: str, user_type: str = "User") -> bool:
         return user_type != "Bot" and not login.endswith("[bot]")
+
+    def activity(self, since: str | None) -> list[ForgeItem]:
+        items = []
+        for r in self._records("forge/prs/"):
+            role, _, task = r["id"].split(":", 1)[1].partition("/")
+            items.append(
+                ForgeItem(
+                    "pr",
+                    r["id"],
+                    "",
+                    role,
+                    task,
+                    r.get("title", ""),
+                    r.get("state", "open"),
+                    r["created"],
+                    r.get("closed"),
+                )
+            )
+        for r in self._records("forge/issues/"):
+            items.append(
+                ForgeItem(
+                    "escalation",
+                    r["id"],
+                    "",
+                    r.get("role"),
+                    r.get("task"),
+                    r.get("title", ""),
+                    r.get("state", "open"),
+                    r["created"],
+                    r.get("closed"),
+                    r.get("kind"),
+                )
+            )
+        return [
+            i
+            for i in items
+            if since is None or i.state == "open" or max(i.created, i.closed or "") >= since
+        ]
 
     def view(self) -> ForgeView:
         prs, escalations = {}, {}

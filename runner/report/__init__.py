@@ -1,0 +1,1 @@
+"""Oversight: status for terminals, job summaries, programs and the HTML dashboard."""

@@ -1,0 +1,85 @@
+"""Gather what status needs, once, at the edge: ledger, forge activity, commits, plan."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+from runner.clock import iso, parse
+from runner.forge.base import Forge
+from runner.plan import make_plan
+from runner.report.status import CommitInfo, Status, compute, snapshot
+from runner.sync import ROLE_TRAILER
+from runner.workspace import Workspace
+
+SNAPSHOT = "status/last.json"
+_DURATION = re.compile(r"^(\d+)\s*([hdw])$")
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """'7d', '24h', '2w', or an ISO date/time."""
+    match = _DURATION.match(text.strip().lower())
+    if match:
+        n, unit = int(match[1]), match[2]
+        return now - timedelta(hours=n * {"h": 1, "d": 24, "w": 168}[unit])
+    try:
+        return parse(text if "T" in text else f"{text}T00:00:00Z")
+    except ValueError:
+        raise ValueError(
+            f"--since {text!r}: use a duration like 7d, 24h, 2w or a date like 2026-11-01"
+        ) from None
+
+
+def commits_since(ws: Workspace, since: datetime) -> list[CommitInfo]:
+    head = ws.head_ref()
+    if ws.git.rev(head) is None:
+        return []
+    trailer = f"%(trailers:key={ROLE_TRAILER},valueonly,separator=%x2C)"
+    out = ws.git.run(
+        "-c",
+        "core.quotePath=false",
+        "log",
+        f"--since={iso(since)}",
+        f"--format=%x1e%H%x1f%cI%x1f%an%x1f{trailer}",
+        "--name-only",
+        head,
+    )
+    commits = []
+    for chunk in out.split("\x1e")[1:]:
+        header, _, rest = chunk.partition("\n")
+        sha, when, author, role = ([*header.split("\x1f"), "", "", "", ""])[:4]
+        files = tuple(line for line in rest.split("\n") if line.strip())
+        commits.append(CommitInfo(sha, iso(parse(when)), author, role.strip() or None, files))
+    return commits
+
+
+def gather(ws: Workspace, forge: Forge, since: datetime) -> tuple[Status, dict]:
+    """The status, and the pieces `fleet sla` also needs (runs, plan)."""
+    runs = ws.runs()
+    view = forge.view()
+    states = ws.states(runs, view)
+    plan = make_plan(ws.fleet, states, runs, ws.now)
+    earliest = min(since, ws.now - timedelta(days=7))
+    items = forge.activity(iso(earliest))
+    previous = ws.ledger.store.read_json(SNAPSHOT)
+    status = compute(
+        ws.fleet,
+        states,
+        runs,
+        items,
+        commits_since(ws, earliest),
+        plan,
+        ws.now,
+        since,
+        previous.get("states") if isinstance(previous, dict) else None,
+    )
+    return status, {"runs": runs, "plan": plan, "states": states, "items": items}
+
+
+def record_snapshot(ws: Workspace, states: dict) -> None:
+    data = {"time": iso(ws.now), "states": snapshot(states)}
+    ws.ledger.store.write(
+        {SNAPSHOT: (json.dumps(data, indent=1) + "\n").encode()},
+        "status: snapshot for the next founder's delta",
+    )

@@ -1,0 +1,102 @@
+"""SLA and budget breaches: which tasks sat too long in a state, and the likely cause.
+
+Pure: the command opens (or keeps) one escalation of kind `sla` per breached task and
+closes it, with a comment, once the task moves on. Budget overruns get kind `budget`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.model import Fleet, RunRecord
+from runner.plan import Plan
+from runner.report.status import Status
+
+FAILING = ("failed", "error", "model_unavailable", "budget", "max_turns")
+
+
+@dataclass(frozen=True)
+class Breach:
+    kind: str  # sla, budget
+    role: str
+    task: str | None
+    summary: str
+    detail: str
+
+
+def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) -> list[Breach]:
+    out: list[Breach] = []
+    last_run: dict[str, RunRecord] = {}
+    for r in runs:
+        if r.task:
+            last_run[r.task] = r
+    reasons = {d.task: d.reason for d in plan.decisions if d.task}
+    escalated = {e.task: e for e in status.blocked_on_human if e.task and e.kind != "sla"}
+    for state in ("open", "in_progress", "review", "blocked"):
+        for row in status.by_state.get(state, []):
+            if not row.breached:
+                continue
+            if state == "open" and row.id in reasons and reasons[row.id].startswith("waiting on"):
+                continue  # not ready: its dependencies own the delay
+            cause = _cause(
+                state,
+                row.id,
+                last_run.get(row.id),
+                reasons.get(row.id, ""),
+                escalated.get(row.id),
+                row.reason,
+            )
+            out.append(
+                Breach(
+                    "sla",
+                    row.role,
+                    row.id,
+                    f"{row.id} {state} for {row.age_hours:.0f}h (SLA {row.sla_hours:g}h)",
+                    f"Task **{row.id}** ({row.title}) has been `{state}` for "
+                    f"{row.age_hours:.0f} hours; its SLA for that state is {row.sla_hours:g} "
+                    f"hours.\n\nLikely cause: {cause}",
+                )
+            )
+    for role in status.roles:
+        if role.engine == "anthropic" and role.spent_today > role.daily_budget:
+            out.append(
+                Breach(
+                    "budget",
+                    role.name,
+                    None,
+                    f"{role.name} spent ${role.spent_today:.2f} of ${role.daily_budget:.2f} today",
+                    f"Role **{role.name}** spent ${role.spent_today:.2f} today, over its daily "
+                    f"budget of ${role.daily_budget:.2f}. The planner stops it until tomorrow "
+                    "(UTC); raise the budget in its role file if that is intended.",
+                )
+            )
+    limit = fleet.config.daily_budget_usd
+    total = sum(r.spent_today for r in status.roles)
+    if limit is not None and total > limit:
+        out.append(
+            Breach(
+                "budget",
+                "fleet",
+                None,
+                f"the fleet spent ${total:.2f} of ${limit:.2f} today",
+                f"The fleet spent ${total:.2f} today, over its daily budget of "
+                f"${limit:.2f}; no role runs until tomorrow (UTC).",
+            )
+        )
+    return out
+
+
+def _cause(state: str, task: str, last, reason: str, escalation, state_reason: str) -> str:
+    if state == "blocked":
+        if escalation is not None and escalation.kind == "credential":
+            return f"waiting on a credential (escalation {escalation.id})"
+        return f"waiting on a human: {state_reason}"
+    if state == "review":
+        return f"waiting on review: {state_reason}"
+    if last is not None and last.outcome in FAILING:
+        return f"failing runs: the last run ({last.run_id}) ended {last.outcome}" + (
+            f": {last.reason}" if last.reason else ""
+        )
+    if last is None:
+        return "no runs: " + (reason or "the role has not picked it up")
+    return reason or state_reason
