@@ -166,6 +166,10 @@ def _tasks(
     for tid, st in states.items():
         task = fleet.tasks[tid]
         sla = task.sla_hours.get(st.state, fleet.config.sla_hours.get(st.state))
+        # a task waiting on its dependencies is not late: they own the delay
+        timed = st.state in ("in_progress", "review", "blocked") or (
+            st.state == "open" and st.ready
+        )
         row = TaskRow(
             tid,
             task.title,
@@ -173,7 +177,7 @@ def _tasks(
             st.state,
             _age(st.since, now),
             st.reason,
-            sla if st.state in ("open", "in_progress", "review", "blocked") else None,
+            sla if timed else None,
             (st.pr.url if st.pr else "") or links.get(tid, ""),
         )
         status.by_state.setdefault(st.state, []).append(row)

@@ -1,0 +1,108 @@
+"""Status from a real repository with a fabricated ledger and forge records, checked
+against numbers computed by hand (FLEET_NOW fixes the clock)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runner.workspace import open_workspace
+from tests.conftest import commit_all
+from tests.report.conftest import ENV, _at, _mark_done
+
+
+def _status(root: Path, since: str = "7d"):
+    from runner.forge.select import open_forge
+    from runner.report.collect import gather, parse_since
+
+    ws = open_workspace(root, ENV)
+    status, _ = gather(ws, open_forge(ws), parse_since(since, ws.now))
+    return status
+
+
+def test_numbers_match_the_hand_computed_fixture(fixture_repo: Path) -> None:
+    s = _status(fixture_repo)
+    t = s.totals
+    assert s.since == "2026-11-17T12:00:00Z"
+    assert (t.tasks_completed, t.prs_opened, t.prs_merged) == (1, 2, 1)
+    assert (t.escalations_opened, t.escalations_resolved) == (3, 1)
+    assert (t.commits_agents, t.commits_humans) == (1, 1)
+    assert (t.runs, t.delegations) == (4, 2)
+    assert (t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens) == (
+        1500,
+        500,
+        9000,
+        1500,
+    )
+    assert t.cache_share == pytest.approx(0.75)
+    assert t.cost_usd == pytest.approx(1.75)
+    assert t.cost_per_completed_task == pytest.approx(1.75)
+    assert s.cost_per_day == {"2026-11-23": {"cto": 0.5}, "2026-11-24": {"ceo": 1.25}}
+    assert s.throughput == {"2026-W47": {"completed": 1, "merged": 1}}
+    # waiting on a human: credentials first, then by age
+    assert [(e.kind, e.task, e.age_hours) for e in s.blocked_on_human] == [
+        ("credential", "t-006", 24.0),
+        ("decision", "t-008", 48.0),
+    ]
+    # stuck: the research PR has waited 51 h for review (SLA 48 h)
+    assert [(r.id, r.state, r.age_hours) for r in s.stuck] == [("t-009", "review", 51.0)]
+    states = {r.id: r.state for rows in s.by_state.values() for r in rows}
+    assert states["t-005"] == "in_progress" and states["t-001"] == "done"
+    roles = {r.name: r for r in s.roles}
+    assert (roles["cto"].runs_week, roles["cto"].last_outcome) == (2, "running")
+    assert (roles["ceo"].spent_today, roles["devops"].commits_week) == (1.25, 1)
+    assert roles["fullstack"].runs_week == 0
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "html"])
+def test_every_format_renders(fixture_repo: Path, fleet_cli, monkeypatch, fmt: str) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    out = fleet_cli("-C", str(fixture_repo), "status", "--format", fmt)
+    assert out.exit_code == 0, out.output
+    if fmt == "json":
+        data = json.loads(out.stdout)
+        assert data["totals"]["cost_usd"] == pytest.approx(1.75)
+        assert data["blocked_on_human"][0]["kind"] == "credential"
+    elif fmt == "html":
+        assert out.stdout.startswith("<!doctype html>")
+        assert "http" not in out.stdout.split("<main>")[0].replace("https://", "")
+    else:
+        assert "Blocked on a human (2)" in out.stdout
+        assert "t-009" in out.stdout
+
+
+def test_weekly_report_format(fixture_repo: Path, fleet_cli, monkeypatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    out = fleet_cli("-C", str(fixture_repo), "status", "--since", "7d", "--format", "markdown")
+    text = out.stdout
+    assert text.startswith("## fleet acme: status at 2026-11-24T12:00:00Z")
+    assert (
+        "1 task(s) completed, 2 PR(s) opened / 1 merged, 3 escalation(s) opened / 1 "
+        "resolved, 1 agent / 1 human commit(s), 2 delegation(s), 4 run(s), cost $1.75 "
+        "($1.75 per completed task)"
+    ) in text
+    assert "| credential | local-issue:fullstack/t-006/credential | t-006 |" in text
+
+
+def test_founder_delta_since_the_last_recorded_status(
+    fixture_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    assert fleet_cli("-C", str(fixture_repo), "status", "--record").exit_code == 0
+    _mark_done(fixture_repo, "t-009")
+    commit_all(fixture_repo, "Merge research/t-009", **_at("2026-11-24T11:00:00Z"))
+    out = fleet_cli("-C", str(fixture_repo), "status")
+    assert "Changed since the last status (1)" in out.stdout
+    assert "- t-009: review -> done" in out.stdout
+
+
+def test_since_must_be_a_duration_or_date(fixture_repo: Path, fleet_cli, monkeypatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    out = fleet_cli("-C", str(fixture_repo), "status", "--since", "last tuesday")
+    assert out.exit_code == 2 and "7d" in out.output
