@@ -168,3 +168,13 @@ def test_validate_on_pull_request_annotates_and_comments_the_plan(fleet_repo) ->
     assert len(comments) == 1
     assert "| t-002 | Add a code of conduct | engineer (anthropic)" in comments[0]
     assert "1 error(s)" in comments[0]
+
+
+def test_status_workflow_reports_and_builds_the_dashboard(fleet_repo) -> None:
+    root, origin = fleet_repo
+    with FakeGitHub(permissions={"founder-ana": "admin"}) as gh:
+        out = run_act(root, "schedule", {"schedule": "0 6 * * *"}, gh, {}, "fleet-status.yml")
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "Blocked on a human (0)" in out.stdout
+    assert "Wrote _site/index.html (html)." in out.stdout
+    assert "status/last.json" in git(origin, "ls-tree", "-r", "--name-only", "fleet-state")
