@@ -121,7 +121,7 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
             markdown,
         )
         if len(active) > limit:
-            lines.append(f"... and {len(active) - limit} more")
+            lines.append(("\n" if markdown else "") + f"... and {len(active) - limit} more")
     lines.append(heading("Cost per day"))
     if status.cost_per_day:
         lines += _table(
@@ -140,7 +140,8 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
         lines.append("No spend in the period.")
     if t.input_tokens or t.cache_read_tokens:
         lines.append(
-            f"Tokens: {t.input_tokens + t.cache_read_tokens + t.cache_write_tokens:,} "
+            ("\n" if markdown else "")
+            + f"Tokens: {t.input_tokens + t.cache_read_tokens + t.cache_write_tokens:,} "
             f"in ({t.cache_share:.0%} from cache), {t.output_tokens:,} out."
         )
     if status.throughput:
