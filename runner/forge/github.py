@@ -239,27 +239,17 @@ class GitHubForge:
         ] + ([self._label(f"task/{task}")] if task else [])
         self._ensure_labels(labels)
         with self._calls("open escalation issues", "issues: write"):
-            existing = self._find_issue(mark, labels)
-            if existing is None:
-                existing = self._create_once(mark, title, f"{body}\n{mark}", labels, assignees)
-            if existing is not None and existing[1]:
-                issue = existing[0]
-                return Issue(
-                    f"#{issue.number}",
-                    issue.html_url,
-                    issue.title,
-                    kind,
-                    "open",
-                    iso(issue.created_at),
-                    True,
-                )
-            issue = existing[0] if existing else None
-            if issue is None:
+            found = self._find_issue(mark, labels) or self._create_once(
+                mark, title, f"{body}\n{mark}", labels, assignees
+            )
+            if found is None:
                 raise ForgeError(
                     "another run claimed this escalation but its issue did not "
                     "appear; re-run the job"
                 )
-            issue.create_comment(f"Escalated again:\n\n{body}\n{marker('comment', role, task)}")
+            issue, created = found
+            if not created:
+                issue.create_comment(f"Escalated again:\n\n{body}\n{marker('comment', role, task)}")
         return Issue(
             f"#{issue.number}",
             issue.html_url,
@@ -267,7 +257,7 @@ class GitHubForge:
             kind,
             "open",
             iso(issue.created_at),
-            False,
+            created,
         )
 
     def _find_issue(self, mark: str, labels: list[str]) -> tuple[Any, bool] | None:

@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes import Loopback
 
 CHARS_PER_TOKEN = 4
 Step = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
@@ -53,7 +55,7 @@ def _strip_cache(block: Any) -> Any:
 
 
 @dataclass
-class FakeAnthropic:
+class FakeAnthropic(Loopback):
     script: list[Step] = field(default_factory=list)
     context_limit: int = 200_000
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -80,20 +82,8 @@ class FakeAnthropic:
                 fake._handle(self, body)
                 fake.timings.append((received, time.perf_counter()))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True  # a step that blocks (a "hung" model) never
-        self.server.block_on_close = False  # holds up the test's teardown
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     # -- behaviour ------------------------------------------------------------------
 

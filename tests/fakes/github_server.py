@@ -13,9 +13,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from tests.fakes import Loopback
 
 OWNER, REPO = "acme", "fleet"
 
@@ -41,7 +43,7 @@ class Fault:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(Loopback):
     permissions: dict[str, str] = field(default_factory=dict)  # login -> admin/write/read
     bots: set[str] = field(default_factory=lambda: {"github-actions[bot]"})
     token: str = "ghs_test_token"
@@ -84,19 +86,8 @@ class FakeGitHub:
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _go
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     # -- helpers for tests ----------------------------------------------------------
 
