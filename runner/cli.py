@@ -297,6 +297,18 @@ def sla(ctx: _Context, dry_run: bool) -> None:
     sys.exit(_acting(lambda: command.run(ctx.root(), dry_run=dry_run)))
 
 
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def doctor(ctx: _Context, fmt: str) -> None:
+    """Check git, the fleet files, credentials and the forge before the first run."""
+    from runner.commands import doctor as command
+
+    sys.exit(_acting(lambda: command.run(ctx.root(), fmt=fmt)))
+
+
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
     from runner.actions import EventError

@@ -267,3 +267,44 @@ def test_revise_refuses_a_pr_from_a_fork(
     out = fleet_cli("-C", str(agent_repo), "revise", "--pr", str(number))
     assert out.exit_code == 1
     assert "never act on forks' code" in out.stderr
+
+
+@pytest.mark.parametrize(("login", "kind"), [("outsider", "User"), ("renovate[bot]", "Bot")])
+def test_comment_events_from_outsiders_and_bots_trigger_nothing(
+    agent_repo: Path,
+    gh: FakeGitHub,
+    fleet_cli,
+    monkeypatch,
+    tmp_path: Path,
+    login: str,
+    kind: str,
+) -> None:
+    import json
+
+    from tests.conftest import payload
+
+    number = _agent_pr(agent_repo, gh)
+    gh.user_comment(number, login, "do it")
+    event = payload(
+        "issue_comment.created",
+        issue__number=number,
+        issue__pull_request={"url": "x"},
+        sender__login=login,
+        sender__type=kind,
+    )
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    with FakeAnthropic([]) as fake:
+        for k, v in _env(
+            gh,
+            ANTHROPIC_API_KEY="k",
+            ANTHROPIC_BASE_URL=fake.url,
+            GITHUB_EVENT_NAME="issue_comment",
+            GITHUB_EVENT_PATH=str(path),
+            STAGING_DATABASE_URL="x",
+        ).items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(agent_repo), "tick")
+        assert fake.requests == []
+    assert out.exit_code == 0, out.output
+    assert "ignored" in out.stdout

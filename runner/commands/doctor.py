@@ -1,0 +1,158 @@
+"""`fleet doctor`: is this checkout, this environment and this forge ready to run the
+fleet? Each check says ok, warn or fail, and what to do about it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+
+from runner.agent.sandbox import RUNNER_PREFIXES
+from runner.forge.base import ForgeError
+from runner.forge.select import forge_name, open_forge
+from runner.gitrepo import Git
+from runner.workspace import ConfigError, Workspace, open_workspace
+
+MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT, used to hand the token to the runner's own pushes
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str  # ok, warn, fail
+    detail: str
+
+
+def git_version(text: str) -> tuple[int, int]:
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+def _checks(root: Path) -> Iterator[Check]:
+    version = git_version(Git(root).run("--version"))
+    yield Check(
+        "git",
+        "ok" if version >= MIN_GIT else "fail",
+        f"git {version[0]}.{version[1]}"
+        + (
+            "" if version >= MIN_GIT else f"; fleet-runner needs {MIN_GIT[0]}.{MIN_GIT[1]} or newer"
+        ),
+    )
+    try:
+        ws = open_workspace(root)
+    except ConfigError as exc:
+        yield Check("fleet", "fail", str(exc))
+        return
+    yield Check(
+        "fleet",
+        "ok",
+        f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, no validation errors",
+    )
+    yield from _repository(ws)
+    yield from _credentials(ws)
+    yield from _forge(ws)
+
+
+def _repository(ws: Workspace) -> Iterator[Check]:
+    head = ws.head_ref()
+    if ws.git.rev(head) is None:
+        yield Check("base branch", "fail", "no commits yet: commit the fleet files")
+    else:
+        yield Check("base branch", "ok", f"{ws.fleet.config.forge.base_branch} ({head})")
+    if ws.remote is None:
+        yield Check(
+            "remote",
+            "warn",
+            f"no remote '{ws.fleet.config.forge.remote}': runs stay "
+            "local (fine for trying the fleet, not for Actions)",
+        )
+    else:
+        yield Check("remote", "ok", ws.remote)
+    if ws.git.is_shallow():
+        yield Check(
+            "history",
+            "warn",
+            "shallow clone: sync fetches what it needs; in Actions "
+            "check out with fetch-depth: 0 to save the round trips",
+        )
+    tip = ws.ledger.store.tip()
+    yield Check(
+        "ledger",
+        "ok",
+        f"{ws.fleet.config.forge.state_branch} at {tip[:12]}"
+        if tip
+        else f"no {ws.fleet.config.forge.state_branch} branch yet (the first run creates it)",
+    )
+
+
+def _credentials(ws: Workspace) -> Iterator[Check]:
+    model_roles = [r.name for r in ws.fleet.roles.values() if r.engine == "anthropic"]
+    if model_roles and not ws.environ.get("ANTHROPIC_API_KEY"):
+        yield Check(
+            "model key",
+            "warn",
+            f"ANTHROPIC_API_KEY is not set: {', '.join(model_roles)} can only dry-run",
+        )
+    elif model_roles:
+        base = ws.environ.get("ANTHROPIC_BASE_URL")
+        yield Check("model key", "ok", "ANTHROPIC_API_KEY is set" + (f" ({base})" if base else ""))
+    for role in sorted(ws.fleet.roles.values(), key=lambda r: r.name):
+        missing = [c for c in role.credentials if not ws.environ.get(c)]
+        reserved = [c for c in role.credentials if c.upper().startswith(RUNNER_PREFIXES)]
+        if reserved:
+            yield Check(
+                f"role {role.name}",
+                "warn",
+                f"{', '.join(reserved)} are the runner's "
+                "own variables and are never passed to the role's commands",
+            )
+        if missing:
+            yield Check(
+                f"role {role.name}",
+                "warn",
+                f"missing {', '.join(missing)}: its runs escalate kind credential until it is set",
+            )
+        if (
+            role.engine == "anthropic"
+            and ws.fleet.config.prices
+            and (role.model not in ws.fleet.config.prices)
+        ):
+            yield Check(
+                f"role {role.name}",
+                "warn",
+                f"no price for {role.model}: its cost reads 0 and budgets cannot stop it",
+            )
+
+
+def _forge(ws: Workspace) -> Iterator[Check]:
+    name = forge_name(ws.environ)
+    try:
+        forge = open_forge(ws)
+        view = forge.view()
+    except (ForgeError, ConfigError) as exc:
+        yield Check(f"forge {name}", "fail", str(exc))
+        return
+    yield Check(
+        f"forge {name}",
+        "ok",
+        f"reachable: {len(view.open_prs)} open agent PR(s), "
+        f"{sum(len(v) for v in view.escalations.values())} open escalation(s)",
+    )
+
+
+def run(root: Path, *, fmt: str) -> int:
+    checks = list(_checks(root))
+    if fmt == "json":
+        click.echo(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+        for c in checks:
+            click.echo(f"{marks[c.level]}  {c.name:<16} {c.detail}")
+        fails = sum(c.level == "fail" for c in checks)
+        warns = sum(c.level == "warn" for c in checks)
+        click.echo(f"\n{fails} problem(s), {warns} warning(s).")
+    return 1 if any(c.level == "fail" for c in checks) else 0

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runner.commands.doctor import git_version
+from tests.fakes.github_server import FakeGitHub
+
+
+def test_git_version_parsing() -> None:
+    assert git_version("git version 2.39.5") == (2, 39)
+    assert git_version("git version 2.30.1 (Apple Git-130)") == (2, 30)
+    assert git_version("nonsense") == (0, 0)
+
+
+def _checks(out) -> dict[str, dict]:
+    return {c["name"]: c for c in json.loads(out.stdout)}
+
+
+def test_doctor_on_a_local_checkout(repo: Path, fleet_cli, monkeypatch) -> None:
+    monkeypatch.setenv("FLEET_FORGE", "local")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+    assert out.exit_code == 0, out.output
+    checks = _checks(out)
+    assert checks["fleet"]["level"] == "ok"
+    assert checks["model key"]["level"] == "warn"
+    assert "STAGING_DATABASE_URL" in checks["role fullstack"]["detail"]
+    assert checks["forge local"]["level"] == "ok"
+
+
+def test_doctor_fails_on_a_rejected_token_and_a_broken_fleet(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    with FakeGitHub() as gh:
+        for k, v in {
+            "GITHUB_TOKEN": "ghs_wrong",
+            "GITHUB_REPOSITORY": "acme/fleet",
+            "GITHUB_API_URL": gh.url,
+            "FLEET_GITHUB_BACKOFF": "0",
+        }.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+    assert out.exit_code == 1
+    assert "GITHUB_TOKEN was rejected" in _checks(out)["forge github"]["detail"]
+    (repo / "tasks/t-001.yaml").write_text("id: t-001\n")
+    broken = fleet_cli("-C", str(repo), "doctor")
+    assert broken.exit_code == 1 and "FAIL  fleet" in broken.stdout
