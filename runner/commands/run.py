@@ -95,10 +95,10 @@ def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str)
         task=task,
         force_due=[role],
     )
-    if not plan.picks:
+    if not plan.picks:  # deciding not to run is not a failure: say why
         for d in plan.decisions:
-            click.echo(f"{d.role}/{d.task or '-'}: {d.reason}")
-        return 1 if task else 0
+            click.echo(f"nothing to run: {d.role}/{d.task or '-'}: {d.reason}")
+        return 0
     pick = plan.picks[0]
     outcome = execute(
         ws,

@@ -112,3 +112,15 @@ def test_demo_runs_offline_without_credentials(tmp_path: Path) -> None:
     assert "devops/t-001: done" in out.stdout
     assert "security/t-003: done" in out.stdout
     assert "open PR local-pr:devops/t-001" in out.stdout
+
+
+def test_run_of_a_task_already_in_review_says_why_and_succeeds(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    first = fleet_cli("-C", str(repo), "run", "--role", "devops", "--task", "t-001")
+    assert first.exit_code == 0 and "devops/t-001: done" in first.stdout
+    again = fleet_cli("-C", str(repo), "run", "--role", "devops", "--task", "t-001")
+    assert again.exit_code == 0
+    assert "nothing to run: devops/t-001: in review: PR local-pr:devops/t-001" in again.stdout
