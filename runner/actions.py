@@ -214,7 +214,11 @@ def annotation(level: str, message: str, title: str = "fleet-runner") -> str:
 
 
 def mask_lines(environ: Mapping[str, str]) -> list[str]:
-    """`::add-mask::` for every secret-looking value, so no log line can show it."""
+    """`::add-mask::` for every secret-looking value, so no log line can show it.
+
+    Only inside Actions: anywhere else the line would print the secret, not hide it."""
+    if not in_actions(environ):
+        return []
     lines = []
     for name, value in sorted(environ.items()):
         secret = any(word in name.upper() for word in SECRET_WORDS)

@@ -130,6 +130,8 @@ def test_outputs_summary_and_masks(tmp_path: Path) -> None:
     actions.write_summary(env, "### hello")
     assert summary.read_text().startswith("### hello")
     assert actions.mask_lines(env) == ["::add-mask::sk-secret-value"]
+    outside = {k: v for k, v in env.items() if k != "GITHUB_ACTIONS"}
+    assert actions.mask_lines(outside) == []  # a terminal would show the secret
     assert actions.annotation("error", "50%\nx") == "::error title=fleet-runner::50%25%0Ax"
 
 
