@@ -123,6 +123,7 @@ def test_outputs_summary_and_masks(tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(summary),
         "ANTHROPIC_API_KEY": "sk-secret-value",
         "FLEET_NOW": "2026-11-24T00:00:00Z",
+        "GITHUB_ACTIONS": "true",
     }
     actions.set_outputs(env, {"matrix": '{"include":[]}', "count": "0"})
     text = out.read_text()
