@@ -11,6 +11,17 @@ from runner.cli import cli
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch) -> None:
+    """No test sees the caller's GitHub, Actions, Anthropic or fleet settings (the suite
+    may itself run inside GitHub Actions); tests set what they need."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "ACTIONS_", "ANTHROPIC_", "FLEET_", "RUNNER_")):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     """A fresh copy of the example fleet (no git)."""
