@@ -187,7 +187,7 @@ def _work(
         compact_at=defaults.compact_at,
         stream=defaults.stream,
     )
-    return loop.run(
+    result = loop.run(
         client_factory(role),
         conversation,
         toolbox,
@@ -196,6 +196,8 @@ def _work(
         on_write=lambda turn: branch.commit(f"{task.id}: work in progress (turn {turn})"),
         acceptance=acceptance,
     )
+    result.delegated = list(toolbox.proposed)
+    return result
 
 
 def _finish_branch(task: Task, branch: WorkBranch, result: EngineResult) -> None:
@@ -225,6 +227,7 @@ def _publish(
     record.outcome, record.reason = result.outcome, result.reason
     record.turns, record.usage = result.turns, result.usage.to_dict()
     record.cost_usd, record.attempts = round(result.cost_usd, 6), result.attempts
+    record.delegated = result.delegated
     record.ended = iso(ws.now)
     record.links = {"branch": branch.branch}
     if branch.commits:

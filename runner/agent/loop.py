@@ -46,6 +46,7 @@ class EngineResult:
     report: Report | None = None
     attempts: int = 0
     per_turn: list[dict[str, int]] = field(default_factory=list)
+    delegated: list[str] = field(default_factory=list)  # task ids proposed to other roles
 
 
 def run(

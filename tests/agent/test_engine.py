@@ -284,3 +284,4 @@ def test_propose_task_writes_a_valid_task_into_the_pr(agent_repo: Path) -> None:
     task = git(agent_repo, "show", "fleet/tester/t-100:tasks/t-101.yaml")
     assert "parent: t-100" in task and "created_by: tester" in task
     assert outcome.record.outcome == "done"
+    assert outcome.record.delegated == ["t-101"]  # counted as a message between roles
