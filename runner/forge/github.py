@@ -2,25 +2,21 @@
 
 Idempotent: PRs are found by head branch (GitHub refuses a second one anyway), issues
 by label and hidden marker, and the creation of an escalation is claimed on the state
-branch first, so two racing runs never open it twice. Resilient: PyGithub's retry
-(5xx with backoff, `retry-after`, `x-ratelimit-reset`) is bounded in attempts and wait.
-A rejected or under-privileged token becomes a `ForgeCredentialError` naming what is
-missing, since there may be no working token left to open an issue with.
+branch first, so two racing runs never open it twice. Connection, bounded retries
+and error translation live in `github_client`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 from runner.clock import iso
 from runner.forge.base import (
-    ForgeCredentialError,
     ForgeError,
     ForgeItem,
     Issue,
@@ -28,6 +24,7 @@ from runner.forge.base import (
     marker,
     parse_marker,
 )
+from runner.forge.github_client import connect, count_requests, translate_errors
 from runner.lifecycle import EscalationRef, ForgeView, PullRef
 from runner.model import ForgeSettings
 from runner.state import StateStore
@@ -41,17 +38,6 @@ LABELS = {  # suffix -> (colour, description)
     "role": ("1d76db", "Fleet role"),
     "task": ("c5def5", "Fleet task"),
 }
-
-
-class _CallCounter(logging.Handler):
-    """Counts PyGithub's requests (it logs one debug record per request)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
 
 
 class GitHubForge:
@@ -76,13 +62,7 @@ class GitHubForge:
         self._repo: Any = None
         self._labels: set[str] | None = None
         self._trust: dict[str, bool] = {}
-        self._counter = _CallCounter()
-        logger = logging.getLogger("github.Requester")
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False  # counted, never printed (headers would be noise)
-        for old in [h for h in logger.handlers if isinstance(h, _CallCounter)]:
-            logger.removeHandler(old)  # one forge per process counts at a time
-        logger.addHandler(self._counter)
+        self._counter = count_requests()
 
     @classmethod
     def from_env(
@@ -93,31 +73,7 @@ class GitHubForge:
         store: StateStore | None,
         clock: Callable[[], datetime],
     ) -> GitHubForge:
-        from github import Auth, Github, GithubRetry
-
-        token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
-        if not token or not repository or "/" not in repository:
-            raise ForgeCredentialError(
-                "the GitHub forge needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); "
-                "inside Actions pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env"
-            )
-        interval = float(environ.get("FLEET_GITHUB_WRITE_INTERVAL", "1.0"))
-        retry = GithubRetry(
-            total=int(environ.get("FLEET_GITHUB_RETRIES", "5")),
-            backoff_factor=float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
-            secondary_rate_wait=float(environ.get("FLEET_GITHUB_SECONDARY_WAIT", "60")),
-            max_rate_limit_wait=float(environ.get("FLEET_GITHUB_MAX_WAIT", "300")),
-            status_forcelist=[429, *range(500, 600)],
-        )
-        gh = Github(
-            auth=Auth.Token(token),
-            base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
-            retry=retry,
-            timeout=30,
-            lazy=True,
-            seconds_between_requests=interval / 4,
-            seconds_between_writes=interval,
-        )
+        gh, repository = connect(environ)
         return cls(gh, repository, settings, store, clock)
 
     # -- plumbing -------------------------------------------------------------------
@@ -135,31 +91,8 @@ class GitHubForge:
     def _label(self, suffix: str) -> str:
         return f"{self.settings.label_prefix}:{suffix}"
 
-    @contextmanager
-    def _calls(self, what: str, permission: str) -> Iterator[None]:
-        from github import BadCredentialsException, GithubException, RateLimitExceededException
-
-        try:
-            yield
-        except BadCredentialsException:
-            raise ForgeCredentialError(
-                f"GITHUB_TOKEN was rejected (401 Bad credentials) while trying to {what}: it is "
-                "missing, expired or revoked; pass `GITHUB_TOKEN: ${{ github.token }}` (or a "
-                "token with repo access) in the step's env"
-            ) from None
-        except RateLimitExceededException as exc:
-            raise ForgeError(
-                f"GitHub rate limit while trying to {what}; the wait exceeded the "
-                f"limit set by FLEET_GITHUB_MAX_WAIT ({exc})"
-            ) from None
-        except GithubException as exc:
-            message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc)
-            if exc.status == 403:
-                raise ForgeCredentialError(
-                    f"GITHUB_TOKEN may not {what} ({exc.status} {message}): give the job "
-                    f"`permissions: {permission}` in the workflow"
-                ) from None
-            raise ForgeError(f"GitHub refused to {what}: {exc.status} {message}") from None
+    def _calls(self, what: str, permission: str) -> AbstractContextManager[None]:
+        return translate_errors(what, permission)
 
     def _ensure_labels(self, names: list[str]) -> None:
         from github import GithubException

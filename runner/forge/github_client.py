@@ -1,0 +1,99 @@
+"""The PyGithub client as the runner configures it: bounded retries, counted requests,
+and errors translated into what a person must do.
+
+Resilient: PyGithub's retry (5xx with backoff, `retry-after`, `x-ratelimit-reset`) is
+bounded in attempts and in wait. A rejected or under-privileged token becomes a
+`ForgeCredentialError` naming the token or the permission, since there may be no working
+token left to open an issue with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from runner.forge.base import ForgeCredentialError, ForgeError
+
+
+def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
+    """A lazy PyGithub client and the `owner/name` it works on, from the environment."""
+    from github import Auth, Github, GithubRetry
+
+    token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
+    if not token or not repository or "/" not in repository:
+        raise ForgeCredentialError(
+            "the GitHub forge needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); "
+            "inside Actions pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env"
+        )
+    interval = float(environ.get("FLEET_GITHUB_WRITE_INTERVAL", "1.0"))
+    retry = GithubRetry(
+        total=int(environ.get("FLEET_GITHUB_RETRIES", "5")),
+        backoff_factor=float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
+        secondary_rate_wait=float(environ.get("FLEET_GITHUB_SECONDARY_WAIT", "60")),
+        max_rate_limit_wait=float(environ.get("FLEET_GITHUB_MAX_WAIT", "300")),
+        status_forcelist=[429, *range(500, 600)],
+    )
+    gh = Github(
+        auth=Auth.Token(token),
+        base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+        retry=retry,
+        timeout=30,
+        lazy=True,
+        seconds_between_requests=interval / 4,
+        seconds_between_writes=interval,
+    )
+    return gh, repository
+
+
+class RequestCounter(logging.Handler):
+    """Counts PyGithub's requests (it logs one debug record per request)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def count_requests() -> RequestCounter:
+    """Start counting PyGithub's requests; one counter per process counts at a time."""
+    counter = RequestCounter()
+    logger = logging.getLogger("github.Requester")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # counted, never printed (headers would be noise)
+    for old in [h for h in logger.handlers if isinstance(h, RequestCounter)]:
+        logger.removeHandler(old)
+    logger.addHandler(counter)
+    return counter
+
+
+@contextmanager
+def translate_errors(what: str, permission: str) -> Iterator[None]:
+    """PyGithub's exceptions as ForgeErrors that say what to do; `what` completes
+    "while trying to ...", `permission` is the workflow permission that allows it."""
+    from github import BadCredentialsException, GithubException, RateLimitExceededException
+
+    try:
+        yield
+    except BadCredentialsException:
+        raise ForgeCredentialError(
+            f"GITHUB_TOKEN was rejected (401 Bad credentials) while trying to {what}: it is "
+            "missing, expired or revoked; pass `GITHUB_TOKEN: ${{ github.token }}` (or a "
+            "token with repo access) in the step's env"
+        ) from None
+    except RateLimitExceededException as exc:
+        raise ForgeError(
+            f"GitHub rate limit while trying to {what}; the wait exceeded the "
+            f"limit set by FLEET_GITHUB_MAX_WAIT ({exc})"
+        ) from None
+    except GithubException as exc:
+        message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc)
+        if exc.status == 403:
+            raise ForgeCredentialError(
+                f"GITHUB_TOKEN may not {what} ({exc.status} {message}): give the job "
+                f"`permissions: {permission}` in the workflow"
+            ) from None
+        raise ForgeError(f"GitHub refused to {what}: {exc.status} {message}") from None
