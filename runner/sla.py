@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.forge.base import ForgeItem
 from runner.model import Fleet, RunRecord
 from runner.plan import Plan
 from runner.report.status import Status
@@ -100,3 +101,37 @@ def _cause(state: str, task: str, last, reason: str, escalation, state_reason: s
     if last is None:
         return "no runs: " + (reason or "the role has not picked it up")
     return reason or state_reason
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What `fleet sla` does: open new notices, keep open ones, close resolved ones."""
+
+    to_open: list[Breach]
+    still_open: list[tuple[Breach, ForgeItem]]
+    to_close: list[tuple[ForgeItem, str]]  # the notice, and the comment that closes it
+
+
+def reconcile(found: list[Breach], items: list[ForgeItem], status: Status) -> Reconciled:
+    notices = {
+        (i.escalation_kind, i.role, i.task): i
+        for i in items
+        if i.kind == "escalation" and i.state == "open" and i.escalation_kind in ("sla", "budget")
+    }
+    current = {(b.kind, b.role, b.task): b for b in found}
+    states = {r.id: state for state, rows in status.by_state.items() for r in rows}
+    to_close = []
+    for key, item in sorted(notices.items(), key=lambda kv: kv[1].id):
+        if key in current:
+            continue
+        note = (
+            f"Resolved: {item.task} is now {states.get(item.task, 'gone')}."
+            if item.task
+            else "Resolved: spending is back within budget."
+        )
+        to_close.append((item, note))
+    return Reconciled(
+        to_open=[b for key, b in current.items() if key not in notices],
+        still_open=[(b, notices[key]) for key, b in current.items() if key in notices],
+        to_close=to_close,
+    )

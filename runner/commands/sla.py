@@ -10,7 +10,7 @@ from runner.bodies import escalation_title
 from runner.forge.base import Issue
 from runner.forge.select import open_forge
 from runner.report.collect import gather
-from runner.sla import breaches
+from runner.sla import breaches, reconcile
 from runner.workspace import open_workspace
 
 
@@ -19,17 +19,10 @@ def run(root: Path, *, dry_run: bool) -> int:
     forge = open_forge(ws)
     status, parts = gather(ws, forge, ws.now)
     found = breaches(status, ws.fleet, parts["runs"], parts["plan"])
-    open_notices = {
-        (i.escalation_kind, i.role, i.task): i
-        for i in parts["items"]
-        if i.kind == "escalation" and i.state == "open" and i.escalation_kind in ("sla", "budget")
-    }
-    current = {(b.kind, b.role, b.task) for b in found}
-    for b in found:
-        key = (b.kind, b.role, b.task)
-        if key in open_notices:
-            click.echo(f"open: {b.summary} ({open_notices[key].id})")
-            continue
+    plan = reconcile(found, parts["items"], status)
+    for breach, item in plan.still_open:
+        click.echo(f"open: {breach.summary} ({item.id})")
+    for b in plan.to_open:
         if dry_run:
             click.echo(f"would escalate: {b.summary}")
             continue
@@ -43,15 +36,7 @@ def run(root: Path, *, dry_run: bool) -> int:
             assignees=role.escalate_to if role else (),
         )
         click.echo(f"escalated: {b.summary} ({issue.id})")
-    for key, item in sorted(open_notices.items(), key=lambda kv: kv[1].id):
-        if key in current:
-            continue
-        state = status_of(status, item.task)
-        note = (
-            f"Resolved: {item.task} is now {state}."
-            if item.task
-            else "Resolved: spending is back within budget."
-        )
+    for item, note in plan.to_close:
         if dry_run:
             click.echo(f"would close {item.id}: {note}")
             continue
@@ -60,13 +45,6 @@ def run(root: Path, *, dry_run: bool) -> int:
             note,
         )
         click.echo(f"closed {item.id}: {note}")
-    if not found and not open_notices:
+    if not (found or plan.to_close):
         click.echo("No SLA or budget breaches.")
     return 0
-
-
-def status_of(status, task: str | None) -> str:
-    for state, rows in status.by_state.items():
-        if any(r.id == task for r in rows):
-            return state
-    return "gone"
