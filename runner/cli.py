@@ -309,6 +309,33 @@ def doctor(ctx: _Context, fmt: str) -> None:
     sys.exit(_acting(lambda: command.run(ctx.root(), fmt=fmt)))
 
 
+@cli.group()
+def local() -> None:
+    """The human's side of the local forge: merge agent work, answer escalations."""
+
+
+@local.command("merge")
+@click.argument("pr")
+@pass_ctx
+def local_merge(ctx: _Context, pr: str) -> None:
+    """Merge the local agent PR PR (ROLE/TASK or local-pr:ROLE/TASK) into the base branch."""
+    from runner.commands import local as command
+
+    sys.exit(_acting(lambda: command.merge(ctx.root(), pr)))
+
+
+@local.command("answer")
+@click.argument("issue")
+@click.argument("text")
+@click.option("--keep-open", is_flag=True, help="Reply without closing the escalation.")
+@pass_ctx
+def local_answer(ctx: _Context, issue: str, text: str, keep_open: bool) -> None:
+    """Answer the local escalation ISSUE with TEXT, and close it."""
+    from runner.commands import local as command
+
+    sys.exit(_acting(lambda: command.answer(ctx.root(), issue, text, keep_open)))
+
+
 def _acting(action: Callable[[], int]) -> int:
     """Run a command that acts on the repository; known failures become clear errors."""
     from runner.actions import EventError

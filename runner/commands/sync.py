@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from runner import sync, sync_render
+from runner.forge.select import open_forge
 from runner.workspace import open_workspace
 
 
@@ -16,6 +17,7 @@ def run(root: Path, *, role: str, since: str | None, fmt: str, cap_tokens: int) 
         known = ", ".join(sorted(ws.fleet.roles))
         raise click.UsageError(f"unknown role '{role}' (roles: {known})")
     checkpoint = ws.ledger.checkpoint(role)
+    events = open_forge(ws).events_since(role, checkpoint.events_since if checkpoint else None)
     delta = sync.compute(
         ws.git,
         ws.fleet,
@@ -24,6 +26,7 @@ def run(root: Path, *, role: str, since: str | None, fmt: str, cap_tokens: int) 
         checkpoint=checkpoint,
         since=since,
         runs=ws.runs(),
+        events=events,
         remote=ws.remote,
     )
     if fmt == "json":

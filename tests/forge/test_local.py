@@ -1,0 +1,60 @@
+"""The whole loop offline: run, merge, the next task becomes ready; escalate, answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import git
+
+ENV = {"FLEET_FORGE": "local", "FLEET_NOW": "2026-11-24T10:30:00Z"}
+
+
+def _env(monkeypatch, **extra: str) -> None:
+    for k, v in {**ENV, **extra}.items():
+        monkeypatch.setenv(k, v)
+
+
+def test_merge_completes_the_task_and_unlocks_its_dependant(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    _env(monkeypatch)
+    assert fleet_cli("-C", str(repo), "run", "--role", "devops", "--task", "t-001").exit_code == 0
+    out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert out.exit_code == 0, out.output
+    assert "status: done" in (repo / "tasks/t-001.yaml").read_text()
+    assert "status: done" in git(repo.parent / "origin.git", "show", "main:tasks/t-001.yaml")
+    plan = json.loads(
+        fleet_cli(
+            "-C", str(repo), "plan", "--role", "devops", "--due", "devops", "--format", "json"
+        ).stdout
+    )  # the merge's push makes it due
+    assert [p["task"] for p in plan["picks"]] == ["t-002"]
+    again = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert again.exit_code == 2 and "no open local PR" in again.output
+
+
+def test_answer_closes_the_escalation_and_reaches_the_delta(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    _env(monkeypatch)
+    run = fleet_cli("-C", str(repo), "run", "--role", "fullstack", "--task", "t-006")
+    assert "escalation local-issue:fullstack/t-006/credential" in run.stdout
+    issue = "local-issue:fullstack/t-006/credential"
+    out = fleet_cli("-C", str(repo), "local", "answer", issue, "Use the staging vault key.")
+    assert out.exit_code == 0, out.output
+    plan = json.loads(
+        fleet_cli(
+            "-C", str(repo), "plan", "--role", "fullstack", "--due", "fullstack", "--format", "json"
+        ).stdout
+    )
+    assert [p["task"] for p in plan["picks"]] == ["t-006"]  # no longer blocked
+    delta = fleet_cli("-C", str(repo), "sync", "fullstack").stdout
+    assert "Answers on your escalations (1)" in delta
+    assert "Use the staging vault key." in delta
+
+
+def test_local_commands_refuse_other_forges(repo: Path, fleet_cli, monkeypatch) -> None:
+    _env(monkeypatch, FLEET_FORGE="github")
+    out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert out.exit_code == 2 and "local forge only" in out.output
