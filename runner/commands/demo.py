@@ -125,7 +125,8 @@ def _demo(base: Path) -> int:
         sample = json.dumps(records[-1].to_dict(), indent=2).splitlines()
         click.echo("   one record:\n     " + "\n     ".join(sample[:12]) + "\n     ...")
     click.echo(
-        "Try: fleet demo --keep DIR, then `fleet -C DIR/acme plan` and "
-        "`git -C DIR/acme log fleet-state`."
+        "Next: `fleet demo --keep DIR`, then in DIR/acme: `fleet local merge devops/t-001` "
+        "(you, merging the PR), `fleet tick --due devops` (t-002 is ready now), "
+        "`fleet status`."
     )
     return 0

@@ -49,15 +49,19 @@ def merge(root: Path, ref: str) -> int:
             "button, this merges into it)"
         )
     branch = record["branch"]
+    who = (
+        {}
+        if ws.git.succeeds("config", "user.email")
+        else {  # a fresh machine
+            "GIT_AUTHOR_NAME": _person(ws),
+            "GIT_AUTHOR_EMAIL": "you@localhost",
+            "GIT_COMMITTER_NAME": _person(ws),
+            "GIT_COMMITTER_EMAIL": "you@localhost",
+        }
+    )
     try:
-        ws.git.run(
-            "merge",
-            "--no-ff",
-            "--quiet",
-            "-m",
-            f"Merge {record['id']}: {record.get('title', task)}",
-            branch,
-        )
+        message = f"Merge {record['id']}: {record.get('title', task)}"
+        ws.git.run("merge", "--no-ff", "--quiet", "-m", message, branch, env=who)
     except GitError as exc:
         ws.git.succeeds("merge", "--abort")
         raise click.ClickException(f"cannot merge {branch}: {exc.stderr}") from None
