@@ -100,7 +100,8 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
             "tick", f"push touched work for {', '.join(roles) or 'no role'}", force_due=tuple(roles)
         )
     if event.name == "workflow_dispatch":
-        inputs = p.get("inputs") if isinstance(p.get("inputs"), dict) else {}
+        raw = p.get("inputs")
+        inputs: dict[str, Any] = raw if isinstance(raw, dict) else {}
         role, task = _clean(inputs.get("role")), _clean(inputs.get("task"))
         if role and role not in fleet.roles:
             raise EventError(f"workflow_dispatch input role={role!r} is not a role of this fleet")

@@ -207,10 +207,10 @@ def _budgets(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
                 "budget",
             )
     for task in fleet.tasks.values():
-        role = fleet.roles.get(task.role)
-        if task.run_budget_usd is None or role is None:
+        owner = fleet.roles.get(task.role)
+        if task.run_budget_usd is None or owner is None:
             continue
-        limit, whose = role.daily_budget_usd, f"role '{role.name}' daily budget"
+        limit, whose = owner.daily_budget_usd, f"role '{owner.name}' daily budget"
         if fleet_daily is not None and fleet_daily < limit:
             limit, whose = fleet_daily, "fleet's daily budget"
         if task.run_budget_usd > limit:

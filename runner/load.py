@@ -119,7 +119,7 @@ def _list(root: Path, rel_dir: str, suffixes: tuple[str, ...], recursive: bool) 
     base = root / rel_dir
     if not base.is_dir():
         return []
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(base):
         if not recursive:
             dirnames.clear()

@@ -193,15 +193,19 @@ def _work(
         toolbox,
         limits,
         ws.fleet.config.prices.get(role.model),
-        on_write=lambda turn: branch.commit(f"{task.id}: work in progress (turn {turn})"),
+        on_write=lambda turn: _commit_turn(branch, task, turn),
         acceptance=acceptance,
     )
     result.delegated = list(toolbox.proposed)
     return result
 
 
+def _commit_turn(branch: WorkBranch, task: Task, turn: int) -> None:
+    branch.commit(f"{task.id}: work in progress (turn {turn})")
+
+
 def _finish_branch(task: Task, branch: WorkBranch, result: EngineResult) -> None:
-    if result.outcome == "done":
+    if result.outcome == "done" and branch.path is not None:
         file = branch.path / task.path
         if file.is_file():
             file.write_text(

@@ -98,7 +98,7 @@ def _explain(error: ValidationError, kind: str) -> tuple[str, tuple[Any, ...]]:
     if v == "type":
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
-        want = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted_list)
+        want = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
         if not path:
             return f"the file must be {want}, but it is {_kind_of(value)}", path
         return f"{name} must be {want}, not {_kind_of(value)}", path

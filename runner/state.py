@@ -78,7 +78,7 @@ class StateStore:
                 "fetch", "--quiet", "--no-tags", self.remote, f"+{self.local_ref}:{self.remote_ref}"
             )
         except GitError as exc:
-            if "couldn't find remote ref" not in exc.stderr:
+            if "couldn't find remote ref" not in exc.stderr or self.remote_ref is None:
                 raise
             self.git.run("update-ref", "-d", self.remote_ref)
 
@@ -216,7 +216,7 @@ class Ledger:
 
     def finish(self, record: RunRecord, checkpoint: Checkpoint | None = None) -> None:
         """Complete a run and, in the same commit, move its role's checkpoint."""
-        files = {run_path(record): _dump(record)}
+        files: dict[str, bytes | None] = {run_path(record): _dump(record)}
         if checkpoint is not None:
             files[f"checkpoints/{checkpoint.role}.json"] = _json(asdict(checkpoint))
         self.store.write(files, f"run {record.run_id}: {record.outcome}")

@@ -76,7 +76,7 @@ class WorkBranch:
 
     def commit(self, message: str, *, trailers: dict[str, str] | None = None) -> str | None:
         """Commit everything in the worktree; push it. None when there was nothing."""
-        wt = Git(self.path, self.git.env)
+        wt = self._tree()
         wt.run("add", "-A")
         if wt.succeeds("diff", "--cached", "--quiet"):
             return None
@@ -105,18 +105,24 @@ class WorkBranch:
     def push(self) -> None:
         if not self.remote:
             return
-        wt = Git(self.path, self.git.env)
+        wt = self._tree()
         try:
             wt.run("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}")
             self.push_error = None
         except GitError as exc:
             self.push_error = exc.stderr or str(exc)
 
+    def _root(self) -> Path:
+        if self.path is None:
+            raise RuntimeError("the work branch is not checked out; call open() first")
+        return self.path
+
+    def _tree(self) -> Git:
+        return Git(self._root(), self.git.env)
+
     def changed_paths(self) -> list[str]:
         """Paths changed in the worktree (uncommitted), repository-relative."""
-        out = Git(self.path, self.git.env).run(
-            "status", "--porcelain", "-z", "--untracked-files=all"
-        )
+        out = self._tree().run("status", "--porcelain", "-z", "--untracked-files=all")
         paths = []
         for entry in out.split("\0"):
             if len(entry) > 3:
@@ -124,12 +130,12 @@ class WorkBranch:
         return paths
 
     def discard(self, paths: list[str]) -> None:
-        wt = Git(self.path, self.git.env)
+        wt = self._tree()
         for p in paths:
             if wt.succeeds("ls-files", "--error-unmatch", "--", p):
                 wt.run("checkout", "--quiet", "HEAD", "--", p)
             else:
-                target = self.path / p
+                target = self._root() / p
                 if target.is_dir():
                     shutil.rmtree(target)
                 else:

@@ -226,10 +226,12 @@ class _Builder:
         try:
             self.loader.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            self.doc.problems.append(
-                Problem(f"invalid merge key: {exc.problem}", mark.line + 1, mark.column + 1)
+            line, col = (
+                (exc.problem_mark.line + 1, exc.problem_mark.column + 1)
+                if (exc.problem_mark)
+                else _pos(node)
             )
+            self.doc.problems.append(Problem(f"invalid merge key: {exc.problem}", line, col))
             node.value = [(k, v) for k, v in node.value if k.tag != _MERGE]
         return self._mapping(node, path)
 

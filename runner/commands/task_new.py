@@ -16,31 +16,41 @@ def run(
     root: Path,
     *,
     task_id: str | None,
+    role: str,
+    title: str,
     checks: tuple[str, ...],
     reviews: tuple[str, ...],
-    **fields: object,
+    description: str = "",
+    priority: str | None = None,
+    depends_on: tuple[str, ...] = (),
 ) -> int:
     if not checks and not reviews:
         raise click.UsageError(
             "a task needs acceptance criteria: add --check CMD (a command that must exit 0) "
             "and/or --review TEXT (an item the reviewer checks)"
         )
-    loaded = load(root)
-    fleet = loaded.fleet
+    fleet = load(root).fleet
+    if role not in fleet.roles:
+        known = ", ".join(sorted(fleet.roles)) or "none"
+        raise click.UsageError(f"unknown role '{role}' (roles: {known})")
+    missing = [d for d in depends_on if d not in fleet.tasks]
+    if missing:
+        raise click.UsageError(f"--depends-on names unknown task(s): {', '.join(missing)}")
     task_id = task_id or next_id(list(fleet.tasks))
     rel = f"{TASKS_DIR}/{task_id}.yaml"
     if task_id in fleet.tasks or (root / rel).exists():
         raise click.UsageError(f"task {task_id} already exists ({rel})")
-    text = build(task_id=task_id, checks=checks, reviews=reviews, **fields)  # type: ignore[arg-type]
-    doc = parse(text)
-    problems = schema.validate(doc, "task", rel)
-    role = fields.get("role")
-    if role not in fleet.roles:
-        known = ", ".join(sorted(fleet.roles)) or "none"
-        raise click.UsageError(f"unknown role '{role}' (roles: {known})")
-    missing = [d for d in fields.get("depends_on", ()) if d not in fleet.tasks]  # type: ignore[union-attr]
-    if missing:
-        raise click.UsageError(f"--depends-on names unknown task(s): {', '.join(missing)}")
+    text = build(
+        task_id=task_id,
+        role=role,
+        title=title,
+        checks=checks,
+        reviews=reviews,
+        description=description,
+        priority=priority,
+        depends_on=depends_on,
+    )
+    problems = schema.validate(parse(text), "task", rel)
     if problems:
         for p in problems:
             click.echo(f"fleet task new: {p.message}", err=True)

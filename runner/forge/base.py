@@ -78,7 +78,10 @@ class ForgeItem:
 
 class Forge(Protocol):
     name: str
-    api_calls: int
+
+    @property
+    def api_calls(self) -> int:
+        """Requests this forge made so far (recorded per run in the ledger)."""
 
     def open_pr(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from runner.clock import iso
 from runner.forge.base import ForgeError, ForgeItem, Issue, PullRequest, marker
@@ -34,19 +35,36 @@ class LocalForge:
     def _save(self, path: str, record: dict, message: str) -> None:
         self.store.write({path: (json.dumps(record, indent=2) + "\n").encode()}, message)
 
-    def open_pr(self, *, role, task, branch, base, title, body, draft) -> PullRequest:
+    def _open_record(self, path: str) -> dict[str, Any] | None:
+        record = self.store.read_json(path)
+        return record if isinstance(record, dict) and record.get("state") == "open" else None
+
+    def open_pr(
+        self,
+        *,
+        role: str,
+        task: str,
+        branch: str,
+        base: str,
+        title: str,
+        body: str,
+        draft: bool,
+    ) -> PullRequest:
         path = self._pr_path(role, task)
         now = iso(self.clock())
-        record = self.store.read_json(path)
-        created_now = not (record and record.get("state") == "open")
-        if created_now:
-            record = {
+        existing = self._open_record(path)
+        created_now = existing is None
+        record: dict[str, Any] = (
+            existing
+            if existing is not None
+            else {
                 "id": f"local-pr:{role}/{task}",
                 "branch": branch,
                 "base": base,
                 "created": now,
                 "comments": [],
             }
+        )
         record.update(
             title=title,
             body=body + "\n" + marker("pr", role, task),
@@ -57,13 +75,22 @@ class LocalForge:
         self._save(path, record, f"forge: {'open' if created_now else 'update'} PR {branch}")
         return _pr(record, created_now)
 
-    def escalate(self, *, role, task, kind, title, body, assignees) -> Issue:
+    def escalate(
+        self,
+        *,
+        role: str,
+        task: str | None,
+        kind: str,
+        title: str,
+        body: str,
+        assignees: tuple[str, ...],
+    ) -> Issue:
         path = self._issue_path(role, task, kind)
         now = iso(self.clock())
-        record = self.store.read_json(path)
-        created_now = not (record and record.get("state") == "open")
-        if created_now:
-            record = {
+        existing = self._open_record(path)
+        created_now = existing is None
+        if existing is None:
+            record: dict[str, Any] = {
                 "id": f"local-issue:{role}/{task or '-'}/{kind}",
                 "kind": kind,
                 "role": role,
@@ -76,6 +103,7 @@ class LocalForge:
                 "state": "open",
             }
         else:
+            record = existing
             record["comments"].append(
                 {"author": "fleet-runner", "created": now, "body": f"Escalated again:\n\n{body}"}
             )
@@ -175,7 +203,8 @@ class LocalForge:
         ]
 
     def view(self) -> ForgeView:
-        prs, escalations = {}, {}
+        prs: dict[str, PullRef] = {}
+        escalations: dict[str, tuple[EscalationRef, ...]] = {}
         for record in self._records("forge/prs/"):
             if record.get("state") == "open":
                 task = record["id"].rsplit("/", 1)[1]

@@ -126,13 +126,13 @@ def cost_chart(status: Status, width: int = 560, height: int = 220) -> str:
         f"y2={plot_h} stroke=#999 />",
     ]
     for i, (day, per) in enumerate(days):
-        y = plot_h
+        y: float = plot_h
         for role in roles:
             cost = per.get(role, 0.0)
             if cost <= 0:
                 continue
             h = cost / top * (plot_h - 16)
-            y -= h
+            y = y - h
             out.append(
                 f"<rect class=bar data-day={escape(day)} data-role={escape(role)} "
                 f"x={pad + i * step + 1:.1f} y={y:.1f} width={max(step - 2, 1):.1f} "
@@ -149,7 +149,7 @@ def throughput_chart(status: Status, width: int = 560, height: int = 200) -> str
     weeks = list(status.throughput.items())[-12:]
     if not weeks:
         return "<p>Nothing completed or merged in the period.</p>"
-    top = max(max(c["completed"], c["merged"]) for _, c in weeks) or 1
+    top: float = max(max(c["completed"], c["merged"]) for _, c in weeks) or 1
     pad, plot_h = 30, height - 40
     step = (width - pad) / len(weeks)
     series = (("completed", "#3ca951"), ("merged", "#4269d0"))

@@ -227,18 +227,18 @@ def _roles(
     commits_week = Counter(c.agent_role for c in commits if c.agent_role and c.time >= week_s)
     prs_week = Counter(i.role for i in items if i.kind == "pr" and i.created >= week_s)
     picks = {d.role: d for d in plan.decisions if d.run}
-    first_reason = {}
+    first_reason: dict[str, str] = {}
     for d in plan.decisions:
         first_reason.setdefault(d.role, d.reason)
     for name, role in sorted(fleet.roles.items()):
         pick = picks.get(name)
-        r = last.get(name)
+        latest = last.get(name)
         status.roles.append(
             RoleRow(
                 name,
                 role.engine,
-                r.started if r else None,
-                r.outcome if r else None,
+                latest.started if latest else None,
+                latest.outcome if latest else None,
                 pick.task if pick else None,
                 pick.reason if pick else first_reason.get(name, ""),
                 runs_week[name],
