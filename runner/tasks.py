@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import yaml
+
+from runner import schema
+from runner.model import Finding
+from runner.yamlfile import parse
 
 _NUMBERED = re.compile(r"^t-(\d+)$")
 
@@ -46,6 +51,14 @@ def build(
     data["acceptance"] = [{"check": c} for c in checks] + [{"review": r} for r in reviews]
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
     return "# yaml-language-server: $schema=../schemas/task.schema.json\n" + body
+
+
+def prepare(task_id: str, **fields: Any) -> tuple[str, str, list[Finding]]:
+    """The repository path, the YAML text and the schema findings of a new task file
+    (`fields` as for `build`); nothing is written."""
+    rel = f"tasks/{task_id}.yaml"
+    text = build(task_id=task_id, **fields)
+    return rel, text, schema.validate(parse(text), "task", rel)
 
 
 def mark_done(text: str, result: str) -> str:

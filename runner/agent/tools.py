@@ -11,14 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner import schema
 from runner.acceptance import Report
 from runner.agent.sandbox import Sandbox, ToolError
 from runner.model import Role, Task
 from runner.paths import matches
-from runner.tasks import build as build_task
-from runner.tasks import next_id
-from runner.yamlfile import parse
+from runner.tasks import next_id, prepare
 
 READ_CAP = 100_000
 LIST_CAP = 500
@@ -252,8 +249,8 @@ class ToolBox:
                 "or {review: text}"
             )
         task_id = next_id([*self.task_ids, *self.proposed])
-        text = build_task(
-            task_id=task_id,
+        rel, text, problems = prepare(
+            task_id,
             role=role,
             title=title,
             checks=checks,
@@ -263,9 +260,6 @@ class ToolBox:
             created=self.today,
             parent=self.task.id,
         )
-        rel = f"tasks/{task_id}.yaml"
-        doc = parse(text)
-        problems = schema.validate(doc, "task", rel)
         if problems:
             raise ToolError("; ".join(p.message for p in problems))
         full = self.sandbox.root / rel

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from runner import scaffold, schema
-from runner.load import TASKS_DIR, load
-from runner.tasks import build, next_id
-from runner.yamlfile import parse
+from runner import scaffold
+from runner.load import load
+from runner.tasks import next_id, prepare
 
 
 def run(
@@ -37,11 +36,8 @@ def run(
     if missing:
         raise click.UsageError(f"--depends-on names unknown task(s): {', '.join(missing)}")
     task_id = task_id or next_id(list(fleet.tasks))
-    rel = f"{TASKS_DIR}/{task_id}.yaml"
-    if task_id in fleet.tasks or (root / rel).exists():
-        raise click.UsageError(f"task {task_id} already exists ({rel})")
-    text = build(
-        task_id=task_id,
+    rel, text, problems = prepare(
+        task_id,
         role=role,
         title=title,
         checks=checks,
@@ -50,7 +46,8 @@ def run(
         priority=priority,
         depends_on=depends_on,
     )
-    problems = schema.validate(parse(text), "task", rel)
+    if task_id in fleet.tasks or (root / rel).exists():
+        raise click.UsageError(f"task {task_id} already exists ({rel})")
     if problems:
         for p in problems:
             click.echo(f"fleet task new: {p.message}", err=True)
