@@ -56,7 +56,7 @@ def make_plan(
     """
     runs = list(runs)
     today = now.strftime("%Y-%m-%d")
-    spent = _spent_on(runs, today)
+    spent = spent_on(runs, today)
     fleet_spent = sum(spent.values())
     plan = Plan(now=iso(now), spent_today=spent)
     wanted = set(roles) if roles else set(fleet.roles)
@@ -180,7 +180,8 @@ def _order(task: Task) -> tuple[int, str, str]:
     return (PRIORITIES.index(task.priority), task.created or "9999", task.id)
 
 
-def _spent_on(runs: list[RunRecord], day: str) -> dict[str, float]:
+def spent_on(runs: Iterable[RunRecord], day: str) -> dict[str, float]:
+    """US dollars spent per role on `day` (YYYY-MM-DD, UTC), from the ledger."""
     spent: dict[str, float] = {}
     for r in runs:
         if r.started.startswith(day):

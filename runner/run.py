@@ -24,6 +24,7 @@ from runner.bodies import escalation_body, escalation_title, pr_body, pr_title
 from runner.clock import iso
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.model import Role, RunRecord, Task
+from runner.plan import spent_on
 from runner.state import Checkpoint, new_run_id
 from runner.tasks import mark_done
 from runner.workspace import ConfigError, Workspace
@@ -44,12 +45,13 @@ class RunOutcome:
 
 
 def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> float:
-    today = ws.now.strftime("%Y-%m-%d")
-    spent_role = sum(r.cost_usd for r in runs if r.role == role.name and r.started >= today)
-    spent_fleet = sum(r.cost_usd for r in runs if r.started >= today)
-    limits = [task.run_budget_usd or role.run_budget_usd, role.daily_budget_usd - spent_role]
+    spent = spent_on(runs, ws.now.strftime("%Y-%m-%d"))
+    limits = [
+        task.run_budget_usd or role.run_budget_usd,
+        role.daily_budget_usd - spent.get(role.name, 0.0),
+    ]
     if ws.fleet.config.daily_budget_usd is not None:
-        limits.append(ws.fleet.config.daily_budget_usd - spent_fleet)
+        limits.append(ws.fleet.config.daily_budget_usd - sum(spent.values()))
     return max(0.0, min(limits))
 
 
