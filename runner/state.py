@@ -117,6 +117,9 @@ class StateStore:
             "pushing first; re-run the job"
         )
 
+    def write_json(self, path: str, data: Any, message: str) -> str:
+        return self.write({path: _json(data)}, message)
+
     def claim(
         self,
         path: str,

@@ -4,26 +4,26 @@ loop offline: merge an agent's work branch (completing its task), answer an esca
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import click
 
-from runner.clock import iso
+from runner.forge.base import ForgeError
+from runner.forge.local import LocalForge
 from runner.forge.select import forge_name
 from runner.gitrepo import GitError
 from runner.workspace import Workspace, open_workspace
 
 
-def _local(root: Path) -> Workspace:
+def _local(root: Path) -> tuple[Workspace, LocalForge]:
     ws = open_workspace(root)
     if forge_name(ws.environ) != "local":
         raise click.UsageError(
             "this works on the local forge only (FLEET_FORGE=local); on "
             "GitHub, merge the PR and answer the issue there"
         )
-    return ws
+    return ws, LocalForge(ws.ledger.store, lambda: ws.now)
 
 
 def _person(ws: Workspace) -> str:
@@ -32,13 +32,10 @@ def _person(ws: Workspace) -> str:
 
 
 def merge(root: Path, ref: str) -> int:
-    ws = _local(root)
-    role, _, task = ref.removeprefix("local-pr:").partition("/")
-    path = f"forge/prs/{role}/{task}.json"
-    store = ws.ledger.store
-    record = store.read_json(path)
-    if not record or record.get("state") != "open":
-        raise click.UsageError(f"no open local PR for {role}/{task}")
+    ws, forge = _local(root)
+    record = forge.open_pull(ref)
+    if record is None:
+        raise click.UsageError(f"no open local PR for {ref.removeprefix('local-pr:')}")
     if record.get("draft"):
         raise click.UsageError(f"{record['id']} is a draft: its acceptance checks do not pass yet")
     base = ws.fleet.config.forge.base_branch
@@ -60,43 +57,27 @@ def merge(root: Path, ref: str) -> int:
         }
     )
     try:
-        message = f"Merge {record['id']}: {record.get('title', task)}"
+        message = f"Merge {record['id']}: {record.get('title', '')}"
         ws.git.run("merge", "--no-ff", "--quiet", "-m", message, branch, env=who)
     except GitError as exc:
         ws.git.succeeds("merge", "--abort")
         raise click.ClickException(f"cannot merge {branch}: {exc.stderr}") from None
     if ws.remote:
         ws.git.run("push", "--quiet", ws.remote, base)
-    record.update(state="merged", closed=iso(ws.now))
-    store.write(
-        {path: (json.dumps(record, indent=2) + "\n").encode()}, f"forge: merge {record['id']}"
-    )
-    click.echo(f"Merged {branch} into {base}; {task} is done.")
+    forge.mark_merged(record)
+    click.echo(f"Merged {branch} into {base}; {branch.rsplit('/', 1)[-1]} is done.")
     return 0
 
 
 def answer(root: Path, issue: str, text: str, keep_open: bool) -> int:
-    ws = _local(root)
-    _, _, rest = issue.partition(":")
-    parts = rest.split("/")
-    if len(parts) != 3:
-        raise click.UsageError(
-            f"{issue!r} is not a local escalation id (local-issue:<role>/<task>/<kind>)"
-        )
-    role, task, kind = parts
-    path = f"forge/issues/{role}/{task}/{kind}.json"
-    record = ws.ledger.store.read_json(path)
-    if not record:
-        raise click.UsageError(f"no local escalation {issue}")
-    record["comments"].append({"author": _person(ws), "created": iso(ws.now), "body": text})
-    if not keep_open:
-        record.update(state="closed", closed=iso(ws.now))
-    ws.ledger.store.write(
-        {path: (json.dumps(record, indent=2) + "\n").encode()}, f"forge: answer {issue}"
-    )
+    ws, forge = _local(root)
+    try:
+        record = forge.reply(issue, _person(ws), text, close=not keep_open)
+    except ForgeError as exc:
+        raise click.UsageError(str(exc)) from None
     click.echo(
         f"Answered {issue}"
         + ("" if keep_open else " and closed it")
-        + f"; {role} sees the answer in its next sync delta."
+        + f"; {record.get('role')} sees the answer in its next sync delta."
     )
     return 0

@@ -32,8 +32,18 @@ class LocalForge:
     def _issue_path(self, role: str, task: str | None, kind: str) -> str:
         return f"forge/issues/{role}/{task or '-'}/{kind}.json"
 
+    def _issue_path_of(self, issue_id: str) -> str:
+        """The record of `local-issue:<role>/<task>/<kind>`; ForgeError for anything else."""
+        parts = issue_id.partition(":")[2].split("/")
+        if not issue_id.startswith("local-issue:") or len(parts) != 3:
+            raise ForgeError(
+                f"{issue_id!r} is not a local escalation id (local-issue:<role>/<task>/<kind>)"
+            )
+        role, task, kind = parts
+        return self._issue_path(role, None if task == "-" else task, kind)
+
     def _save(self, path: str, record: dict, message: str) -> None:
-        self.store.write({path: (json.dumps(record, indent=2) + "\n").encode()}, message)
+        self.store.write_json(path, record, message)
 
     def _open_record(self, path: str) -> dict[str, Any] | None:
         record = self.store.read_json(path)
@@ -111,17 +121,32 @@ class LocalForge:
         return _issue(record, created_now)
 
     def close_escalation(self, issue: Issue, comment: str) -> None:
-        _, _, rest = issue.id.partition(":")
-        role, task, kind = rest.split("/")
-        path = self._issue_path(role, None if task == "-" else task, kind)
+        path = self._issue_path_of(issue.id)
+        if self._open_record(path) is not None:
+            self.reply(issue.id, "fleet-runner", comment, close=True)
+
+    def reply(self, issue_id: str, author: str, body: str, *, close: bool) -> dict[str, Any]:
+        """A comment on a local escalation, as a person (or the runner) writes one."""
+        path = self._issue_path_of(issue_id)
         record = self.store.read_json(path)
-        if record and record.get("state") == "open":
-            record["state"] = "closed"
-            record["closed"] = iso(self.clock())
-            record["comments"].append(
-                {"author": "fleet-runner", "created": iso(self.clock()), "body": comment}
-            )
-            self._save(path, record, f"forge: close {issue.id}")
+        if not isinstance(record, dict):
+            raise ForgeError(f"no local escalation {issue_id}")
+        now = iso(self.clock())
+        record["comments"].append({"author": author, "created": now, "body": body})
+        if close and record.get("state") == "open":
+            record.update(state="closed", closed=now)
+        self._save(path, record, f"forge: {'close' if close else 'reply on'} {issue_id}")
+        return record
+
+    def open_pull(self, ref: str) -> dict[str, Any] | None:
+        """The open local PR record for `<role>/<task>` or `local-pr:<role>/<task>`."""
+        role, _, task = ref.removeprefix("local-pr:").partition("/")
+        return self._open_record(self._pr_path(role, task)) if role and task else None
+
+    def mark_merged(self, record: dict[str, Any]) -> None:
+        role, _, task = record["id"].removeprefix("local-pr:").partition("/")
+        record.update(state="merged", closed=iso(self.clock()))
+        self._save(self._pr_path(role, task), record, f"forge: merge {record['id']}")
 
     def comment(self, ref: str, body: str) -> None:
         for path in self.store.list("forge/"):

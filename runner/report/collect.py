@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 
@@ -79,7 +78,4 @@ def gather(ws: Workspace, forge: Forge, since: datetime) -> tuple[Status, dict]:
 
 def record_snapshot(ws: Workspace, states: dict) -> None:
     data = {"time": iso(ws.now), "states": snapshot(states)}
-    ws.ledger.store.write(
-        {SNAPSHOT: (json.dumps(data, indent=1) + "\n").encode()},
-        "status: snapshot for the next founder's delta",
-    )
+    ws.ledger.store.write_json(SNAPSHOT, data, "status: snapshot for the next founder's delta")
