@@ -8,8 +8,10 @@ Cost depends on the size of the delta, never on the length of history.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from runner.clock import iso
+from runner.clock import parse as parse_time
 from runner.gitrepo import Git, GitError
 from runner.model import Fleet, Role, RunRecord
 from runner.paths import matches_any
@@ -178,9 +180,11 @@ def compute(
     return delta
 
 
-def _commits(git: Git, revs: list[str], role: Role) -> list[Commit]:
+def read_log(git: Git, *revs: str) -> list[Commit]:
+    """Commits of `git log REVS`, newest first: committer time in UTC, files touched, and
+    the role of an agent's commit (its Fleet-Role trailer). One `git log` call."""
     trailer = f"%(trailers:key={ROLE_TRAILER},valueonly,separator=%x2C)"
-    fmt = f"%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f{trailer}"
+    fmt = f"%x1e%H%x1f%an%x1f%ae%x1f%cI%x1f%s%x1f{trailer}"
     out = git.run("-c", "core.quotePath=false", "log", f"--format={fmt}", "--name-only", *revs)
     commits = []
     for chunk in out.split("\x1e")[1:]:
@@ -190,10 +194,19 @@ def _commits(git: Git, revs: list[str], role: Role) -> list[Commit]:
             continue
         sha, author, email, time, subject, trailer = fields[:6]
         files = tuple(line for line in rest.split("\n") if line.strip())
-        agent = trailer.strip() or None
-        founder_fix = agent is None and matches_any_file(files, role.writable)
-        commits.append(Commit(sha, author, email, time, subject, files, agent, founder_fix))
+        commits.append(
+            Commit(
+                sha, author, email, iso(parse_time(time)), subject, files, trailer.strip() or None
+            )
+        )
     return commits
+
+
+def _commits(git: Git, revs: list[str], role: Role) -> list[Commit]:
+    return [
+        replace(c, founder_fix=c.agent_role is None and matches_any_file(c.files, role.writable))
+        for c in read_log(git, *revs)
+    ]
 
 
 def matches_any_file(files: Iterable[str], globs: Iterable[str]) -> bool:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from runner.clock import iso, parse
 from runner.forge.base import Forge
 from runner.plan import make_plan
-from runner.report.status import CommitInfo, Status, compute, snapshot
-from runner.sync import ROLE_TRAILER
+from runner.report.status import Status, compute, snapshot
+from runner.sync import Commit, read_log
 from runner.workspace import Workspace
 
 SNAPSHOT = "status/last.json"
@@ -30,27 +30,11 @@ def parse_since(text: str, now: datetime) -> datetime:
         ) from None
 
 
-def commits_since(ws: Workspace, since: datetime) -> list[CommitInfo]:
+def commits_since(ws: Workspace, since: datetime) -> list[Commit]:
     head = ws.head_ref()
     if ws.git.rev(head) is None:
         return []
-    trailer = f"%(trailers:key={ROLE_TRAILER},valueonly,separator=%x2C)"
-    out = ws.git.run(
-        "-c",
-        "core.quotePath=false",
-        "log",
-        f"--since={iso(since)}",
-        f"--format=%x1e%H%x1f%cI%x1f%an%x1f{trailer}",
-        "--name-only",
-        head,
-    )
-    commits = []
-    for chunk in out.split("\x1e")[1:]:
-        header, _, rest = chunk.partition("\n")
-        sha, when, author, role = ([*header.split("\x1f"), "", "", "", ""])[:4]
-        files = tuple(line for line in rest.split("\n") if line.strip())
-        commits.append(CommitInfo(sha, iso(parse(when)), author, role.strip() or None, files))
-    return commits
+    return read_log(ws.git, f"--since={iso(since)}", head)
 
 
 def gather(ws: Workspace, forge: Forge, since: datetime) -> tuple[Status, dict]:

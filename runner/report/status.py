@@ -17,17 +17,9 @@ from runner.forge.base import ForgeItem
 from runner.lifecycle import TaskState
 from runner.model import Fleet, RunRecord
 from runner.plan import Plan
+from runner.sync import Commit
 
 KIND_ORDER = ("credential", "budget", "sla", "loop", "failure", "decision", "blocked")
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    time: str
-    author: str
-    agent_role: str | None
-    files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -127,7 +119,7 @@ def compute(
     states: dict[str, TaskState],
     runs: list[RunRecord],
     items: list[ForgeItem],
-    commits: list[CommitInfo],
+    commits: list[Commit],
     plan: Plan,
     now: datetime,
     since: datetime,
@@ -210,7 +202,7 @@ def _roles(
     status: Status,
     fleet: Fleet,
     runs: list[RunRecord],
-    commits: list[CommitInfo],
+    commits: list[Commit],
     items: list[ForgeItem],
     plan: Plan,
     now: datetime,
@@ -254,7 +246,7 @@ def _totals(
     status: Status,
     fleet: Fleet,
     runs: list[RunRecord],
-    commits: list[CommitInfo],
+    commits: list[Commit],
     items: list[ForgeItem],
     since_s: str,
 ) -> None:
