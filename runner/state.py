@@ -105,17 +105,9 @@ class StateStore:
 
     def write(self, files: dict[str, bytes | None], message: str) -> str:
         """Commit `files` (None deletes) on top of the current tip and publish it."""
-        for attempt in range(1, self.attempts + 1):
-            base = self.tip()
-            commit = self._commit(base, files, message)
-            if self._publish(base, commit):
-                return commit
-            self._fetched = False
-            self.sleep(random.uniform(0.02, 0.1) * attempt)
-        raise StateConflict(
-            f"could not update {self.branch} after {self.attempts} attempts: other jobs kept "
-            "pushing first; re-run the job"
-        )
+        commit = self._land(lambda base: self._commit(base, files, message))
+        assert commit is not None  # this build never declines
+        return commit
 
     def write_json(self, path: str, data: Any, message: str) -> str:
         return self.write({path: _json(data)}, message)
@@ -131,23 +123,37 @@ class StateStore:
         A push is atomic on the remote, so of several jobs claiming the same path exactly
         one wins: a lock that needs nothing but git (used so that two racing runs never
         open the same escalation issue twice)."""
-        for attempt in range(1, self.attempts + 1):
-            base = self.tip()
+
+        def build(base: str | None) -> str | None:
             old = None
             if base:
                 raw = self.git.read_blobs([f"{base}:{path}"])[f"{base}:{path}"]
                 old = json.loads(raw) if raw else None
             if old is not None and not stale(old):
-                return False
+                return None  # someone else holds it
             # The nonce keeps two claimers' commits distinct: identical content, author
             # and second would make the loser's push an "up to date" no-op that succeeds.
             unique = {**data, "nonce": secrets.token_hex(8)}
-            commit = self._commit(base, {path: _json(unique)}, f"claim {path}")
+            return self._commit(base, {path: _json(unique)}, f"claim {path}")
+
+        return self._land(build) is not None
+
+    def _land(self, build: Callable[[str | None], str | None]) -> str | None:
+        """Build a commit on the current tip and publish it; when another job published
+        first, build again on its tip (bounded). `build` returns None to decline."""
+        for attempt in range(1, self.attempts + 1):
+            base = self.tip()
+            commit = build(base)
+            if commit is None:
+                return None
             if self._publish(base, commit):
-                return True
+                return commit
             self._fetched = False
             self.sleep(random.uniform(0.02, 0.1) * attempt)
-        raise StateConflict(f"could not claim {path} after {self.attempts} attempts")
+        raise StateConflict(
+            f"could not update {self.branch} after {self.attempts} attempts: other jobs kept "
+            "pushing first; re-run the job"
+        )
 
     def _publish(self, base: str | None, commit: str) -> bool:
         if not self.remote:
