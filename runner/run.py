@@ -94,7 +94,7 @@ def execute(
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
     if dry_run:
-        return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta_md))
+        return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta_md, runs))
     missing = [name for name in role.credentials if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
@@ -301,7 +301,9 @@ def _credential_escalation(
     return RunOutcome(record, issue=issue)
 
 
-def _dry_run_text(ws: Workspace, role: Role, task: Task, delta_md: str) -> str:
+def _dry_run_text(
+    ws: Workspace, role: Role, task: Task, delta_md: str, runs: list[RunRecord]
+) -> str:
     lines = [f"Dry run: {role.name} on {task.id} ({role.engine} engine). Nothing is called.", ""]
     if role.engine == "shell":
         lines += ["Steps:"] + [f"  $ {s}" for s in task.steps]
@@ -309,7 +311,7 @@ def _dry_run_text(ws: Workspace, role: Role, task: Task, delta_md: str) -> str:
         return "\n".join(lines)
     lines += [
         f"Model: {role.model}; max turns {task.max_turns or role.max_turns}; "
-        f"budget ${budget_left(ws, role, task, ws.runs()):.2f}",
+        f"budget ${budget_left(ws, role, task, runs):.2f}",
         f"Tools: {', '.join(role.tools)}",
         "",
         "--- system ---",

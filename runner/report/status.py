@@ -110,7 +110,6 @@ class Status:
         data = asdict(self)
         data["totals"]["cache_share"] = round(self.totals.cache_share, 4)
         data["totals"]["cost_per_completed_task"] = self.totals.cost_per_completed_task
-        data["stuck"] = [asdict(r) for r in self.stuck]
         return data
 
 
