@@ -38,7 +38,7 @@ class Cron:
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday
-    dom_any: bool
+    dom_any: bool  # the field starts with '*' (Vixie's DOM_STAR), not "is every day"
     dow_any: bool
 
     def _day_matches(self, day: datetime) -> bool:
@@ -46,9 +46,9 @@ class Cron:
             return False
         dom = day.day in self.days
         dow = (day.isoweekday() % 7) in self.weekdays
-        if self.dom_any or self.dow_any:  # crontab: a restricted field alone decides
+        if self.dom_any or self.dow_any:  # Vixie: either field starts with '*' -> AND
             return dom and dow
-        return dom or dow  # both restricted: either matches
+        return dom or dow  # neither starts with '*': either matches
 
     def previous_fire(self, now: datetime) -> datetime | None:
         """The latest fire time at or before `now` (within ~4 years), else None."""
@@ -80,7 +80,10 @@ def parse(expr: str) -> Cron:
         )
     sets = [_field(p, i) for i, p in enumerate(parts)]
     weekdays = frozenset(d % 7 for d in sets[4])
-    return Cron(sets[0], sets[1], sets[2], sets[3], weekdays, parts[2] == "*", parts[4] == "*")
+    # Vixie cron (what GitHub Actions runs) sets DOM_STAR/DOW_STAR when the field merely
+    # *starts with* '*', so '*/2' counts as unrestricted for the day-of-month OR rule.
+    dom_star, dow_star = parts[2].startswith("*"), parts[4].startswith("*")
+    return Cron(sets[0], sets[1], sets[2], sets[3], weekdays, dom_star, dow_star)
 
 
 def _field(text: str, index: int) -> frozenset[int]:
