@@ -79,16 +79,16 @@ def main() -> None:
         ws = open_workspace(root, ENV)
         forge = open_forge(ws)
         since = parse_since("7d", ws.now)
-        _, parts = gather(ws, forge, since)
+        got = gather(ws, forge, since)
 
         def all_formats() -> None:
             s = compute(
                 ws.fleet,
-                parts["states"],
-                parts["runs"],
-                parts["items"],
+                got.states,
+                got.runs,
+                got.items,
                 [],
-                parts["plan"],
+                got.plan,
                 ws.now,
                 since,
             )
@@ -112,7 +112,7 @@ def main() -> None:
             for fmt in ("text", "markdown", "json", "html")
         }
     print(
-        f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, {len(parts['runs'])} runs; "
+        f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, {len(got.runs)} runs; "
         f"medians of {args.runs}"
     )
     print(f"compute + render in all 4 formats (in process): {core:.3f} s (target < 1 s)")

@@ -8,54 +8,17 @@ escalation means blocked. Deriving it means it can never disagree with reality.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from runner.clock import parse
 from runner.model import RunRecord, Task
+from runner.records import EscalationRef as EscalationRef
+from runner.records import ForgeView, TaskState
+from runner.records import PullRef as PullRef
 
 STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")
 LIVE_RUN = timedelta(hours=6)
 NOTICE_KINDS = ("sla", "budget")  # GitHub's job limit: a "running" run older than this died
-
-
-@dataclass(frozen=True)
-class PullRef:
-    id: str
-    url: str
-    created: str
-    draft: bool = False
-
-
-@dataclass(frozen=True)
-class EscalationRef:
-    id: str
-    kind: str
-    url: str
-    created: str
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class ForgeView:
-    """What the forge knows about tasks; empty when there is no forge yet."""
-
-    open_prs: dict[str, PullRef] = field(default_factory=dict)
-    escalations: dict[str, tuple[EscalationRef, ...]] = field(default_factory=dict)
-    branches: frozenset[str] = frozenset()  # task ids that have a work branch
-
-
-@dataclass(frozen=True)
-class TaskState:
-    task: str
-    state: str
-    reason: str
-    since: str | None = None
-    ready: bool = False
-    waiting_on: tuple[str, ...] = ()
-    live_run: str | None = None
-    pr: PullRef | None = None
-    escalations: tuple[EscalationRef, ...] = ()
 
 
 def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetime) -> TaskState:

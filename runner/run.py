@@ -25,7 +25,8 @@ from runner.clock import iso
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
-from runner.state import Checkpoint, new_run_id
+from runner.records import Checkpoint
+from runner.state import new_run_id
 from runner.tasks import mark_done
 from runner.workspace import ConfigError, Workspace
 from runner.worktree import WorkBranch

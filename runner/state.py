@@ -14,7 +14,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from runner import schema
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
+from runner.records import Checkpoint  # re-exported: older code imports it from here
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "fleet-runner",
@@ -191,17 +192,6 @@ class StateStore:
             return self.git.run("commit-tree", tree, *parents, "-m", message, env=env).strip()
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a role's last completed run synced to: the start of its next delta."""
-
-    role: str
-    sha: str | None
-    events_since: str | None
-    updated: str
-    run_id: str | None = None
-
-
 def new_run_id(role: str, started: datetime) -> str:
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{role}-{secrets.token_hex(3)}"
 
@@ -251,7 +241,7 @@ class Ledger:
 
     def checkpoint(self, role: str) -> Checkpoint | None:
         data = self.store.read_json(f"checkpoints/{role}.json")
-        return Checkpoint(**data) if isinstance(data, dict) else None
+        return Checkpoint.from_dict(data) if isinstance(data, dict) else None
 
 
 def _dump(record: RunRecord) -> bytes:

@@ -10,33 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from runner.clock import iso
-from runner.clock import parse as parse_time
+from runner.gitlog import ROLE_TRAILER as ROLE_TRAILER
+from runner.gitlog import read_log
 from runner.gitrepo import Git, GitError
 from runner.model import Fleet, Role, RunRecord
 from runner.paths import matches_any
-from runner.state import Checkpoint
+from runner.records import Checkpoint, Commit, ForgeEvent
 from runner.yamlfile import parse
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 FIRST_RUN_WINDOW = 50  # commits shown to a role that has never run
-ROLE_TRAILER = "Fleet-Role"
 
 
 class SyncError(Exception):
     """The delta cannot be computed; the message says what is missing and what to do."""
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    author: str
-    email: str
-    time: str
-    subject: str
-    files: tuple[str, ...]
-    agent_role: str | None  # set on commits an agent made (Fleet-Role trailer)
-    founder_fix: bool = False  # a human commit touching paths this role writes
 
 
 @dataclass(frozen=True)
@@ -45,20 +32,6 @@ class TaskChange:
     change: str  # created, edited, reassigned, completed, cancelled, reopened, blocked, deleted
     title: str
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class ForgeEvent:
-    """Something a person did on the forge that the role must see. Bodies are untrusted."""
-
-    kind: str  # answer, review, comment, merged, closed
-    ref: str  # issue or PR id
-    task: str | None
-    author: str
-    trusted: bool
-    created: str
-    body: str = ""
-    url: str = ""
 
 
 @dataclass
@@ -178,28 +151,6 @@ def compute(
     events_since = (checkpoint.events_since if checkpoint else None) or ""
     delta.events = sorted((e for e in events if e.created > events_since), key=lambda e: e.created)
     return delta
-
-
-def read_log(git: Git, *revs: str) -> list[Commit]:
-    """Commits of `git log REVS`, newest first: committer time in UTC, files touched, and
-    the role of an agent's commit (its Fleet-Role trailer). One `git log` call."""
-    trailer = f"%(trailers:key={ROLE_TRAILER},valueonly,separator=%x2C)"
-    fmt = f"%x1e%H%x1f%an%x1f%ae%x1f%cI%x1f%s%x1f{trailer}"
-    out = git.run("-c", "core.quotePath=false", "log", f"--format={fmt}", "--name-only", *revs)
-    commits = []
-    for chunk in out.split("\x1e")[1:]:
-        header, _, rest = chunk.partition("\n")
-        fields = header.split("\x1f")
-        if len(fields) < 6:
-            continue
-        sha, author, email, time, subject, trailer = fields[:6]
-        files = tuple(line for line in rest.split("\n") if line.strip())
-        commits.append(
-            Commit(
-                sha, author, email, iso(parse_time(time)), subject, files, trailer.strip() or None
-            )
-        )
-    return commits
 
 
 def _commits(git: Git, revs: list[str], role: Role) -> list[Commit]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from runner import clock
 from runner.gitrepo import Git
-from runner.lifecycle import ForgeView, TaskState, derive_all
+from runner.lifecycle import derive_all
 from runner.load import load
 from runner.model import Fleet, RunRecord
+from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
 
 

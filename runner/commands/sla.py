@@ -17,9 +17,9 @@ from runner.workspace import open_workspace
 def run(root: Path, *, dry_run: bool) -> int:
     ws = open_workspace(root)
     forge = open_forge(ws)
-    status, parts = gather(ws, forge, ws.now)
-    found = breaches(status, ws.fleet, parts["runs"], parts["plan"])
-    plan = reconcile(found, parts["items"], status)
+    got = gather(ws, forge, ws.now)
+    found = breaches(got.status, ws.fleet, got.runs, got.plan)
+    plan = reconcile(found, got.items, got.status)
     for breach, item in plan.still_open:
         click.echo(f"open: {breach.summary} ({item.id})")
     for b in plan.to_open:

@@ -23,7 +23,8 @@ def run(root: Path, *, fmt: str, since: str, output: Path | None, record: bool) 
         start = parse_since(since, ws.now)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    status, parts = gather(ws, forge, start)
+    got = gather(ws, forge, start)
+    status = got.status
     if fmt == "json":
         text = json.dumps(status.to_dict(), indent=2)
     elif fmt == "html":
@@ -39,5 +40,5 @@ def run(root: Path, *, fmt: str, since: str, output: Path | None, record: bool) 
     if fmt == "markdown" and actions.in_actions(ws.environ):
         actions.write_summary(ws.environ, text)
     if record:
-        record_snapshot(ws, parts["states"])
+        record_snapshot(ws, got.states)
     return 0

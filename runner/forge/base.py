@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from runner.lifecycle import ForgeView
-from runner.sync import ForgeEvent
+from runner.records import ForgeEvent, ForgeView
 
 ESCALATION_KINDS = ("credential", "decision", "blocked", "failure", "loop", "sla", "budget")
 _MARKER = re.compile(r"<!-- fleet:([^>]*?) -->")

@@ -25,10 +25,9 @@ from runner.forge.base import (
     parse_marker,
 )
 from runner.forge.github_client import connect, count_requests, translate_errors
-from runner.lifecycle import EscalationRef, ForgeView, PullRef
 from runner.model import ForgeSettings
+from runner.records import EscalationRef, ForgeEvent, ForgeView, PullRef
 from runner.state import StateStore
-from runner.sync import ForgeEvent
 
 TRUSTED = ("admin", "maintain", "write")
 LABELS = {  # suffix -> (colour, description)

@@ -13,9 +13,8 @@ from typing import Any
 
 from runner.clock import iso
 from runner.forge.base import ForgeError, ForgeItem, Issue, PullRequest, marker
-from runner.lifecycle import EscalationRef, ForgeView, PullRef
+from runner.records import EscalationRef, ForgeEvent, ForgeView, PullRef
 from runner.state import StateStore
-from runner.sync import ForgeEvent
 
 
 class LocalForge:

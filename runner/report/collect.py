@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from runner.clock import iso, parse
-from runner.forge.base import Forge
-from runner.plan import make_plan
+from runner.forge.base import Forge, ForgeItem
+from runner.gitlog import read_log
+from runner.model import RunRecord
+from runner.plan import Plan, make_plan
+from runner.records import Commit, TaskState
 from runner.report.status import Status, compute, snapshot
-from runner.sync import Commit, read_log
 from runner.workspace import Workspace
 
 SNAPSHOT = "status/last.json"
@@ -37,8 +40,19 @@ def commits_since(ws: Workspace, since: datetime) -> list[Commit]:
     return read_log(ws.git, f"--since={iso(since)}", head)
 
 
-def gather(ws: Workspace, forge: Forge, since: datetime) -> tuple[Status, dict]:
-    """The status, and the pieces `fleet sla` also needs (runs, plan)."""
+@dataclass(frozen=True)
+class Gathered:
+    """The status, and the pieces it was computed from that `fleet sla` also needs."""
+
+    status: Status
+    runs: list[RunRecord]
+    plan: Plan
+    states: dict[str, TaskState]
+    items: list[ForgeItem]
+
+
+def gather(ws: Workspace, forge: Forge, since: datetime) -> Gathered:
+    """Read the ledger, the forge and git once, and compute the status from them."""
     runs = ws.runs()
     view = forge.view()
     states = ws.states(runs, view)
@@ -57,9 +71,9 @@ def gather(ws: Workspace, forge: Forge, since: datetime) -> tuple[Status, dict]:
         since,
         previous.get("states") if isinstance(previous, dict) else None,
     )
-    return status, {"runs": runs, "plan": plan, "states": states, "items": items}
+    return Gathered(status, runs, plan, states, items)
 
 
-def record_snapshot(ws: Workspace, states: dict) -> None:
+def record_snapshot(ws: Workspace, states: dict[str, TaskState]) -> None:
     data = {"time": iso(ws.now), "states": snapshot(states)}
     ws.ledger.store.write_json(SNAPSHOT, data, "status: snapshot for the next founder's delta")

@@ -14,10 +14,9 @@ from typing import Any
 
 from runner.clock import iso, parse
 from runner.forge.base import ForgeItem
-from runner.lifecycle import TaskState
 from runner.model import Fleet, RunRecord
 from runner.plan import Plan
-from runner.sync import Commit
+from runner.records import Commit, TaskState
 
 KIND_ORDER = ("credential", "budget", "sla", "loop", "failure", "decision", "blocked")
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _page(root: Path, tmp_path: Path) -> Path:
     ws = open_workspace(root, ENV)
-    status, _ = gather(ws, open_forge(ws), parse_since("7d", ws.now))
+    status = gather(ws, open_forge(ws), parse_since("7d", ws.now)).status
     page = tmp_path / "dashboard.html"
     page.write_text(html.render(status))
     return page

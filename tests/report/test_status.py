@@ -18,8 +18,7 @@ def _status(root: Path, since: str = "7d"):
     from runner.report.collect import gather, parse_since
 
     ws = open_workspace(root, ENV)
-    status, _ = gather(ws, open_forge(ws), parse_since(since, ws.now))
-    return status
+    return gather(ws, open_forge(ws), parse_since(since, ws.now)).status
 
 
 def test_numbers_match_the_hand_computed_fixture(fixture_repo: Path) -> None:

@@ -1,0 +1,103 @@
+"""Shared records: the plain data that the ledger, the forge, sync, lifecycle and the
+reports pass between them.
+
+A leaf module (it imports nothing from the runner), so `report/`, `sla` and `forge/` can
+use these types without importing the modules that compute them, and no import cycle
+can form around them. Records read from the ledger are built with `from_dict`, which
+ignores fields it does not know: an older runner must read what a newer one wrote, since
+both share the same `fleet-state` branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def known_fields(cls: type[_T], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` without the keys `cls` (a dataclass) does not declare."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    email: str
+    time: str
+    subject: str
+    files: tuple[str, ...]
+    agent_role: str | None  # set on commits an agent made (Fleet-Role trailer)
+    founder_fix: bool = False  # a human commit touching paths this role writes
+
+
+@dataclass(frozen=True)
+class ForgeEvent:
+    """Something a person did on the forge that the role must see. Bodies are untrusted."""
+
+    kind: str  # answer, review, comment, merged, closed
+    ref: str  # issue or PR id
+    task: str | None
+    author: str
+    trusted: bool
+    created: str
+    body: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PullRef:
+    id: str
+    url: str
+    created: str
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class EscalationRef:
+    id: str
+    kind: str
+    url: str
+    created: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ForgeView:
+    """What the forge knows about tasks; empty when there is no forge yet."""
+
+    open_prs: dict[str, PullRef] = field(default_factory=dict)
+    escalations: dict[str, tuple[EscalationRef, ...]] = field(default_factory=dict)
+    branches: frozenset[str] = frozenset()  # task ids that have a work branch
+
+
+@dataclass(frozen=True)
+class TaskState:
+    task: str
+    state: str
+    reason: str
+    since: str | None = None
+    ready: bool = False
+    waiting_on: tuple[str, ...] = ()
+    live_run: str | None = None
+    pr: PullRef | None = None
+    escalations: tuple[EscalationRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a role's last completed run synced to: the start of its next delta."""
+
+    role: str
+    sha: str | None
+    events_since: str | None
+    updated: str
+    run_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        """Unknown keys (a newer runner's) are ignored; old and new runners share a ledger."""
+        return cls(**known_fields(cls, data))
