@@ -82,6 +82,9 @@ class Defaults:
     compact_at: float = 0.7
     max_retries: int = 2
     stream: bool = True
+    model_connect_timeout_s: float = 10.0
+    model_read_timeout_s: float = 60.0
+    model_total_timeout_s: float = 600.0
 
 
 @dataclass(frozen=True)

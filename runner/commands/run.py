@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from runner import actions
+from runner.agent import client
 from runner.bodies import run_summary
 from runner.forge.select import open_forge
 from runner.model import Role
@@ -22,12 +23,13 @@ def anthropic_client(ws: Workspace) -> Any:
     """The SDK client, built at the edge from the environment (never from files)."""
 
     def build(role: Role) -> Any:
-        import anthropic
-
-        return anthropic.Anthropic(
-            api_key=ws.environ["ANTHROPIC_API_KEY"],
-            base_url=ws.environ.get("ANTHROPIC_BASE_URL") or None,
-            max_retries=ws.fleet.config.defaults.max_retries,
+        defaults = ws.fleet.config.defaults
+        return client.build(
+            ws.environ["ANTHROPIC_API_KEY"],
+            ws.environ.get("ANTHROPIC_BASE_URL"),
+            max_retries=defaults.max_retries,
+            timeouts=client.Timeouts.of(defaults),
+            stream=defaults.stream,
         )
 
     return build

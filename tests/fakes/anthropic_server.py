@@ -5,6 +5,13 @@ error. The server simulates prompt caching by prefix (a request reads from the c
 the longest prefix, at a block boundary, that an earlier request marked with a
 breakpoint), enforces a context limit, serves streaming (SSE) and plain JSON, and logs
 every request so tests can assert what the model was sent.
+
+Faults, for the runner's failure paths: `hang(s)` holds a request `s` seconds before
+any header; `stall(step, s)` sends the stream's first events and then goes silent;
+`truncated(tool_use)` is a tool call cut off by `max_tokens` (half its input JSON
+arrives); `spend_limit()` is the 429 the API sends once an enforced spend limit is
+reached. `GET /v1/models` (the key preflight) answers from `models_script` (errors,
+hangs) or lists one model; with `api_key` set, any other key gets a 401.
 """
 
 from __future__ import annotations
@@ -40,8 +47,43 @@ def reply(*blocks: dict[str, Any], stop_reason: str | None = None) -> dict[str, 
     return {"content": list(blocks), "stop_reason": stop}
 
 
-def error(status: int, kind: str, message: str, **headers: str) -> dict[str, Any]:
-    return {"status": status, "error": {"type": kind, "message": message}, "headers": headers}
+def error(
+    status: int, kind: str, message: str, details: dict[str, Any] | None = None, **headers: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"status": status, "error": body, "headers": headers}
+
+
+def hang(seconds: float) -> dict[str, Any]:
+    """Accept the request, then say nothing for `seconds` (no status line, no header)."""
+    return {"hang": seconds}
+
+
+def stall(step: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Stream `step`'s message_start and first block start, then go silent for `seconds`."""
+    return {**step, "stall": seconds}
+
+
+def truncated(block: dict[str, Any]) -> dict[str, Any]:
+    """A reply whose tool call was cut off by max_tokens: half its input JSON arrives."""
+    return {"content": [block], "stop_reason": "max_tokens", "truncate": True}
+
+
+def spend_limit() -> dict[str, Any]:
+    """The 429 for an enforced spend limit: no retry-after, an error_code in details."""
+    return {
+        "status": 429,
+        "error": {
+            "type": "rate_limit_error",
+            "message": "This request would exceed your organization's enforced spend limit. "
+            "API access resumes at the start of next month.",
+            "details": {"error_code": "enforced_spend_limit_reached"},
+        },
+        "headers": {},
+        "no_retry_after": True,
+    }
 
 
 def _tokens(value: Any) -> int:
@@ -58,6 +100,9 @@ def _strip_cache(block: Any) -> Any:
 class FakeAnthropic(Loopback):
     script: list[Step] = field(default_factory=list)
     context_limit: int = 200_000
+    api_key: str | None = None  # when set, any other x-api-key is answered 401
+    models_script: list[dict[str, Any]] = field(default_factory=list)
+    model_requests: list[str] = field(default_factory=list)  # paths of GET /v1/models
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     over_limit: int = 0
@@ -79,13 +124,49 @@ class FakeAnthropic(Loopback):
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 received = time.perf_counter()
-                fake._handle(self, body)
+                if fake._authorised(self):
+                    fake._handle(self, body)
                 fake.timings.append((received, time.perf_counter()))
+
+            def do_GET(self) -> None:
+                with fake._lock:
+                    fake.model_requests.append(self.path)
+                if fake._authorised(self):
+                    fake._models(self)
 
         self.serve(Handler)
         return self
 
     # -- behaviour ------------------------------------------------------------------
+
+    def _authorised(self, handler: BaseHTTPRequestHandler) -> bool:
+        """The key arrives as x-api-key or (newer SDKs) as a bearer token."""
+        bearer = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
+        if self.api_key is None or self.api_key in (handler.headers.get("x-api-key"), bearer):
+            return True
+        self._send_error(handler, error(401, "authentication_error", "invalid x-api-key"))
+        return False
+
+    def _models(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            step = self.models_script.pop(0) if self.models_script else None
+        if step is not None and "hang" in step:
+            time.sleep(step["hang"])
+            return
+        if step is not None:
+            self._send_error(handler, step)
+            return
+        if not handler.path.split("?")[0].endswith("/v1/models"):
+            self._send_error(handler, error(404, "not_found_error", f"no route {handler.path}"))
+            return
+        model = {
+            "type": "model",
+            "id": "claude-sonnet-5-5",
+            "display_name": "Claude Sonnet 5.5",
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        page = {"data": [model], "has_more": False, "first_id": model["id"], "last_id": model["id"]}
+        self._send_json(handler, 200, page)
 
     def _handle(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         with self._lock:
@@ -99,6 +180,9 @@ class FakeAnthropic(Loopback):
             if callable(step):
                 step = step(body)
             usage = self._usage(body)
+        if "hang" in step:
+            time.sleep(step["hang"])
+            return
         if "status" not in step and usage["total"] > self.context_limit:
             self.over_limit += 1
             step = error(
@@ -131,9 +215,13 @@ class FakeAnthropic(Loopback):
             },
         }
         if body.get("stream"):
-            self._send_stream(handler, message)
-        else:
-            self._send_json(handler, 200, message)
+            self._send_stream(handler, message, bool(step.get("truncate")), step.get("stall", 0))
+            return
+        if step.get("truncate"):  # what survives of the cut-off JSON, as the API parses it
+            for block in content:
+                if block["type"] == "tool_use":
+                    block["input"] = _halved(block["input"])
+        self._send_json(handler, 200, message)
 
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
         """Prompt tokens split as the real API reports them, from simulated caching."""
@@ -188,10 +276,17 @@ class FakeAnthropic(Loopback):
         handler.wfile.write(raw)
 
     def _send_error(self, handler: BaseHTTPRequestHandler, step: dict[str, Any]) -> None:
-        headers = {"retry-after-ms": "1", **step.get("headers", {})}
+        headers = {} if step.get("no_retry_after") else {"retry-after-ms": "1"}
+        headers.update(step.get("headers", {}))
         self._send_json(handler, step["status"], {"type": "error", "error": step["error"]}, headers)
 
-    def _send_stream(self, handler: BaseHTTPRequestHandler, message: dict[str, Any]) -> None:
+    def _send_stream(
+        self,
+        handler: BaseHTTPRequestHandler,
+        message: dict[str, Any],
+        truncate: bool = False,
+        stall: float = 0,
+    ) -> None:
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream")
         handler.send_header("cache-control", "no-cache")
@@ -207,6 +302,10 @@ class FakeAnthropic(Loopback):
             "usage": {**message["usage"], "output_tokens": 1},
         }
         event("message_start", {"type": "message_start", "message": start})
+        if stall:
+            handler.wfile.flush()
+            time.sleep(stall)
+            return
         for i, block in enumerate(message["content"]):
             if block["type"] == "tool_use":
                 event(
@@ -218,7 +317,8 @@ class FakeAnthropic(Loopback):
                     },
                 )
                 raw = json.dumps(block["input"])
-                for part in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+                parts = [raw[: len(raw) // 2], raw[len(raw) // 2 :]]
+                for part in parts[:1] if truncate else parts:
                     event(
                         "content_block_delta",
                         {
@@ -255,3 +355,14 @@ class FakeAnthropic(Loopback):
         )
         event("message_stop", {"type": "message_stop"})
         handler.wfile.flush()
+
+
+def _halved(value: Any) -> Any:
+    """`value` with every string cut to half its length (a cut-off tool input)."""
+    if isinstance(value, str):
+        return value[: len(value) // 2]
+    if isinstance(value, dict):
+        return {k: _halved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_halved(v) for v in value]
+    return value
