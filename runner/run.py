@@ -71,6 +71,7 @@ def execute(
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
     runs = ws.runs()
     checkpoint = ws.ledger.checkpoint(role_name)
+    cursor = forge.cursor()  # read before the events: nothing posted meanwhile is lost
     events = forge.events_since(role_name, checkpoint.events_since if checkpoint else None)
     delta = sync.compute(
         ws.git,
@@ -128,7 +129,7 @@ def execute(
     record.api_calls = forge.api_calls
     cp = None
     if record.outcome in ACTED:
-        cp = Checkpoint(role_name, delta.head, iso(ws.now), iso(ws.now), record.run_id)
+        cp = Checkpoint(role_name, delta.head, cursor, iso(ws.now), record.run_id)
     ws.ledger.finish(record, cp)
     return outcome
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -28,18 +27,19 @@ def build(
     title: str,
     checks: tuple[str, ...],
     reviews: tuple[str, ...],
+    created: str,
     description: str = "",
     priority: str | None = None,
     depends_on: tuple[str, ...] = (),
     created_by: str | None = None,
-    created: str | None = None,
     parent: str | None = None,
 ) -> str:
-    """The YAML text of a task file (the caller validates it)."""
+    """The YAML text of a task file (the caller validates it); `created` is today on the
+    caller's clock (never the wall clock here: FLEET_NOW must hold)."""
     data: dict = {"id": task_id, "title": title, "role": role}
     if priority:
         data["priority"] = priority
-    data["created"] = created or datetime.now(UTC).strftime("%Y-%m-%d")
+    data["created"] = created
     if created_by:
         data["created_by"] = created_by
     if parent:

@@ -29,8 +29,14 @@ class Workspace:
     fleet: Fleet
     git: Git
     ledger: Ledger
-    now: datetime
+    clock: clock.Clock
     environ: Mapping[str, str]
+
+    @property
+    def now(self) -> datetime:
+        """A live reading of the workspace's clock (never a snapshot: a run's end is
+        later than its start)."""
+        return self.clock.now()
 
     @property
     def remote(self) -> str | None:
@@ -113,8 +119,8 @@ def open_workspace(
         raise ConfigError(f"{root} is not a git repository; run 'git init' and commit the fleet")
     forge = loaded.fleet.config.forge
     try:
-        now = clock.now(environ)
+        fleet_clock = clock.from_env(environ)
     except ValueError as exc:
         raise ConfigError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
     store = StateStore(git, forge.state_branch, forge.remote)
-    return Workspace(loaded.fleet.root, loaded.fleet, git, Ledger(store), now, environ)
+    return Workspace(loaded.fleet.root, loaded.fleet, git, Ledger(store), fleet_clock, environ)

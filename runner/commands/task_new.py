@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from runner import scaffold
+from runner import clock, scaffold
 from runner.load import load
 from runner.tasks import next_id, prepare
 
@@ -36,6 +37,10 @@ def run(
     if missing:
         raise click.UsageError(f"--depends-on names unknown task(s): {', '.join(missing)}")
     task_id = task_id or next_id(list(fleet.tasks))
+    try:
+        today = clock.now(os.environ).strftime("%Y-%m-%d")
+    except ValueError as exc:
+        raise click.UsageError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
     rel, text, problems = prepare(
         task_id,
         role=role,
@@ -45,6 +50,7 @@ def run(
         description=description,
         priority=priority,
         depends_on=depends_on,
+        created=today,
     )
     if task_id in fleet.tasks or (root / rel).exists():
         raise click.UsageError(f"task {task_id} already exists ({rel})")

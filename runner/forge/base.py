@@ -113,6 +113,9 @@ class Forge(Protocol):
 
     def events_since(self, role: str, since: str | None) -> list[ForgeEvent]: ...
 
+    def cursor(self) -> str:
+        """Now on the forge's own clock: where the next `events_since` starts."""
+
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and the reviews and comments on it since `since`."""
 

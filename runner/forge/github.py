@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from runner.clock import iso
+from runner.clock import Clock, iso, parse
 from runner.forge.base import (
     ForgeError,
     ForgeItem,
@@ -48,7 +48,7 @@ class GitHubForge:
         repository: str,
         settings: ForgeSettings,
         store: StateStore | None,
-        clock: Callable[[], datetime],
+        clock: Clock,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.gh = gh
@@ -70,7 +70,7 @@ class GitHubForge:
         settings: ForgeSettings,
         *,
         store: StateStore | None,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> GitHubForge:
         gh, repository = connect(environ)
         return cls(gh, repository, settings, store, clock)
@@ -86,6 +86,21 @@ class GitHubForge:
         if self._repo is None:
             self._repo = self.gh.get_repo(self.full_name)  # lazy: no request until used
         return self._repo
+
+    def _at(self, stamp: datetime) -> str:
+        """A GitHub timestamp (wall clock) on the runner's clock, which FLEET_NOW may
+        have moved, for ages measured against `now` (PRs, escalations, activity)."""
+        return iso(stamp + self.clock.skew)
+
+    def _on_github(self, since: str) -> datetime:
+        """A time on the runner's clock as GitHub's wall clock has it (for `since=`)."""
+        return parse(since) - self.clock.skew
+
+    def cursor(self) -> str:
+        """Now on GitHub's clock. Event times and the checkpoint's event cursor stay on
+        GitHub's clock: a cursor on the runner's clock would restart at FLEET_NOW in
+        every process and hide the answers given in between."""
+        return iso(self.clock.now() - self.clock.skew)
 
     def _label(self, suffix: str) -> str:
         return f"{self.settings.label_prefix}:{suffix}"
@@ -143,7 +158,14 @@ class GitHubForge:
                     pr.convert_to_draft()
             pr.add_to_labels(*labels)
         return PullRequest(
-            f"#{pr.number}", pr.html_url, branch, title, draft, "open", iso(pr.created_at), created
+            f"#{pr.number}",
+            pr.html_url,
+            branch,
+            title,
+            draft,
+            "open",
+            self._at(pr.created_at),
+            created,
         )
 
     def _find_pr(self, branch: str) -> Any:
@@ -188,7 +210,7 @@ class GitHubForge:
             issue.title,
             kind,
             "open",
-            iso(issue.created_at),
+            self._at(issue.created_at),
             created,
         )
 
@@ -206,7 +228,7 @@ class GitHubForge:
         claim = f"forge/claims/{hashlib.sha256(mark.encode()).hexdigest()[:24]}.json"
         won = self.store is None or self.store.claim(
             claim,
-            {"marker": mark, "claimed": iso(self.clock())},
+            {"marker": mark, "claimed": iso(self.clock.now())},
             stale=lambda old: self._claim_is_stale(old),
         )
         if not won:
@@ -284,8 +306,6 @@ class GitHubForge:
         return self._trust[login]
 
     def events_since(self, role: str, since: str | None) -> list[ForgeEvent]:
-        from runner.clock import parse
-
         kwargs: dict[str, Any] = {"state": "all", "labels": [self._label(f"role/{role}")]}
         if since:
             kwargs["since"] = parse(since)
@@ -345,8 +365,6 @@ class GitHubForge:
 
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and reviews and comments on it since `since`."""
-        from runner.clock import parse
-
         events: list[ForgeEvent] = []
         with self._calls("read pull requests", "pull-requests: read"):
             pr = self.repo.get_pull(number)
@@ -398,12 +416,10 @@ class GitHubForge:
         return branch, sorted(events, key=lambda e: e.created)
 
     def activity(self, since: str | None) -> list[ForgeItem]:
-        from runner.clock import parse
-
         items: list[ForgeItem] = []
         kwargs: dict[str, Any] = {"state": "all"}
         if since:
-            kwargs["since"] = parse(since)
+            kwargs["since"] = self._on_github(since)
         with self._calls("read issues", "issues: read"):
             for label, kind in (("agent-pr", "pr"), ("escalation", "escalation")):
                 for issue in self.repo.get_issues(labels=[self._label(label)], **kwargs):
@@ -424,8 +440,8 @@ class GitHubForge:
                             task,
                             issue.title,
                             state,
-                            iso(issue.created_at),
-                            iso(issue.closed_at) if issue.closed_at else None,
+                            self._at(issue.created_at),
+                            self._at(issue.closed_at) if issue.closed_at else None,
                             info.get("kind", "").split("/")[-1] if kind == "escalation" else None,
                         )
                     )
@@ -441,7 +457,7 @@ class GitHubForge:
                 if ref.startswith(prefix) and ref.count("/") >= 2:
                     task = ref.rsplit("/", 1)[1]
                     prs[task] = PullRef(
-                        f"#{pr.number}", pr.html_url, iso(pr.created_at), bool(pr.draft)
+                        f"#{pr.number}", pr.html_url, self._at(pr.created_at), bool(pr.draft)
                     )
             for issue in self.repo.get_issues(state="open", labels=[self._label("escalation")]):
                 info = parse_marker(issue.body or "")
@@ -449,7 +465,11 @@ class GitHubForge:
                     continue
                 kind = info.get("kind", "").split("/")[-1]
                 ref = EscalationRef(
-                    f"#{issue.number}", kind, issue.html_url, iso(issue.created_at), issue.title
+                    f"#{issue.number}",
+                    kind,
+                    issue.html_url,
+                    self._at(issue.created_at),
+                    issue.title,
                 )
                 escalations[info["task"]] = (*escalations.get(info["task"], ()), ref)
         return ForgeView(open_prs=prs, escalations=escalations)

@@ -157,6 +157,9 @@ class LocalForge:
                 self._save(path, record, f"forge: comment on {ref}")
                 return
 
+    def cursor(self) -> str:
+        return iso(self.clock())
+
     def events_since(self, role: str, since: str | None) -> list[ForgeEvent]:
         """Human comments on this role's local records (none unless someone adds them)."""
         events = []

@@ -26,6 +26,6 @@ def open_forge(ws: Workspace) -> Forge:
         from runner.forge.github import GitHubForge
 
         return GitHubForge.from_env(
-            ws.environ, ws.fleet.config.forge, store=ws.ledger.store, clock=lambda: ws.now
+            ws.environ, ws.fleet.config.forge, store=ws.ledger.store, clock=ws.clock
         )
     raise ConfigError(f"FLEET_FORGE={name!r} is not a forge; use 'github' or 'local'")
