@@ -67,6 +67,19 @@ class ForgeSettings:
     label_prefix: str = "fleet"
 
 
+@dataclass(frozen=True)
+class ApplyCaps:
+    """What one run's outputs may add at most (fleet.yaml `apply:`), checked by apply."""
+
+    max_files: int = 200
+    max_lines: int = 20000
+    max_file_bytes: int = 1024 * 1024
+    max_prs: int = 1
+    max_escalations: int = 2
+    max_comments: int = 3
+    max_proposed_tasks: int = 5
+
+
 DEFAULT_SLA_HOURS = {"open": 72.0, "in_progress": 24.0, "review": 48.0, "blocked": 48.0}
 
 
@@ -98,6 +111,7 @@ class FleetConfig:
     forge: ForgeSettings = field(default_factory=ForgeSettings)
     sla_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
     prices: dict[str, Price] = field(default_factory=dict)
+    apply: ApplyCaps = field(default_factory=ApplyCaps)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FleetConfig:
@@ -120,6 +134,7 @@ class FleetConfig:
             forge=ForgeSettings(**d.get("forge", {})),
             sla_hours={**DEFAULT_SLA_HOURS, **d.get("sla_hours", {})},
             prices=prices,
+            apply=ApplyCaps(**d.get("apply", {})),
         )
 
 

@@ -12,7 +12,7 @@ from runner import resources, schema
 from runner.yamlfile import parse
 from tests.conftest import DATA
 
-KINDS = ("fleet", "role", "task", "run")
+KINDS = ("fleet", "role", "task", "run", "outputs")
 
 
 @pytest.mark.parametrize("kind", KINDS)

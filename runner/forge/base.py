@@ -12,7 +12,16 @@ from typing import Protocol
 
 from runner.records import ForgeEvent, ForgeView
 
-ESCALATION_KINDS = ("credential", "decision", "blocked", "failure", "loop", "sla", "budget")
+ESCALATION_KINDS = (
+    "credential",
+    "decision",
+    "blocked",
+    "failure",
+    "loop",
+    "sla",
+    "budget",
+    "security",
+)
 _MARKER = re.compile(r"<!-- fleet:([^>]*?) -->")
 
 
