@@ -95,7 +95,8 @@ class AgentJob:
     def outputs(self, **fields: Any) -> Path:
         """Write the outputs directory: the bundle of start..HEAD and outputs.json."""
         head = git(self.root, "rev-parse", "HEAD").strip()
-        has = outputs.write_bundle(Git(self.root), self.out, f"refs/heads/{self.branch}", self.start)
+        ref = f"refs/heads/{self.branch}"
+        has = outputs.write_bundle(Git(self.root), self.out, ref, self.start)
         run = {
             **self.record.to_dict(),
             "outcome": "done",
