@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from runner.agent.sandbox import SECRET_WORDS
+from runner.errors import UsageError
 from runner.findings import escape_data
 from runner.model import Fleet
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class EventError(Exception):
+class EventError(UsageError):
     """The event cannot be acted on; the message says why (a usage error)."""
 
 

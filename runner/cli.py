@@ -1,15 +1,19 @@
 """`fleet`: parse arguments and dispatch to runner.commands. No logic lives here.
 
 Command modules are imported inside each command so `fleet --help` stays fast and
-never imports the model SDK or the GitHub client.
+never imports the model SDK or the GitHub client. Every command ends in one handler
+(`FleetGroup.invoke`): a `FleetError` becomes one line saying what and what to do, with
+its exit code; anything else is an internal error, reported in one line too. Tracebacks
+only with `--debug` or FLEET_DEBUG=1.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+import traceback
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -18,23 +22,65 @@ from runner import __version__
 FORMATS_FINDINGS = click.Choice(["text", "json", "github"])
 
 
+class FleetGroup(click.Group):
+    """The group whose `invoke` is the one error handler for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own: usage errors (exit 2), --help, --version, ^C
+        except Exception as exc:
+            _fail(exc, debug=bool(ctx.params.get("debug")) or _debug_env())
+
+
+def _debug_env() -> bool:
+    return os.environ.get("FLEET_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+def _fail(exc: Exception, *, debug: bool) -> NoReturn:
+    """Report `exc` in one line (plus what to do) and exit with its code."""
+    from runner.errors import FleetError
+
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, FleetError):
+        message, code = str(exc) or type(exc).__name__, exc.exit_code
+        hint = exc.hint
+    elif isinstance(exc, OSError) and exc.strerror:  # the file system said no: not a bug
+        where = f": {exc.filename}" if exc.filename else ""
+        message, code, hint = f"{exc.strerror}{where}", 1, None
+    else:
+        message, code = f"internal error: {type(exc).__name__}: {exc}", 1
+        hint = (
+            "this is a bug in fleet-runner; run again with --debug (or FLEET_DEBUG=1) "
+            "for the traceback, and report it"
+        )
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # a job-level annotation
+        from runner.findings import escape_data
+
+        click.echo(f"::error title=fleet-runner::{escape_data(message)}")
+    click.echo(f"fleet: {message}", err=True)
+    if hint:
+        click.echo(f"fleet: what to do: {hint}", err=True)
+    # `from exc` keeps the cause on the exit, so the test CLI helper can fail on a bug
+    raise SystemExit(code) from (None if isinstance(exc, FleetError) else exc)
+
+
 class _Context:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def root(self) -> Path:
-        from runner.load import NotAFleet, find_root
+        from runner.load import find_root
 
-        try:
-            return find_root(self.directory)
-        except NotAFleet as exc:
-            raise click.UsageError(str(exc)) from None
+        return find_root(self.directory)
 
 
 pass_ctx = click.make_pass_decorator(_Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-C",
     "directory",
@@ -42,9 +88,14 @@ pass_ctx = click.make_pass_decorator(_Context)
     default=".",
     help="Run as if started in DIR (like git -C).",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an error, print the traceback too (or set FLEET_DEBUG=1).",
+)
 @click.version_option(__version__, prog_name="fleet")
 @click.pass_context
-def cli(ctx: click.Context, directory: Path) -> None:
+def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
     """A GitOps runner for a fleet of LLM role agents.
 
     Roles, directives and tasks are files in this repository; every agent output is a
@@ -149,11 +200,7 @@ def plan(
     """Show what each role would run now, and why every other task waits."""
     from runner.commands import plan as command
 
-    sys.exit(
-        _acting(
-            lambda: command.run(ctx.root(), roles=roles, task=task, fmt=fmt, force_due=force_due)
-        )
-    )
+    sys.exit(command.run(ctx.root(), roles=roles, task=task, fmt=fmt, force_due=force_due))
 
 
 @cli.command()
@@ -179,11 +226,7 @@ def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int)
     """Show what changed for ROLE since its last completed run."""
     from runner.commands import sync as command
 
-    sys.exit(
-        _acting(
-            lambda: command.run(ctx.root(), role=role, since=since, fmt=fmt, cap_tokens=cap_tokens)
-        )
-    )
+    sys.exit(command.run(ctx.root(), role=role, since=since, fmt=fmt, cap_tokens=cap_tokens))
 
 
 @cli.command("run")
@@ -198,11 +241,7 @@ def run_cmd(ctx: _Context, role: str, task: str | None, dry_run: bool, trigger: 
     """Run ROLE on one task: work branch, acceptance, PR or escalation, ledger."""
     from runner.commands import run as command
 
-    sys.exit(
-        _acting(
-            lambda: command.run(ctx.root(), role=role, task=task, dry_run=dry_run, trigger=trigger)
-        )
-    )
+    sys.exit(command.run(ctx.root(), role=role, task=task, dry_run=dry_run, trigger=trigger))
 
 
 @cli.command()
@@ -222,14 +261,12 @@ def tick(
     from runner.commands import tick as command
 
     sys.exit(
-        _acting(
-            lambda: command.run(
-                ctx.root(),
-                dry_run=dry_run,
-                trigger=trigger,
-                force_due=force_due,
-                use_event=not no_event,
-            )
+        command.run(
+            ctx.root(),
+            dry_run=dry_run,
+            trigger=trigger,
+            force_due=force_due,
+            use_event=not no_event,
         )
     )
 
@@ -246,7 +283,7 @@ def revise(ctx: _Context, pr: int | None) -> None:
     """Revise an agent PR from review feedback by users with write access."""
     from runner.commands import revise as command
 
-    sys.exit(_acting(lambda: command.run(ctx.root(), pr=pr)))
+    sys.exit(command.run(ctx.root(), pr=pr))
 
 
 @cli.command()
@@ -282,9 +319,7 @@ def status(ctx: _Context, fmt: str, since: str, output: Path | None, record: boo
     `--since 7d --format markdown` is the weekly report."""
     from runner.commands import status as command
 
-    sys.exit(
-        _acting(lambda: command.run(ctx.root(), fmt=fmt, since=since, output=output, record=record))
-    )
+    sys.exit(command.run(ctx.root(), fmt=fmt, since=since, output=output, record=record))
 
 
 @cli.command()
@@ -294,7 +329,7 @@ def sla(ctx: _Context, dry_run: bool) -> None:
     """Escalate SLA and budget breaches (once), and close them when work moves on."""
     from runner.commands import sla as command
 
-    sys.exit(_acting(lambda: command.run(ctx.root(), dry_run=dry_run)))
+    sys.exit(command.run(ctx.root(), dry_run=dry_run))
 
 
 @cli.command()
@@ -306,7 +341,7 @@ def doctor(ctx: _Context, fmt: str) -> None:
     """Check git, the fleet files, credentials and the forge before the first run."""
     from runner.commands import doctor as command
 
-    sys.exit(_acting(lambda: command.run(ctx.root(), fmt=fmt)))
+    sys.exit(command.run(ctx.root(), fmt=fmt))
 
 
 @cli.group()
@@ -321,7 +356,7 @@ def local_merge(ctx: _Context, pr: str) -> None:
     """Merge the local agent PR PR (ROLE/TASK or local-pr:ROLE/TASK) into the base branch."""
     from runner.commands import local as command
 
-    sys.exit(_acting(lambda: command.merge(ctx.root(), pr)))
+    sys.exit(command.merge(ctx.root(), pr))
 
 
 @local.command("answer")
@@ -333,30 +368,7 @@ def local_answer(ctx: _Context, issue: str, text: str, keep_open: bool) -> None:
     """Answer the local escalation ISSUE with TEXT, and close it."""
     from runner.commands import local as command
 
-    sys.exit(_acting(lambda: command.answer(ctx.root(), issue, text, keep_open)))
-
-
-def _acting(action: Callable[[], int]) -> int:
-    """Run a command that acts on the repository; known failures become clear errors."""
-    from runner.actions import EventError
-    from runner.forge.base import ForgeError
-    from runner.gitrepo import GitError
-    from runner.state import StateConflict
-    from runner.sync import SyncError
-    from runner.workspace import ConfigError
-
-    try:
-        return action()
-    except (ConfigError, EventError) as exc:
-        click.echo(f"fleet: {exc}", err=True)
-        return 2
-    except (SyncError, StateConflict, GitError, ForgeError) as exc:
-        if os.environ.get("GITHUB_ACTIONS") == "true":  # a job-level annotation
-            from runner.findings import escape_data
-
-            click.echo(f"::error title=fleet-runner::{escape_data(str(exc))}")
-        click.echo(f"fleet: {exc}", err=True)
-        return 1
+    sys.exit(command.answer(ctx.root(), issue, text, keep_open))
 
 
 @cli.command()

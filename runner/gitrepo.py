@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.errors import FleetError
+
 ZERO = "0" * 40
 
 
-class GitError(Exception):
+class GitError(FleetError):
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
         self.argv = args
         self.returncode = returncode

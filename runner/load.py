@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import checks, schema
+from runner.errors import ConfigError
 from runner.model import Finding, Fleet, FleetConfig, Role, Task
 from runner.yamlfile import Document, Problem, parse, read_text
 
@@ -21,7 +22,7 @@ TASKS_DIR = "tasks"
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-class NotAFleet(Exception):
+class NotAFleet(ConfigError):
     """The directory holds no fleet/fleet.yaml (a usage error, not a finding)."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import schema
+from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
 from runner.records import Checkpoint  # re-exported: older code imports it from here
@@ -39,7 +40,7 @@ _RETRYABLE = (
 )
 
 
-class StateConflict(Exception):
+class StateConflict(FleetError):
     """Could not land a state commit after the allowed number of attempts."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from runner.errors import FleetError
 from runner.gitlog import ROLE_TRAILER as ROLE_TRAILER
 from runner.gitlog import read_log
 from runner.gitrepo import Git, GitError
@@ -22,7 +23,7 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 FIRST_RUN_WINDOW = 50  # commits shown to a role that has never run
 
 
-class SyncError(Exception):
+class SyncError(FleetError):
     """The delta cannot be computed; the message says what is missing and what to do."""
 
 

@@ -11,16 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 from runner import clock
+from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
 from runner.lifecycle import derive_all
 from runner.load import load
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
-
-
-class ConfigError(Exception):
-    """The fleet cannot be acted on as it is (exit code 2)."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,21 @@ def example(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fleet_cli():
-    """Invoke `fleet` in-process; returns the click Result."""
+    """Invoke `fleet` in-process; returns the click Result.
+
+    Any exception other than SystemExit fails the test, and so does an internal error the
+    CLI's handler caught (a SystemExit caused by a non-FleetError): a command may fail,
+    but only in the ways it foresees."""
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=True)
+        result = runner.invoke(cli, list(args), catch_exceptions=True)
+        exc = result.exception
+        cause = exc.__cause__ if isinstance(exc, SystemExit) else exc
+        if cause is not None and not isinstance(cause, SystemExit):
+            trace = "".join(traceback.format_exception(cause))
+            pytest.fail(f"fleet {' '.join(args)} raised {cause!r}:\n{trace}\n{result.output}")
+        return result
 
     return invoke
 

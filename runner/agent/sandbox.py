@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.errors import FleetError
 from runner.paths import matches_any
 
 # Never passed to a tool subprocess, even if a role lists them as credentials.
@@ -25,7 +26,7 @@ SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "P
 OUTPUT_CAP = 8000
 
 
-class ToolError(Exception):
+class ToolError(FleetError):
     """A refused or failed tool call; the message goes back to the model as is_error."""
 
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from runner.errors import FleetError
 from runner.records import ForgeEvent, ForgeView
 
 ESCALATION_KINDS = (
@@ -37,7 +38,7 @@ def parse_marker(body: str) -> dict[str, str] | None:
     return fields if "kind" in fields else None
 
 
-class ForgeError(Exception):
+class ForgeError(FleetError):
     """The forge could not do what the run needs (after bounded retries)."""
 
 
