@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 from runner import cron
-from runner.model import Finding, Fleet, Severity
+from runner.model import Finding, Fleet, Role, Severity, Task
 from runner.yamlfile import Document, pointer
 
 
@@ -105,53 +105,67 @@ def _task_ids(docs: dict[str, Document], at: _Locator) -> Iterator[Finding]:
             seen[task_id] = path
 
 
+def new_task(
+    rel: str, doc: Document, roles: Mapping[str, Role], known: Container[str]
+) -> list[Finding]:
+    """What `fleet validate` would say about one new, schema-valid task file joining a
+    fleet with `roles` and the task ids `known`, so no writer creates a file that fails."""
+    task = Task.from_dict(doc.data, rel)
+    return list(_task_ref(task, roles, known, _Locator({rel: doc})))
+
+
 def _task_refs(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
-    roles = fleet.roles
     for task in fleet.tasks.values():
-        role = roles.get(task.role)
-        if role is None:
-            known = ", ".join(sorted(roles)) or "none defined"
+        yield from _task_ref(task, fleet.roles, fleet.tasks, at)
+
+
+def _task_ref(
+    task: Task, roles: Mapping[str, Role], known: Container[str], at: _Locator
+) -> Iterator[Finding]:
+    role = roles.get(task.role)
+    if role is None:
+        names = ", ".join(sorted(roles)) or "none defined"
+        yield at(
+            task.path,
+            ("role",),
+            f"unknown role '{task.role}' (roles: {names})",
+            "unknown-role",
+        )
+    elif role.engine == "shell" and not task.steps:
+        yield at(
+            task.path,
+            ("role",),
+            f"role '{role.name}' uses the shell engine, which runs a task's steps, "
+            "but this task has no 'steps:'; add steps or assign it to a model role",
+            "engine-mismatch",
+        )
+    elif role.engine == "anthropic" and task.steps:
+        yield at(
+            task.path,
+            ("steps",),
+            f"role '{role.name}' uses the anthropic engine; 'steps:' are only run by "
+            "shell roles and will be shown to the model as guidance",
+            "engine-mismatch",
+            "warning",
+        )
+    for i, dep in enumerate(task.depends_on):
+        if dep == task.id:
+            yield at(task.path, ("depends_on", i), "a task cannot depend on itself", "cycle")
+        elif dep not in known:
             yield at(
                 task.path,
-                ("role",),
-                f"unknown role '{task.role}' (roles: {known})",
-                "unknown-role",
+                ("depends_on", i),
+                f"depends_on names unknown task '{dep}'",
+                "unknown-dependency",
             )
-        elif role.engine == "shell" and not task.steps:
-            yield at(
-                task.path,
-                ("role",),
-                f"role '{role.name}' uses the shell engine, which runs a task's steps, "
-                "but this task has no 'steps:'; add steps or assign it to a model role",
-                "engine-mismatch",
-            )
-        elif role.engine == "anthropic" and task.steps:
-            yield at(
-                task.path,
-                ("steps",),
-                f"role '{role.name}' uses the anthropic engine; 'steps:' are only run by "
-                "shell roles and will be shown to the model as guidance",
-                "engine-mismatch",
-                "warning",
-            )
-        for i, dep in enumerate(task.depends_on):
-            if dep == task.id:
-                yield at(task.path, ("depends_on", i), "a task cannot depend on itself", "cycle")
-            elif dep not in fleet.tasks:
-                yield at(
-                    task.path,
-                    ("depends_on", i),
-                    f"depends_on names unknown task '{dep}'",
-                    "unknown-dependency",
-                )
-        if task.parent and task.parent not in fleet.tasks:
-            yield at(
-                task.path,
-                ("parent",),
-                f"parent names unknown task '{task.parent}'",
-                "unknown-parent",
-                "warning",
-            )
+    if task.parent and task.parent not in known:
+        yield at(
+            task.path,
+            ("parent",),
+            f"parent names unknown task '{task.parent}'",
+            "unknown-parent",
+            "warning",
+        )
 
 
 def _cycles(fleet: Fleet, at: _Locator) -> Iterator[Finding]:

@@ -149,6 +149,9 @@ def task() -> None:
 @click.option("--priority", type=click.Choice(["urgent", "high", "normal", "low"]))
 @click.option("--depends-on", "depends_on", multiple=True, help="Task id (repeatable).")
 @click.option("--id", "task_id", default=None, help="Task id (default: next free t-NNN).")
+@click.option(
+    "--step", "steps", multiple=True, help="Command a shell-engine role runs (repeatable)."
+)
 @pass_ctx
 def task_new(
     ctx: _Context,
@@ -160,8 +163,11 @@ def task_new(
     priority: str | None,
     depends_on: tuple[str, ...],
     task_id: str | None,
+    steps: tuple[str, ...],
 ) -> None:
-    """Write tasks/<id>.yaml with the next free id. Acceptance criteria are required."""
+    """Write tasks/<id>.yaml with the next free id. Acceptance criteria are required; a
+    shell-engine role's task also needs --step. A file that would fail `fleet validate`
+    is not written."""
     from runner.commands import task_new as command
 
     sys.exit(
@@ -175,6 +181,7 @@ def task_new(
             priority=priority,
             depends_on=depends_on,
             task_id=task_id,
+            steps=steps,
         )
     )
 

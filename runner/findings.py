@@ -28,6 +28,15 @@ def summary(findings: Iterable[Finding], files: int) -> str:
     return f"{files} files checked: {errors} error(s), {warnings} warning(s)"
 
 
+def quarantined(problems: Iterable[Finding]) -> str:
+    """Task files that plan, status, sla and tick left out, each with its finding."""
+    problems = list(problems)
+    return (
+        f"Not planned: {len(problems)} error(s) in task files; fix them ('fleet validate'):\n"
+        + ("\n".join(f"  {line}" for line in render(problems, "text").splitlines()))
+    )
+
+
 def escape_data(text: str) -> str:
     """Escape a workflow-command message (GitHub's toolkit rules)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -262,6 +262,8 @@ class Fleet:
     roles: dict[str, Role] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     directives: dict[str, str] = field(default_factory=dict)  # repo-relative path -> text
+    # errors of task files left out of `tasks` so the rest of the fleet runs (quarantine)
+    problems: list[Finding] = field(default_factory=list)
 
 
 RUN_OUTCOMES = (

@@ -1,15 +1,18 @@
-"""Writing task files: the next free id and the YAML text of a new task."""
+"""Task files: the next free id and the YAML text of a new task, and which task files
+are too broken to act on."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Container, Mapping
 from typing import Any
 
 import yaml
 
-from runner import schema
-from runner.model import Finding
+from runner import checks, schema
+from runner.model import Finding, Fleet, Role
 from runner.yamlfile import parse
 
 _NUMBERED = re.compile(r"^t-(\d+)$")
@@ -33,6 +36,7 @@ def build(
     depends_on: tuple[str, ...] = (),
     created_by: str | None = None,
     parent: str | None = None,
+    steps: tuple[str, ...] = (),
 ) -> str:
     """The YAML text of a task file (the caller validates it); `created` is today on the
     caller's clock (never the wall clock here: FLEET_NOW must hold)."""
@@ -48,17 +52,26 @@ def build(
         data["depends_on"] = list(depends_on)
     if description:
         data["description"] = description
+    if steps:
+        data["steps"] = list(steps)
     data["acceptance"] = [{"check": c} for c in checks] + [{"review": r} for r in reviews]
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
     return "# yaml-language-server: $schema=../schemas/task.schema.json\n" + body
 
 
-def prepare(task_id: str, **fields: Any) -> tuple[str, str, list[Finding]]:
-    """The repository path, the YAML text and the schema findings of a new task file
-    (`fields` as for `build`); nothing is written."""
+def prepare(
+    task_id: str, *, roles: Mapping[str, Role], known: Container[str], **fields: Any
+) -> tuple[str, str, list[Finding]]:
+    """The repository path, the YAML text and the errors `fleet validate` would report for
+    a new task file joining a fleet with `roles` and task ids `known` (`fields` as for
+    `build`); nothing is written. A writer that writes despite errors breaks the fleet."""
     rel = f"tasks/{task_id}.yaml"
     text = build(task_id=task_id, **fields)
-    return rel, text, schema.validate(parse(text), "task", rel)
+    doc = parse(text)
+    problems = schema.validate(doc, "task", rel)
+    if not problems:
+        problems = checks.new_task(rel, doc, roles, known)
+    return rel, text, [p for p in problems if p.severity == "error"]
 
 
 def mark_done(text: str, result: str) -> str:
@@ -84,3 +97,17 @@ def mark_done(text: str, result: str) -> str:
         out.pop()
     out.append(f"result: {json.dumps(' '.join(result.split())[:500], ensure_ascii=False)}")
     return "\n".join(out) + "\n"
+
+
+def is_task_file(path: str) -> bool:
+    return path.startswith("tasks/")
+
+
+def quarantine(fleet: Fleet, findings: list[Finding]) -> Fleet:
+    """The fleet without the tasks whose files have errors; those errors become its
+    `problems`. One bad task file (an agent's proposal merged in a hurry) must not stop
+    planning, status and SLAs for everyone else, and must never be scheduled."""
+    problems = [f for f in findings if f.severity == "error" and is_task_file(f.path)]
+    bad = {f.path for f in problems}
+    tasks = {tid: t for tid, t in fleet.tasks.items() if t.path not in bad}
+    return dataclasses.replace(fleet, tasks=tasks, problems=sorted(problems))

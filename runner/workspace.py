@@ -18,6 +18,7 @@ from runner.load import load
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
+from runner.tasks import is_task_file, quarantine
 
 
 @dataclass
@@ -102,15 +103,21 @@ def open_workspace(
     tasks: bool = True,
     allow_errors: bool = False,
 ) -> Workspace:
-    """`allow_errors` only for commands that report on a broken fleet (a PR's plan)."""
+    """Errors in fleet.yaml, roles or directives are fatal (every role depends on them);
+    a task file with errors is quarantined: left out of `fleet.tasks` and listed in
+    `fleet.problems`, so the rest of the fleet runs. `allow_errors` keeps everything, only
+    for commands that report on a broken fleet (a PR's plan)."""
     environ = os.environ if environ is None else environ
     loaded = load(root, tasks=tasks)
-    if loaded.errors and not allow_errors:
-        first = loaded.errors[0]
+    fatal = [f for f in loaded.errors if not is_task_file(f.path)]
+    if fatal and not allow_errors:
+        first = fatal[0]
         raise ConfigError(
-            f"the fleet has {len(loaded.errors)} error(s), e.g. {first.path}:{first.line}: "
-            f"{first.message}; run 'fleet validate' and fix them first"
+            f"the fleet's configuration has {len(fatal)} error(s), e.g. "
+            f"{first.path}:{first.line}: {first.message}; run 'fleet validate' and fix them "
+            "first"
         )
+    fleet = loaded.fleet if allow_errors else quarantine(loaded.fleet, loaded.findings)
     git = Git(loaded.fleet.root, git_env(environ))
     if not git.succeeds("rev-parse", "--git-dir"):
         raise ConfigError(f"{root} is not a git repository; run 'git init' and commit the fleet")
@@ -120,4 +127,4 @@ def open_workspace(
     except ValueError as exc:
         raise ConfigError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
     store = StateStore(git, forge.state_branch, forge.remote)
-    return Workspace(loaded.fleet.root, loaded.fleet, git, Ledger(store), fleet_clock, environ)
+    return Workspace(fleet.root, fleet, git, Ledger(store), fleet_clock, environ)

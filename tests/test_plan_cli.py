@@ -29,11 +29,11 @@ def test_plan_reads_the_ledger_and_work_branches(repo: Path, fleet_cli, monkeypa
     assert "resumes its work branch" in picks["t-001"]
 
 
-def test_plan_refuses_an_invalid_fleet(repo: Path, fleet_cli) -> None:
-    (repo / "tasks/t-001.yaml").write_text("id: t-001\n")
+def test_plan_refuses_an_invalid_fleet_config(repo: Path, fleet_cli) -> None:
+    (repo / "fleet/fleet.yaml").write_text("version: 1\n")
     out = fleet_cli("-C", str(repo), "plan")
     assert out.exit_code == 2
-    assert "fleet validate" in out.stderr
+    assert "fleet/fleet.yaml" in out.stderr and "fleet validate" in out.stderr
 
 
 def test_bad_fleet_now_is_a_usage_error(repo: Path, fleet_cli, monkeypatch) -> None:

@@ -46,3 +46,18 @@ def test_task_new_refuses_unknown_role(example: Path, fleet_cli) -> None:
     )
     assert result.exit_code == 2
     assert "unknown role 'intern'" in result.output
+
+
+def test_task_new_for_a_shell_role_needs_steps(example: Path, fleet_cli) -> None:
+    args = ("-C", str(example), "task", "new", "--role", "devops", "--title", "Add a lint step")
+    args += ("--check", "test -x ci/lint.sh")
+    refused = fleet_cli(*args)
+    assert refused.exit_code == 2
+    assert "no 'steps:'" in refused.stderr and "--step" in refused.stderr
+    assert not (example / "tasks/t-013.yaml").exists()
+    written = fleet_cli(*args, "--step", "mkdir -p ci", "--step", "touch ci/lint.sh")
+    assert written.exit_code == 0, written.output
+    assert (
+        "steps:\n- mkdir -p ci\n- touch ci/lint.sh\n" in (example / "tasks/t-013.yaml").read_text()
+    )
+    assert fleet_cli("-C", str(example), "validate").exit_code == 0

@@ -251,6 +251,8 @@ class ToolBox:
         task_id = next_id([*self.task_ids, *self.proposed])
         rel, text, problems = prepare(
             task_id,
+            roles=self.roles,
+            known={*self.task_ids, *self.proposed},
             role=role,
             title=title,
             checks=checks,
@@ -260,7 +262,7 @@ class ToolBox:
             created=self.today,
             parent=self.task.id,
         )
-        if problems:
+        if problems:  # never write a task file that `fleet validate` would reject
             raise ToolError("; ".join(p.message for p in problems))
         full = self.sandbox.root / rel
         if full.exists():

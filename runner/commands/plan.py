@@ -7,13 +7,16 @@ is also written to the step outputs `matrix`, `count` and `max_parallel`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
 from runner import actions
 from runner.commands.tick import changed_paths
+from runner.findings import quarantined
 from runner.forge.select import open_forge
+from runner.model import Finding
 from runner.plan import Decision, Plan, make_plan
 from runner.workspace import open_workspace
 
@@ -59,22 +62,23 @@ def run(
     if fmt == "matrix":
         click.echo(matrix)
     elif fmt == "json":
-        click.echo(json.dumps(_as_json(plan), indent=2))
+        click.echo(json.dumps(_as_json(plan, ws.fleet.problems), indent=2))
     else:
-        click.echo(render_text(plan, ws.fleet.tasks))
+        click.echo(render_text(plan, ws.fleet.tasks, ws.fleet.problems))
     return 0
 
 
-def _as_json(plan: Plan) -> dict:
+def _as_json(plan: Plan, problems: list[Finding]) -> dict:
     return {
         "now": plan.now,
         "picks": [{"role": d.role, "task": d.task, "reason": d.reason} for d in plan.picks],
         "decisions": [d.__dict__ for d in plan.decisions],
         "spent_today_usd": plan.spent_today,
+        "problems": [p.to_dict() for p in problems],
     }
 
 
-def render_text(plan: Plan, tasks: dict) -> str:
+def render_text(plan: Plan, tasks: dict, problems: Iterable[Finding] = ()) -> str:
     lines = [f"Plan at {plan.now}: {len(plan.picks)} run(s)"]
     role = None
     for d in plan.decisions:
@@ -89,4 +93,6 @@ def render_text(plan: Plan, tasks: dict) -> str:
         mark = "RUN " if d.run else "wait"
         lines.append(f"  {mark} {d.task:<10} {title[:50]}")
         lines.append(f"       {d.reason}")
+    if problems:
+        lines.append("\n" + quarantined(problems))
     return "\n".join(lines)

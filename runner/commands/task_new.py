@@ -23,6 +23,7 @@ def run(
     description: str = "",
     priority: str | None = None,
     depends_on: tuple[str, ...] = (),
+    steps: tuple[str, ...] = (),
 ) -> int:
     if not checks and not reviews:
         raise click.UsageError(
@@ -43,6 +44,8 @@ def run(
         raise click.UsageError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
     rel, text, problems = prepare(
         task_id,
+        roles=fleet.roles,
+        known=fleet.tasks,
         role=role,
         title=title,
         checks=checks,
@@ -51,12 +54,14 @@ def run(
         priority=priority,
         depends_on=depends_on,
         created=today,
+        steps=steps,
     )
     if task_id in fleet.tasks or (root / rel).exists():
         raise click.UsageError(f"task {task_id} already exists ({rel})")
     if problems:
         for p in problems:
-            click.echo(f"fleet task new: {p.message}", err=True)
+            hint = " (add --step CMD)" if p.code == "engine-mismatch" else ""
+            click.echo(f"fleet task new: {p.message}{hint}", err=True)
         return 2
     scaffold.write_atomic(root / rel, text)
     click.echo(f"Wrote {rel}. Open a pull request with it to assign the task to {role}.")

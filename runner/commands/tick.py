@@ -12,6 +12,7 @@ import click
 from runner import actions
 from runner.commands import revise
 from runner.commands.run import FAILED, anthropic_client, render_outcome, report
+from runner.findings import quarantined
 from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
 from runner.plan import make_plan
@@ -79,6 +80,8 @@ def tick(
         force_due=force_due,
     )
     click.echo(f"Tick at {plan.now}: {len(plan.picks)} run(s) planned.")
+    if ws.fleet.problems:
+        click.echo(quarantined(ws.fleet.problems), err=True)
     outcomes: list[RunOutcome] = []
     failed = 0
     for pick in plan.picks:

@@ -64,6 +64,7 @@ def render(status: Status) -> str:
         "<section style='grid-column:1/-1'><div class=kpis>"
         + "".join(f"<div class=kpi><b>{escape(str(v))}</b>{escape(k)}</div>" for k, v in kpis)
         + "</div></section>",
+        _problems(status),
         _escalations(status),
         _section("Cost per day per role", cost_chart(status), "cost"),
         _section("Throughput per week", throughput_chart(status), "throughput"),
@@ -76,6 +77,23 @@ def render(status: Status) -> str:
 
 def _section(title: str, body: str, name: str) -> str:
     return f"<section id={name}><h2>{escape(title)}</h2>{body}</section>"
+
+
+def _problems(status: Status) -> str:
+    """Broken task files first: nothing else tells the founder why a task never runs."""
+    if not status.problems:
+        return ""
+    rows = "".join(
+        f"<tr class=problem><td>{escape(p.path)}:{p.line}</td><td>{escape(p.message)} "
+        f"<span class=muted>[{escape(p.code)}]</span></td></tr>"
+        for p in status.problems
+    )
+    body = (
+        "<table><tr><th>file</th><th>problem</th></tr>" + rows + "</table>"
+        "<p class=muted>Not planned until fixed; <code>fleet validate</code> lists every "
+        "error.</p>"
+    )
+    return _section(f"Broken task files ({len(status.problems)})", body, "problems")
 
 
 def _escalations(status: Status) -> str:

@@ -57,6 +57,14 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
         )
         + ".",
     ]
+    if status.problems:
+        lines.append(heading(f"Broken task files, not planned ({len(status.problems)})"))
+        lines += _table(
+            ["file", "line", "problem"],
+            [[p.path, str(p.line), f"{p.message} [{p.code}]"] for p in status.problems],
+            markdown,
+        )
+        lines.append(("\n" if markdown else "") + "Fix them; 'fleet validate' lists every error.")
     blocked = status.blocked_on_human
     lines.append(heading(f"Blocked on a human ({len(blocked)})"))
     if blocked:

@@ -49,6 +49,16 @@ class EscalationRow:
 
 
 @dataclass
+class ProblemRow:
+    """A task file left out of planning because it has an error (see `fleet validate`)."""
+
+    path: str
+    line: int
+    code: str
+    message: str
+
+
+@dataclass
 class RoleRow:
     name: str
     engine: str
@@ -104,6 +114,7 @@ class Status:
     throughput: dict[str, dict[str, int]] = field(default_factory=dict)  # week -> counts
     dependencies: list[tuple[str, str]] = field(default_factory=list)  # (task, depends_on)
     changes: list[str] = field(default_factory=list)  # since the last recorded status
+    problems: list[ProblemRow] = field(default_factory=list)  # broken task files
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -129,6 +140,7 @@ def compute(
     _escalations(status, items, now)
     _roles(status, fleet, runs, commits, items, plan, now, week_s)
     _totals(status, fleet, runs, commits, items, since_s)
+    status.problems = [ProblemRow(p.path, p.line, p.code, p.message) for p in fleet.problems]
     status.dependencies = sorted((t.id, d) for t in fleet.tasks.values() for d in t.depends_on)
     status.changes = _changes(previous or {}, states, fleet) if previous is not None else []
     return status

@@ -285,3 +285,29 @@ def test_propose_task_writes_a_valid_task_into_the_pr(agent_repo: Path) -> None:
     assert "parent: t-100" in task and "created_by: tester" in task
     assert outcome.record.outcome == "done"
     assert outcome.record.delegated == ["t-101"]  # counted as a message between roles
+
+
+def test_propose_task_never_writes_a_file_that_fails_validation(agent_repo: Path) -> None:
+    """Issue 12 #3: a proposal for a shell role without steps passed the schema, was
+    merged, and made plan, status and sla exit 2."""
+    with FakeAnthropic(
+        [
+            reply(
+                tool(
+                    "propose_task",
+                    role="devops",
+                    title="Rotate the deploy keys",
+                    description="Rotate them.",
+                    acceptance=[{"check": "test -f ci/keys.txt"}],
+                )
+            ),
+            reply(tool("write_file", path="out/report.md", content="x")),
+            reply(tool("finish", summary="done")),
+        ]
+    ) as fake:
+        outcome, _, _ = _run(agent_repo, fake)
+    refusal = _results(fake.requests[1])[0]
+    assert refusal["is_error"] and "no 'steps:'" in refusal["content"]
+    files = git(agent_repo, "ls-tree", "-r", "--name-only", "fleet/tester/t-100", "tasks/")
+    assert "tasks/t-101.yaml" not in files.split()
+    assert outcome.record.outcome == "done" and outcome.record.delegated == []
