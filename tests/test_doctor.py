@@ -41,8 +41,9 @@ def test_doctor_fails_on_a_rejected_token_and_a_broken_fleet(
         }.items():
             monkeypatch.setenv(k, v)
         out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+        (repo / "tasks/t-001.yaml").write_text("id: t-001\n")
+        broken = fleet_cli("-C", str(repo), "doctor")
     assert out.exit_code == 1
     assert "GITHUB_TOKEN was rejected" in _checks(out)["forge github"]["detail"]
-    (repo / "tasks/t-001.yaml").write_text("id: t-001\n")
-    broken = fleet_cli("-C", str(repo), "doctor")
     assert broken.exit_code == 1 and "FAIL  fleet" in broken.stdout
+    assert "tasks/t-001.yaml" in broken.stdout

@@ -47,11 +47,20 @@ def _checks(root: Path) -> Iterator[Check]:
     except ConfigError as exc:
         yield Check("fleet", "fail", str(exc))
         return
-    yield Check(
-        "fleet",
-        "ok",
-        f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, no validation errors",
-    )
+    if ws.fleet.problems:  # quarantined: the rest of the fleet runs, these never do
+        first = ws.fleet.problems[0]
+        yield Check(
+            "fleet",
+            "fail",
+            f"{len(ws.fleet.problems)} error(s) in task files, which are not planned until "
+            f"fixed, e.g. {first.path}:{first.line}: {first.message}; run 'fleet validate'",
+        )
+    else:
+        yield Check(
+            "fleet",
+            "ok",
+            f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, no validation errors",
+        )
     yield from _repository(ws)
     yield from _credentials(ws)
     yield from _forge(ws)
