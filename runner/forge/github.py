@@ -9,6 +9,7 @@ and error translation live in `github_client`.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -24,7 +25,13 @@ from runner.forge.base import (
     marker,
     parse_marker,
 )
-from runner.forge.github_client import connect, count_requests, translate_errors
+from runner.forge.github_client import (
+    connect,
+    count_requests,
+    create_once,
+    retry_settings,
+    translate_errors,
+)
 from runner.model import ForgeSettings
 from runner.records import EscalationRef, ForgeEvent, ForgeView, PullRef
 from runner.state import StateStore
@@ -50,6 +57,8 @@ class GitHubForge:
         store: StateStore | None,
         clock: Clock,
         sleep: Callable[[float], None] = time.sleep,
+        retries: int = 5,
+        backoff: float = 1.0,
     ) -> None:
         self.gh = gh
         self.full_name = repository
@@ -58,6 +67,7 @@ class GitHubForge:
         self.store = store
         self.clock = clock
         self.sleep = sleep
+        self.retries, self.backoff = retries, backoff
         self._repo: Any = None
         self._labels: set[str] | None = None
         self._trust: dict[str, bool] = {}
@@ -73,7 +83,8 @@ class GitHubForge:
         clock: Clock,
     ) -> GitHubForge:
         gh, repository = connect(environ)
-        return cls(gh, repository, settings, store, clock)
+        retries, backoff = retry_settings(environ)
+        return cls(gh, repository, settings, store, clock, retries=retries, backoff=backoff)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -107,6 +118,23 @@ class GitHubForge:
 
     def _calls(self, what: str, permission: str) -> AbstractContextManager[None]:
         return translate_errors(what, permission)
+
+    def _create(self, create: Callable[[], Any], find: Callable[[], Any]) -> Any:
+        """Create once: after a 5xx or a dropped connection, look (by marker) first."""
+        return create_once(
+            create, find, retries=self.retries, backoff=self.backoff, sleep=self.sleep
+        )
+
+    def _post_comment(self, issue: Any, body: str, mark: str) -> Any:
+        """A comment whose hidden marker gets a nonce, so a create whose answer was lost
+        is found rather than posted twice."""
+        mark = mark.replace(" -->", f" id={secrets.token_hex(6)} -->", 1)
+        text = f"{body}\n{mark}"
+
+        def find() -> Any:
+            return next((c for c in issue.get_comments() if mark in (c.body or "")), None)
+
+        return self._create(lambda: issue.create_comment(text), find)
 
     def _ensure_labels(self, names: list[str]) -> None:
         from github import GithubException
@@ -142,8 +170,11 @@ class GitHubForge:
             created = pr is None
             if pr is None:
                 try:
-                    pr = self.repo.create_pull(
-                        base=base, head=branch, title=title, body=text, draft=draft
+                    pr = self._create(
+                        lambda: self.repo.create_pull(
+                            base=base, head=branch, title=title, body=text, draft=draft
+                        ),
+                        lambda: self._find_pr(branch),
                     )
                 except GithubException as exc:
                     pr = self._find_pr(branch) if exc.status == 422 else None
@@ -203,7 +234,9 @@ class GitHubForge:
                 )
             issue, created = found
             if not created:
-                issue.create_comment(f"Escalated again:\n\n{body}\n{marker('comment', role, task)}")
+                self._post_comment(
+                    issue, f"Escalated again:\n\n{body}", marker("comment", role, task)
+                )
         return Issue(
             f"#{issue.number}",
             issue.html_url,
@@ -238,17 +271,28 @@ class GitHubForge:
                 if found:
                     return found
             return None
+
+        def find() -> Any:
+            found = self._find_issue(mark, labels)
+            return found[0] if found else None
+
         try:
-            issue = self.repo.create_issue(
-                title=title, body=body, labels=labels, assignees=list(assignees)
+            issue = self._create(
+                lambda: self.repo.create_issue(
+                    title=title, body=body, labels=labels, assignees=list(assignees)
+                ),
+                find,
             )
         except GithubException as exc:
             if exc.status != 422 or not assignees:
                 raise
-            issue = self.repo.create_issue(
-                title=title,
-                body=body + f"\n\n(Assignees {', '.join(assignees)} could not be assigned.)",
-                labels=labels,
+            issue = self._create(
+                lambda: self.repo.create_issue(
+                    title=title,
+                    body=body + f"\n\n(Assignees {', '.join(assignees)} could not be assigned.)",
+                    labels=labels,
+                ),
+                find,
             )
         if self.store is not None:
             self.store.write(
@@ -269,25 +313,28 @@ class GitHubForge:
     def close_escalation(self, issue: Issue, comment: str) -> None:
         with self._calls("close escalation issues", "issues: write"):
             item = self.repo.get_issue(int(issue.id.lstrip("#")))
-            item.create_comment(f"{comment}\n<!-- fleet:kind=comment -->")
+            self._post_comment(item, comment, "<!-- fleet:kind=comment -->")
             item.edit(state="closed")
 
     def comment(self, ref: str, body: str) -> None:
         with self._calls("comment", "issues: write"):
-            self.repo.get_issue(int(ref.lstrip("#"))).create_comment(
-                f"{body}\n<!-- fleet:kind=comment -->"
-            )
+            item = self.repo.get_issue(int(ref.lstrip("#")))
+            self._post_comment(item, body, "<!-- fleet:kind=comment -->")
 
     def upsert_comment(self, number: int, key: str, body: str) -> str:
         mark = f"<!-- fleet:kind={key} -->"
         text = f"{body}\n{mark}"
         with self._calls("comment on pull requests", "pull-requests: write"):
             issue = self.repo.get_issue(number)
-            for comment in issue.get_comments():
-                if mark in (comment.body or ""):
-                    comment.edit(text)
-                    return f"updated {comment.html_url}"
-            return f"posted {issue.create_comment(text).html_url}"
+
+            def find() -> Any:
+                return next((c for c in issue.get_comments() if mark in (c.body or "")), None)
+
+            found = find()
+            if found is not None:
+                found.edit(text)
+                return f"updated {found.html_url}"
+            return f"posted {self._create(lambda: issue.create_comment(text), find).html_url}"
 
     # -- trust and events -----------------------------------------------------------
 

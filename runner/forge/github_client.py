@@ -2,24 +2,65 @@
 and errors translated into what a person must do.
 
 Resilient: PyGithub's retry (5xx with backoff, `retry-after`, `x-ratelimit-reset`) is
-bounded in attempts and in wait. A rejected or under-privileged token becomes a
-`ForgeCredentialError` naming the token or the permission, since there may be no working
-token left to open an issue with.
+bounded in attempts and in wait. A POST is never repeated blindly: a 5xx or a dropped
+connection may come after GitHub created the issue, PR or comment, so the client hands
+the failure back and the forge looks for the item's marker before creating it again
+(`create_once`). Rate-limit answers (403/429) are safe to repeat: nothing was applied.
+
+A rejected or under-privileged token becomes a `ForgeCredentialError` naming the token or
+the permission, since there may be no working token left to open an issue with.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.forge.base import ForgeCredentialError, ForgeError
+
+T = TypeVar("T")
+
+
+def retry_settings(environ: Mapping[str, str]) -> tuple[int, float]:
+    """(retries, backoff factor) from FLEET_GITHUB_RETRIES and FLEET_GITHUB_BACKOFF."""
+    return (
+        int(environ.get("FLEET_GITHUB_RETRIES", "5")),
+        float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
+    )
+
+
+def _retry_class() -> type:
+    from github import GithubRetry
+
+    class CreateSafeRetry(GithubRetry):
+        """GithubRetry that never repeats a POST whose request may have been applied."""
+
+        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+            if method == "POST" and status_code not in (403, 429):
+                return False
+            return bool(super().is_retry(method, status_code, has_retry_after))
+
+        def increment(
+            self,
+            method: Any = None,
+            url: Any = None,
+            response: Any = None,
+            error: Any = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Any:
+            if method == "POST" and error is not None and self._is_read_error(error):
+                raise error  # sent, maybe applied: the forge looks before creating again
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return CreateSafeRetry
 
 
 def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
     """A lazy PyGithub client and the `owner/name` it works on, from the environment."""
-    from github import Auth, Github, GithubRetry
+    from github import Auth, Github
 
     token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
     if not token or not repository or "/" not in repository:
@@ -28,9 +69,10 @@ def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
             "inside Actions pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env"
         )
     interval = float(environ.get("FLEET_GITHUB_WRITE_INTERVAL", "1.0"))
-    retry = GithubRetry(
-        total=int(environ.get("FLEET_GITHUB_RETRIES", "5")),
-        backoff_factor=float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
+    retries, backoff = retry_settings(environ)
+    retry = _retry_class()(
+        total=retries,
+        backoff_factor=backoff,
         secondary_rate_wait=float(environ.get("FLEET_GITHUB_SECONDARY_WAIT", "60")),
         max_rate_limit_wait=float(environ.get("FLEET_GITHUB_MAX_WAIT", "300")),
         status_forcelist=[429, *range(500, 600)],
@@ -45,6 +87,39 @@ def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
         seconds_between_writes=interval,
     )
     return gh, repository
+
+
+def ambiguous(exc: BaseException) -> bool:
+    """A failure after which a write may or may not have been applied."""
+    from github import GithubException
+    from requests.exceptions import ConnectionError, Timeout
+
+    if isinstance(exc, GithubException):
+        return exc.status >= 500
+    return isinstance(exc, ConnectionError | Timeout)
+
+
+def create_once(
+    create: Callable[[], T],
+    find: Callable[[], T | None],
+    *,
+    retries: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+) -> T:
+    """`create()`, at most once in effect: after an ambiguous failure, `find()` (by the
+    item's marker) comes first, and only if it finds nothing is the create tried again."""
+    for attempt in range(retries + 1):
+        try:
+            return create()
+        except Exception as exc:
+            if not ambiguous(exc) or attempt == retries:
+                raise
+        sleep(backoff * 2**attempt)
+        found = find()
+        if found is not None:
+            return found
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 class RequestCounter(logging.Handler):

@@ -3,7 +3,9 @@
 Issues (and pull requests, which GitHub also serves as issues), comments, reviews,
 labels, collaborator permissions and the draft-state GraphQL mutations, with GitHub's
 documented response shapes for the fields the runner reads. Fault switches make the
-next matching requests fail (5xx, rate limits, 401) to test resilience.
+next matching requests fail (5xx, rate limits, 401) to test resilience; `fail_after`
+applies a write and then answers with an error, as a proxy that times out after
+GitHub did the work (the case where a blind retry duplicates).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     times: int = 1
+    applied: bool = False  # do the request, then answer with the error anyway
 
 
 @dataclass
@@ -73,6 +76,9 @@ class FakeGitHub(Loopback):
                 status, data, headers = fake._dispatch(
                     self.command, self.path, body, dict(self.headers)
                 )
+                if status == 0:  # drop the connection without an answer
+                    self.close_connection = True
+                    return
                 out = b"" if data is None else json.dumps(data).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=utf-8")
@@ -102,6 +108,13 @@ class FakeGitHub(Loopback):
     ) -> None:
         self.faults.append(
             Fault(method, path_regex, status, headers or {}, {"message": message}, times)
+        )
+
+    def fail_after(self, method: str, path_regex: str, status: int = 502, times: int = 1) -> None:
+        """The next matching requests are carried out, then answered with `status`
+        (0: the connection drops without an answer)."""
+        self.faults.append(
+            Fault(method, path_regex, status, {}, {"message": "Bad Gateway"}, times, True)
         )
 
     def user_comment(self, number: int, login: str, body: str) -> dict[str, Any]:
@@ -173,6 +186,8 @@ class FakeGitHub(Loopback):
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and re.search(fault.path_regex, path):
                     fault.times -= 1
+                    if fault.applied:
+                        self._route(method, path, query, body)
                     return fault.status, fault.body, fault.headers
             auth = headers.get("Authorization") or headers.get("authorization") or ""
             if auth != f"token {self.token}" and auth != f"Bearer {self.token}":
