@@ -301,6 +301,7 @@ class RunRecord:
     api_calls: int = 0
     attempts: int = 0
     delegated: list[str] = field(default_factory=list)
+    truncated_calls: int = 0  # tool calls cut off by max_tokens, refused unexecuted
     links: dict[str, str] = field(default_factory=dict)
 
     @classmethod

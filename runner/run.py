@@ -190,6 +190,7 @@ def _work(
         context_window=defaults.context_window,
         compact_at=defaults.compact_at,
         stream=defaults.stream,
+        total_timeout_s=defaults.model_total_timeout_s,
     )
     result = loop.run(
         client_factory(role),
@@ -236,6 +237,7 @@ def _publish(
     record.turns, record.usage = result.turns, result.usage.to_dict()
     record.cost_usd, record.attempts = round(result.cost_usd, 6), result.attempts
     record.delegated = result.delegated
+    record.truncated_calls = result.truncated
     record.ended = iso(ws.now)
     record.links = {"branch": branch.branch}
     if branch.commits:

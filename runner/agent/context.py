@@ -40,7 +40,13 @@ class Conversation:
         self._static = estimate_tokens(self.system) + estimate_tokens(self.tools)
 
     def add(self, role: str, content: list[dict[str, Any]]) -> None:
-        self.messages.append({"role": role, "content": content})
+        """Append a message; one that continues the last role's turn (the reply after a
+        `pause_turn`) extends that message, so roles keep alternating."""
+        last = self.messages[-1] if self.messages else None
+        if last is not None and last["role"] == role and isinstance(last["content"], list):
+            last["content"] = [*last["content"], *content]
+        else:
+            self.messages.append({"role": role, "content": content})
         self._since += estimate_tokens(content)
         if role == "assistant":
             for block in content:

@@ -35,16 +35,17 @@ def test_300_turn_session_compacts_and_never_exceeds_the_window(agent_repo: Path
         .replace("run_usd: 5.0, daily_usd: 8.0", "run_usd: 30.0, daily_usd: 30.0")
     )
     (agent_repo / "docs").mkdir(exist_ok=True)
-    (agent_repo / "docs/big.txt").write_text(
-        "".join(f"line {i}: {'x' * 60}\n" for i in range(90))
-    )  # ~6 KB: 300 reads are 45x the window
-    commit_all(agent_repo, "big file, small window")
+    for n in range(1, 299):  # a file per read: the same read again would be a loop
+        (agent_repo / f"docs/big-{n}.txt").write_text(
+            "".join(f"line {i}: {'x' * 60}\n" for i in range(90))
+        )  # ~6 KB: 300 reads are 45x the window
+    commit_all(agent_repo, "big files, small window")
     turns = {"n": 0}
 
     def model(body: dict) -> dict:
         turns["n"] += 1
         if turns["n"] < 299:
-            return reply(tool("read_file", path="docs/big.txt"))
+            return reply(tool("read_file", path=f"docs/big-{turns['n']}.txt"))
         if turns["n"] == 299:
             return reply(tool("write_file", path="out/report.md", content="read it all"))
         return reply(tool("finish", summary="300 turns"))
