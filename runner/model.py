@@ -112,6 +112,7 @@ class FleetConfig:
     sla_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
     prices: dict[str, Price] = field(default_factory=dict)
     apply: ApplyCaps = field(default_factory=ApplyCaps)
+    paused: bool = False  # the kill switch (see runner/pause.py)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FleetConfig:
@@ -135,6 +136,7 @@ class FleetConfig:
             sla_hours={**DEFAULT_SLA_HOURS, **d.get("sla_hours", {})},
             prices=prices,
             apply=ApplyCaps(**d.get("apply", {})),
+            paused=bool(d.get("paused", False)),
         )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.commands.tick import changed_paths
 from runner.findings import quarantined
 from runner.forge.select import open_forge
@@ -48,6 +48,9 @@ def run(
         task=task,
         force_due=force_due,
     )
+    paused = pause.reason(ws.environ, ws.fleet.config.paused)
+    if paused:  # nothing is scheduled; the reason is the plan
+        skip = f"paused: {paused}; nothing is scheduled"
     if skip:
         plan.decisions = [Decision("-", None, False, skip)]
     matrix = json.dumps(plan.matrix(), separators=(",", ":"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.commands.run import FAILED, anthropic_client, render_outcome, report
 from runner.forge.base import ForgeError
 from runner.forge.select import open_forge
@@ -27,6 +27,9 @@ def last_agent_push(ws: Workspace, branch: str, role: str) -> str | None:
 
 def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
     ws = open_workspace(root)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet revise"):
+        click.echo(paused)
+        return 0
     forge = open_forge(ws)
     if pr is None:
         event = actions.read_event(ws.environ)

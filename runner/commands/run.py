@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.agent import client
 from runner.bodies import run_summary
 from runner.forge.select import open_forge
@@ -86,6 +86,9 @@ def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str)
         raise click.UsageError(f"unknown task '{task}'")
     if task is not None and ws.fleet.tasks[task].role != role:
         raise click.UsageError(f"task {task} belongs to role '{ws.fleet.tasks[task].role}'")
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet run"):
+        click.echo(paused)
+        return 0
     forge = open_forge(ws)
     runs = ws.runs()
     plan = make_plan(

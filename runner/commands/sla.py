@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from runner import pause
 from runner.bodies import escalation_title
 from runner.forge.base import Issue
 from runner.forge.select import open_forge
@@ -16,6 +17,9 @@ from runner.workspace import open_workspace
 
 def run(root: Path, *, dry_run: bool) -> int:
     ws = open_workspace(root)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet sla"):
+        click.echo(paused)  # a paused fleet is stuck on purpose: no notices about it
+        return 0
     forge = open_forge(ws)
     got = gather(ws, forge, ws.now)
     found = breaches(got.status, ws.fleet, got.runs, got.plan)

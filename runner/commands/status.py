@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.forge.select import open_forge
 from runner.report import html, render
 from runner.report.collect import gather, parse_since, record_snapshot
@@ -25,6 +25,7 @@ def run(root: Path, *, fmt: str, since: str, output: Path | None, record: bool) 
         raise click.UsageError(str(exc)) from None
     got = gather(ws, forge, start)
     status = got.status
+    status.paused = pause.reason(ws.environ, ws.fleet.config.paused)
     if fmt == "json":
         text = json.dumps(status.to_dict(), indent=2)
     elif fmt == "html":

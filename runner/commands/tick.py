@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.commands import revise
 from runner.commands.run import FAILED, anthropic_client, render_outcome, report
 from runner.findings import quarantined
@@ -35,6 +35,9 @@ def run(
         and (event.name != "pull_request_review")
     )
     ws = open_workspace(root, allow_errors=reviewing_pr)  # a PR's broken files get a plan too
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet tick"):
+        click.echo(paused)
+        return 0
     forge = open_forge(ws)
     role = task = None
     if event is not None:

@@ -61,6 +61,12 @@ def render(status: Status) -> str:
         f"<title>fleet {escape(status.fleet)}: status</title><style>{CSS}</style></head><body>",
         f"<header><h1>fleet {escape(status.fleet)}</h1><div class=muted>status at "
         f"{escape(status.now)}, period since {escape(status.since)}</div></header><main>",
+        (
+            f"<section style='grid-column:1/-1' id=paused><h2 class=credential>Paused</h2>"
+            f"{escape(status.paused)}; no role runs until it is lifted.</section>"
+            if status.paused
+            else ""
+        ),
         "<section style='grid-column:1/-1'><div class=kpis>"
         + "".join(f"<div class=kpi><b>{escape(str(v))}</b>{escape(k)}</div>" for k, v in kpis)
         + "</div></section>",

@@ -57,6 +57,11 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
         )
         + ".",
     ]
+    if status.paused:
+        lines.append(
+            ("\n**PAUSED**: " if markdown else "\n" + paint("PAUSED", "bold") + ": ")
+            + f"{status.paused}; no role runs until it is lifted."
+        )
     if status.problems:
         lines.append(heading(f"Broken task files, not planned ({len(status.problems)})"))
         lines += _table(

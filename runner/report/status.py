@@ -115,6 +115,7 @@ class Status:
     dependencies: list[tuple[str, str]] = field(default_factory=list)  # (task, depends_on)
     changes: list[str] = field(default_factory=list)  # since the last recorded status
     problems: list[ProblemRow] = field(default_factory=list)  # broken task files
+    paused: str | None = None  # why the kill switch is on (runner/pause.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
