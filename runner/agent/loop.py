@@ -17,6 +17,7 @@ would commit a truncated file), so the model is asked to redo it in smaller step
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -321,12 +322,35 @@ def _call(client: Any, conversation: Conversation, limits: Limits) -> Any:
         if not limits.stream:
             return client.messages.create(**kwargs)
         with client.messages.stream(**kwargs) as stream:
-            for _event in stream:
-                if time.monotonic() > end:
-                    raise sdk.ModelTimeout(
-                        f"the response stream ran past {limits.total_timeout_s:g}s"
-                    )
-            return stream.get_final_message()
+            return _until(stream, end, f"the response stream ran past {limits.total_timeout_s:g}s")
+
+
+def _until(stream: Any, end: float, why: str) -> Any:
+    """The stream's final message, or ModelTimeout once `end` passes.
+
+    A stream that keeps sending pings never trips the read timeout, and pings are not
+    events the SDK hands out, so a timer closes the stream at the deadline; the reader
+    then fails or ends early, and either way the partial message is discarded."""
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        stream.close()
+
+    timer = threading.Timer(max(0.0, end - time.monotonic()), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        message = stream.get_final_message()
+    except Exception as exc:
+        if fired.is_set():
+            raise sdk.ModelTimeout(why) from exc
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        raise sdk.ModelTimeout(why)
+    return message
 
 
 def _block(block: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tests.agent.test_engine import _results, _run
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import (
     FakeAnthropic,
+    drip,
     error,
     hang,
     reply,
@@ -180,3 +181,18 @@ def test_a_hang_mid_stream_ends_as_model_unavailable_not_a_traceback(agent_repo:
     assert git(agent_repo, "show", f"{BRANCH}:out/report.md") == "work so far"
     record = ws.runs()[-1]
     assert record.outcome == "model_unavailable" and record.ended
+
+
+def test_a_stream_that_never_ends_is_cut_at_the_total_timeout(agent_repo: Path) -> None:
+    _configure(agent_repo, model_read_timeout_s=1, model_total_timeout_s=1.5)
+    slow = drip(reply(tool("finish", summary="never arrives")), every=0.1, times=600)
+    with FakeAnthropic(
+        [reply(tool("write_file", path="out/report.md", content="work so far")), slow]
+    ) as fake:
+        began = time.monotonic()
+        outcome, _, _ = _run(agent_repo, fake)
+        took = time.monotonic() - began
+    assert outcome.record.outcome == "model_unavailable", outcome.record.reason
+    assert "ran past 1.5s" in outcome.record.reason
+    assert took < 30  # the drip alone lasts 60 s
+    assert git(agent_repo, "show", f"{BRANCH}:out/report.md") == "work so far"

@@ -8,6 +8,7 @@ every request so tests can assert what the model was sent.
 
 Faults, for the runner's failure paths: `hang(s)` holds a request `s` seconds before
 any header; `stall(step, s)` sends the stream's first events and then goes silent;
+`drip(step, every, times)` keeps a stream alive with pings but never ends it in time;
 `truncated(tool_use)` is a tool call cut off by `max_tokens` (half its input JSON
 arrives); `spend_limit()` is the 429 the API sends once an enforced spend limit is
 reached. `GET /v1/models` (the key preflight) answers from `models_script` (errors,
@@ -16,6 +17,7 @@ hangs) or lists one model; with `api_key` set, any other key gets a 401.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -64,6 +66,12 @@ def hang(seconds: float) -> dict[str, Any]:
 def stall(step: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Stream `step`'s message_start and first block start, then go silent for `seconds`."""
     return {**step, "stall": seconds}
+
+
+def drip(step: dict[str, Any], every: float, times: int) -> dict[str, Any]:
+    """Stream `step` slowly: a ping event every `every` seconds, `times` times, first (a
+    stream that is never silent long enough for a read timeout, yet never ends)."""
+    return {**step, "drip": (every, times)}
 
 
 def truncated(block: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +223,14 @@ class FakeAnthropic(Loopback):
             },
         }
         if body.get("stream"):
-            self._send_stream(handler, message, bool(step.get("truncate")), step.get("stall", 0))
+            with contextlib.suppress(OSError):  # the client gave up and hung up: fine
+                self._send_stream(
+                    handler,
+                    message,
+                    bool(step.get("truncate")),
+                    step.get("stall", 0),
+                    step.get("drip"),
+                )
             return
         if step.get("truncate"):  # what survives of the cut-off JSON, as the API parses it
             for block in content:
@@ -286,6 +301,7 @@ class FakeAnthropic(Loopback):
         message: dict[str, Any],
         truncate: bool = False,
         stall: float = 0,
+        drip: tuple[float, int] | None = None,
     ) -> None:
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream")
@@ -306,6 +322,10 @@ class FakeAnthropic(Loopback):
             handler.wfile.flush()
             time.sleep(stall)
             return
+        for _ in range(drip[1] if drip else 0):
+            event("ping", {"type": "ping"})
+            handler.wfile.flush()
+            time.sleep(drip[0] if drip else 0)
         for i, block in enumerate(message["content"]):
             if block["type"] == "tool_use":
                 event(
