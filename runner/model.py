@@ -108,6 +108,8 @@ class FleetConfig:
     daily_budget_usd: float | None = None
     max_parallel: int = 4
     tasks_per_role: int = 1
+    sandbox: str = "auto"
+    sandbox_read_only: tuple[str, ...] = ()
     forge: ForgeSettings = field(default_factory=ForgeSettings)
     sla_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
     prices: dict[str, Price] = field(default_factory=dict)
@@ -132,6 +134,8 @@ class FleetConfig:
             daily_budget_usd=d.get("daily_budget_usd"),
             max_parallel=d.get("max_parallel", 4),
             tasks_per_role=d.get("tasks_per_role", 1),
+            sandbox="off" if d.get("sandbox") is False else d.get("sandbox", "auto"),
+            sandbox_read_only=tuple(d.get("sandbox_read_only", ())),
             forge=ForgeSettings(**d.get("forge", {})),
             sla_hours={**DEFAULT_SLA_HOURS, **d.get("sla_hours", {})},
             prices=prices,
@@ -158,6 +162,7 @@ class Role:
     max_attempts: int
     escalate_to: tuple[str, ...]
     path: str = ""
+    network: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], defaults: Defaults, path: str = "") -> Role:
@@ -179,6 +184,7 @@ class Role:
             max_attempts=d.get("max_attempts", defaults.max_attempts),
             escalate_to=tuple(d.get("escalate_to", ())),
             path=path,
+            network=d.get("network", "off") == "allow",
         )
 
 
@@ -305,6 +311,8 @@ class RunRecord:
     delegated: list[str] = field(default_factory=list)
     truncated_calls: int = 0  # tool calls cut off by max_tokens, refused unexecuted
     links: dict[str, str] = field(default_factory=dict)
+    sandbox: str = ""
+    reverted: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunRecord:

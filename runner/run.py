@@ -16,6 +16,7 @@ from runner import sync, sync_render
 from runner.acceptance import Report, run_checks
 from runner.agent import shell
 from runner.agent.context import Conversation
+from runner.agent.jail import Jail, SandboxUnavailable, probe
 from runner.agent.loop import EngineResult, Limits
 from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.sandbox import Sandbox, scrub_env
@@ -105,6 +106,8 @@ def execute(
             f"role '{role_name}' uses the anthropic engine but ANTHROPIC_API_KEY is not set; "
             "add it as a repository secret (or run 'fleet run --dry-run' to see the prompt)"
         )
+    jail = _jail(fleet.config.sandbox)
+    record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
     ws.ledger.start(record)
     branch = WorkBranch(
         ws.git,
@@ -112,10 +115,11 @@ def execute(
         role_name,
         record.run_id,
         ws.remote,
+        writable=role.writable,
     )
     outcome = RunOutcome(record)
     try:
-        result = _work(ws, role, task, branch, delta_md, runs, client_factory, feedback)
+        result = _work(ws, role, task, branch, delta_md, runs, client_factory, feedback, jail)
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome)
@@ -134,6 +138,19 @@ def execute(
     return outcome
 
 
+def _jail(mode: str) -> Jail:
+    """The sandbox for agent-run commands; `sandbox: required` without one is a
+    configuration error, raised before anything is recorded or run."""
+    try:
+        return probe(mode)
+    except SandboxUnavailable as exc:
+        raise ConfigError(
+            f"fleet.yaml says sandbox: required, but no sandbox can be made here: {exc}; "
+            "install bubblewrap (apt-get install bubblewrap) with user namespaces enabled, "
+            "or set sandbox: auto to run unsandboxed with a warning"
+        ) from None
+
+
 def _work(
     ws: Workspace,
     role: Role,
@@ -143,6 +160,7 @@ def _work(
     runs: list[RunRecord],
     client_factory: ClientFactory,
     feedback: str,
+    jail: Jail,
 ) -> EngineResult:
     path = branch.open(ws.head_ref())
     defaults = ws.fleet.config.defaults
@@ -152,6 +170,9 @@ def _work(
         role.commands,
         scrub_env(ws.environ, role.credentials),
         defaults.command_timeout_s,
+        jail=jail,
+        network=role.network,
+        read_only=ws.fleet.config.sandbox_read_only,
     )
 
     def acceptance() -> Report:  # checks come from the base branch, never the agent's edits
@@ -169,6 +190,8 @@ def _work(
         set(ws.fleet.tasks),
         acceptance,
         ws.now.strftime("%Y-%m-%d"),
+        files=branch.files,
+        runner_paths=branch.runner_paths,
     )
     conversation = Conversation(system_blocks(ws.fleet, role), toolbox.specs())
     conversation.add(
@@ -211,12 +234,11 @@ def _commit_turn(branch: WorkBranch, task: Task, turn: int) -> None:
 
 def _finish_branch(task: Task, branch: WorkBranch, result: EngineResult) -> None:
     if result.outcome == "done" and branch.path is not None:
-        file = branch.path / task.path
-        if file.is_file():
-            file.write_text(
-                mark_done(file.read_text("utf-8"), result.summary or result.reason),
-                encoding="utf-8",
-            )
+        branch.sweep()  # the agent's own edits to files it may not write go first
+        branch.runner_paths.add(task.path)
+        text = branch.read_text(task.path)
+        if text is not None:
+            branch.write_text(task.path, mark_done(text, result.summary or result.reason))
         branch.commit(f"Complete {task.id}: {task.title}")
     else:
         branch.commit(f"{task.id}: stopped ({result.outcome}: {result.reason})")
@@ -246,7 +268,8 @@ def _publish(
         ws.git.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch.branch}")
     ) and _ahead(ws, branch)
     if has_work and result.outcome != "model_unavailable":
-        body = pr_body(task, record, result.usage, result.report, result.summary, delta_md)
+        summary = result.summary + _reverted_note(branch.reverted)
+        body = pr_body(task, record, result.usage, result.report, summary, delta_md)
         outcome.pr = forge.open_pr(
             role=role.name,
             task=task.id,
@@ -262,6 +285,18 @@ def _publish(
         record.links["issue"] = outcome.issue.url or outcome.issue.id
     if branch.push_error:
         record.reason += f"; push failed: {branch.push_error[:200]}"
+    record.reverted = list(branch.reverted)
+
+
+def _reverted_note(paths: list[str]) -> str:
+    if not paths:
+        return ""
+    shown = "\n".join(f"- `{p}`" for p in paths[:50])
+    more = f"\n- ... and {len(paths) - 50} more" if len(paths) > 50 else ""
+    return (
+        "\n\n**Reverted by the runner** (changed outside this role's writable paths, "
+        f"not committed):\n{shown}{more}"
+    )
 
 
 def _ahead(ws: Workspace, branch: WorkBranch) -> bool:

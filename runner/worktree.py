@@ -8,12 +8,15 @@ later run of the task resumes from the branch.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner import stage
+from runner.agent import safefs
 from runner.gitrepo import Git, GitError
 
 
@@ -38,6 +41,10 @@ class WorkBranch:
     resumed_from: str | None = None
     commits: list[str] = field(default_factory=list)
     push_error: str | None = None
+    writable: tuple[str, ...] = ()  # the role's globs: nothing else is ever committed
+    runner_paths: set[str] = field(default_factory=set)  # files the runner itself wrote
+    reverted: list[str] = field(default_factory=list)  # agent changes outside writable
+    gitdir: Path | None = None  # the worktree's git directory, as created (not as .git says)
 
     def open(self, base: str) -> Path:
         """Check the branch out in a fresh worktree: resumed if it exists, else from base."""
@@ -50,9 +57,15 @@ class WorkBranch:
         self.resumed_from = existing
         start = existing or base
         tmp = Path(tempfile.mkdtemp(prefix="fleet-work-"))
+        tmp.chmod(0o711)  # the jail's user must reach the tree inside; listing stays closed
         self.path = tmp / re.sub(r"[^A-Za-z0-9._-]", "_", self.branch)
         self._remove_stale_worktrees()
-        self.git.run("worktree", "add", "--quiet", "-B", self.branch, str(self.path), start)
+        self.git.run(
+            *stage.HARDENED, "worktree", "add", "--quiet", "-B", self.branch, str(self.path), start
+        )
+        # Read once, now, before any agent code runs: later the file is the agent's.
+        pointer = (self.path / ".git").read_text("utf-8").strip().removeprefix("gitdir: ")
+        self.gitdir = (self.path / pointer).resolve()
         return self.path
 
     def _remove_stale_worktrees(self) -> None:
@@ -75,10 +88,12 @@ class WorkBranch:
         )
 
     def commit(self, message: str, *, trailers: dict[str, str] | None = None) -> str | None:
-        """Commit everything in the worktree; push it. None when there was nothing."""
-        wt = self._tree()
-        wt.run("add", "-A")
-        if wt.succeeds("diff", "--cached", "--quiet"):
+        """Commit what the role may write (reverting the rest); push it. None when there
+        was nothing. Plumbing only: no hook, filter or attribute of the agent's runs."""
+        self.sweep()
+        tg = self._tree()
+        updates = stage.changes(tg)
+        if not updates:
             return None
         lines = [message, ""] + [
             f"{k}: {v}"
@@ -88,24 +103,25 @@ class WorkBranch:
                 **(trailers or {}),
             }.items()
         ]
-        wt.run(
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "-F",
-            "-",
-            input="\n".join(lines) + "\n",
-            env=agent_identity(self.role),
-        )
-        sha = wt.run("rev-parse", "HEAD").strip()
+        sha = stage.commit(tg, updates, "\n".join(lines) + "\n", agent_identity(self.role))
         self.commits.append(sha)
         self.push()
         return sha
 
+    def sweep(self) -> list[str]:
+        """Revert every change outside the role's writable globs; returns those paths."""
+        tg = self._tree()
+        outside = [
+            p for p in stage.changes(tg) if not stage.permitted(p, self.writable, self.runner_paths)
+        ]
+        stage.revert(tg, outside)
+        self.reverted.extend(p for p in outside if p not in self.reverted)
+        return outside
+
     def push(self) -> None:
         if not self.remote:
             return
-        wt = self._tree()
+        wt = self._tree(stage.push_auth(self.git.env))
         try:
             wt.run("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}")
             self.push_error = None
@@ -117,29 +133,37 @@ class WorkBranch:
             raise RuntimeError("the work branch is not checked out; call open() first")
         return self.path
 
-    def _tree(self) -> Git:
-        return Git(self._root(), self.git.env)
+    def _tree(self, auth: dict[str, str] | None = None) -> stage.TreeGit:
+        """git on the work tree through the git directory the runner created, with an
+        allow-listed environment (plus the push credential only when pushing)."""
+        if self.gitdir is None:
+            raise RuntimeError("the work branch is not checked out; call open() first")
+        environ = self.git.env if self.git.env is not None else os.environ
+        return stage.TreeGit(self.gitdir, self._root(), stage.safe_env(environ, auth))
 
     def changed_paths(self) -> list[str]:
         """Paths changed in the worktree (uncommitted), repository-relative."""
-        out = self._tree().run("status", "--porcelain", "-z", "--untracked-files=all")
-        paths = []
-        for entry in out.split("\0"):
-            if len(entry) > 3:
-                paths.append(entry[3:])
-        return paths
+        return sorted(stage.changes(self._tree()))
 
     def discard(self, paths: list[str]) -> None:
-        wt = self._tree()
-        for p in paths:
-            if wt.succeeds("ls-files", "--error-unmatch", "--", p):
-                wt.run("checkout", "--quiet", "HEAD", "--", p)
-            else:
-                target = self._root() / p
-                if target.is_dir():
-                    shutil.rmtree(target)
-                else:
-                    target.unlink(missing_ok=True)
+        stage.revert(self._tree(), paths)
+
+    def files(self) -> list[str]:
+        """Tracked and untracked, not ignored files, listed by runner git (the agent's
+        tools never run git themselves)."""
+        out = self._tree().run_bytes("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        names = {raw.decode("utf-8", "replace") for raw in out.split(b"\0") if raw}
+        return sorted(n for n in names if not n.endswith("/"))
+
+    def read_text(self, rel: str) -> str | None:
+        """A file of the work tree as the runner reads it: never through a link."""
+        try:
+            return safefs.read_bytes(self._root(), rel).decode("utf-8")
+        except (OSError, safefs.UnsafePath, UnicodeDecodeError):
+            return None
+
+    def write_text(self, rel: str, text: str) -> None:
+        safefs.write_bytes(self._root(), rel, text.encode("utf-8"))
 
     def close(self) -> None:
         """Remove the worktree; a branch this run created but never committed to goes too,

@@ -7,16 +7,17 @@ a shell, and no subprocess ever sees the runner's credentials.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shlex
 import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.agent import allowlist
+from runner.agent.jail import Jail, JailSpec, NoJail
 from runner.errors import FleetError
 from runner.paths import matches_any
 
@@ -74,6 +75,9 @@ class Sandbox:
     commands: tuple[str, ...]
     env: dict[str, str]
     timeout_s: int = 300
+    jail: Jail = field(default_factory=lambda: NoJail("no jail configured"))
+    network: bool = False
+    read_only: tuple[str, ...] = ()
 
     def resolve(self, path: str, *, write: bool = False) -> tuple[Path, str]:
         """(absolute path, repository-relative path) or ToolError saying why not."""
@@ -81,7 +85,10 @@ class Sandbox:
             raise ToolError("path is empty or invalid")
         root = self.root.resolve()
         candidate = Path(path)
-        full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        try:
+            full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise ToolError(f"{path}: cannot be resolved ({exc})") from None
         if not full.is_relative_to(root):
             raise ToolError(f"{path}: outside the repository; paths are relative to its root")
         rel = full.relative_to(root).as_posix()
@@ -101,8 +108,12 @@ class Sandbox:
         return full, rel
 
     def allowed(self, command: str) -> bool:
-        text = " ".join(command.split())
-        return any(fnmatch.fnmatchcase(text, pattern) for pattern in self.commands)
+        """Matched over argv, token by token (runner.agent.allowlist), never as a string."""
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            return False
+        return allowlist.allowed(argv, self.commands)
 
     def run_argv(self, command: str, timeout_s: int | None = None) -> CommandResult:
         """An allow-listed command, split like a shell would but run without one, so
@@ -123,11 +134,16 @@ class Sandbox:
     def _run(self, argv: list[str], shown: str, timeout_s: int | None) -> CommandResult:
         limit = timeout_s or self.timeout_s
         start = time.monotonic()
+        env = dict(self.env)
+        if self.jail.isolated:
+            env.update(HOME="/tmp", TMPDIR="/tmp")
+        self.jail.prepare(self.root)
+        spec = JailSpec(self.root, self.network, self.read_only)
         try:
             proc = subprocess.Popen(
-                argv,
+                self.jail.wrap(argv, spec),
                 cwd=self.root,
-                env=self.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

@@ -13,7 +13,6 @@ from runner.agent.loop import EngineResult
 from runner.agent.sandbox import Sandbox
 from runner.agent.tools import Terminal
 from runner.model import Role, Task
-from runner.paths import matches_any
 from runner.worktree import WorkBranch
 
 
@@ -44,9 +43,8 @@ def run(
             if not r.ok:
                 failed = r
                 break
-        outside = [p for p in branch.changed_paths() if not matches_any(p, role.writable)]
+        outside = branch.sweep()
         if outside:
-            branch.discard(outside)
             result.escalation = Terminal(
                 "failure",
                 "The steps wrote outside the role's writable paths; those changes were "

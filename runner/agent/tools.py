@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.acceptance import Report
+from runner.agent import safefs
 from runner.agent.sandbox import Sandbox, ToolError
 from runner.model import Role, Task
 from runner.paths import matches
@@ -142,6 +143,8 @@ class ToolBox:
     task_ids: set[str]
     acceptance: Callable[[], Report]
     today: str
+    files: Callable[[], list[str]] | None = None  # runner-side listing (runner git)
+    runner_paths: set[str] = field(default_factory=set)  # written here, kept in commits
     proposed: list[str] = field(default_factory=list)
 
     def specs(self) -> list[dict[str, Any]]:
@@ -158,28 +161,35 @@ class ToolBox:
             return getattr(self, f"_{name}")(
                 **{k: args[k] for k in args if k in SPECS[name]["input_schema"]["properties"]}
             )
-        except ToolError as exc:
+        except (ToolError, safefs.UnsafePath) as exc:
             return Result(str(exc), is_error=True)
         except OSError as exc:
             return Result(f"{name} failed: {exc.strerror or exc}", is_error=True)
 
     def _read_file(self, path: str) -> Result:
-        full, rel = self.sandbox.resolve(path)
-        if not full.is_file():
+        _, rel = self.sandbox.resolve(path)
+        data = self._read(rel, READ_CAP + 1)
+        if data is None:
             raise ToolError(f"{rel}: no such file")
-        data = full.read_bytes()
         if b"\0" in data[:8192]:
             raise ToolError(f"{rel}: binary file, not shown")
         text = data[:READ_CAP].decode("utf-8", errors="replace")
         if len(data) > READ_CAP:
-            text += f"\n[... file continues: {len(data) - READ_CAP} more bytes not shown]"
+            text += "\n[... file continues: more bytes not shown]"
         return Result(text)
 
+    def _read(self, rel: str, limit: int | None = None) -> bytes | None:
+        """In-process reads never follow a link (not even one inside the tree: the
+        runner's own process holds every credential, /proc/self/environ included)."""
+        st = safefs.lstat(self.sandbox.root, rel)
+        if st is None:
+            return None
+        return safefs.read_bytes(self.sandbox.root, rel, limit)
+
     def _files(self) -> list[str]:
-        out = self.sandbox.run_shell(
-            "git ls-files --cached --others --exclude-standard", timeout_s=60
-        ).output
-        return sorted(p for p in out.splitlines() if p and not p.startswith(".git/"))
+        if self.files is not None:
+            return [p for p in self.files() if not p.startswith(".git/")]
+        return sorted(safefs.walk_files(self.sandbox.root))
 
     def _list_files(self, pattern: str) -> Result:
         found = [p for p in self._files() if matches(p, pattern)]
@@ -194,10 +204,9 @@ class ToolBox:
             raise ToolError(f"invalid regular expression: {exc}") from None
         hits: list[str] = []
         for rel in self._files():
-            full = self.sandbox.root / rel
             try:
-                text = full.read_text("utf-8")
-            except (OSError, UnicodeDecodeError):
+                text = (self._read(rel) or b"").decode("utf-8")
+            except (OSError, UnicodeDecodeError, safefs.UnsafePath):
                 continue
             for n, line in enumerate(text.splitlines(), 1):
                 if regex.search(line):
@@ -207,20 +216,20 @@ class ToolBox:
         return Result("\n".join(hits) or f"no matches for {pattern}")
 
     def _write_file(self, path: str, content: str) -> Result:
-        full, rel = self.sandbox.resolve(path, write=True)
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_text(content, encoding="utf-8")
+        _, rel = self.sandbox.resolve(path, write=True)
+        safefs.write_bytes(self.sandbox.root, rel, content.encode("utf-8"))
         return Result(f"wrote {rel} ({len(content)} characters)", wrote=True)
 
     def _edit_file(self, path: str, old: str, new: str) -> Result:
-        full, rel = self.sandbox.resolve(path, write=True)
-        if not full.is_file():
+        _, rel = self.sandbox.resolve(path, write=True)
+        data = self._read(rel)
+        if data is None:
             raise ToolError(f"{rel}: no such file")
-        text = full.read_text("utf-8")
+        text = data.decode("utf-8")
         count = text.count(old) if old else 0
         if count != 1:
             raise ToolError(f"{rel}: `old` must occur exactly once, found {count} times")
-        full.write_text(text.replace(old, new, 1), encoding="utf-8")
+        safefs.write_bytes(self.sandbox.root, rel, text.replace(old, new, 1).encode("utf-8"))
         return Result(f"edited {rel}", wrote=True)
 
     def _run_command(self, command: str) -> Result:
@@ -264,11 +273,10 @@ class ToolBox:
         )
         if problems:  # never write a task file that `fleet validate` would reject
             raise ToolError("; ".join(p.message for p in problems))
-        full = self.sandbox.root / rel
-        if full.exists():
+        if safefs.lstat(self.sandbox.root, rel) is not None:
             raise ToolError(f"{rel} already exists")
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_text(text, encoding="utf-8")
+        safefs.write_bytes(self.sandbox.root, rel, text.encode("utf-8"))
+        self.runner_paths.add(rel)
         self.proposed.append(task_id)
         return Result(
             f"proposed {task_id} for {role}: {rel} is part of this pull request", wrote=True

@@ -60,6 +60,10 @@ def render_outcome(o: RunOutcome) -> str:
             f"${r.cost_usd:.4f}"
         )
     parts.append(f"  run {r.run_id}, {len(o.commits)} commit(s) on {r.links.get('branch', '-')}")
+    if r.sandbox.startswith("none"):
+        parts.insert(0, f"WARNING: agent commands ran without a sandbox ({r.sandbox})")
+    if r.reverted:
+        parts.append(f"  reverted (outside writable): {', '.join(r.reverted[:10])}")
     return "\n".join(parts)
 
 
