@@ -18,11 +18,17 @@ ZERO = "0" * 40
 
 
 class GitError(FleetError):
-    def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
+    def __init__(self, args: list[str], returncode: int, stderr: str, stdout: str = "") -> None:
         self.argv = args
         self.returncode = returncode
         self.stderr = stderr.strip()
-        super().__init__(f"git {' '.join(args)} failed ({returncode}): {self.stderr}")
+        self.stdout = stdout.strip()
+        super().__init__(f"git {' '.join(args)} failed ({returncode}): {self.detail}")
+
+    @property
+    def detail(self) -> str:
+        """What git said: some commands (merge conflicts) report on stdout, not stderr."""
+        return "\n".join(part for part in (self.stdout, self.stderr) if part) or "(no output)"
 
 
 @dataclass
@@ -46,7 +52,12 @@ class Git:
     ) -> bytes:
         proc = self._exec(args, input, env)
         if proc.returncode != 0:
-            raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
+            raise GitError(
+                list(args),
+                proc.returncode,
+                proc.stderr.decode(errors="replace"),
+                proc.stdout.decode(errors="replace")[-4000:],
+            )
         return proc.stdout
 
     def succeeds(self, *args: str) -> bool:
@@ -75,6 +86,12 @@ class Git:
         if proc.returncode != 0:
             return None
         return proc.stdout.decode().strip() or None
+
+    def toplevel(self) -> Path | None:
+        """The root of the work tree `root` is in; None outside any git work tree."""
+        proc = self._exec(("rev-parse", "--show-toplevel"), None, None)
+        out = proc.stdout.decode(errors="replace").strip()
+        return Path(out) if proc.returncode == 0 and out else None
 
     def has_object(self, sha: str) -> bool:
         return self.succeeds("cat-file", "-e", f"{sha}^{{commit}}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runner import checks, schema
 from runner.errors import ConfigError
+from runner.gitrepo import Git
 from runner.model import Finding, Fleet, FleetConfig, Role, Task
 from runner.yamlfile import Document, Problem, parse, read_text
 
@@ -48,6 +49,25 @@ def find_root(start: Path) -> Path:
         f"{start} is not inside a fleet repository (no {FLEET_FILE} here or above); "
         "run 'fleet init' to create one"
     )
+
+
+def require_git_root(git: Git, root: Path) -> None:
+    """The fleet root (the directory holding fleet/fleet.yaml) must be the root of a git
+    work tree: task paths, work branches and merges are the repository's, so a fleet
+    nested inside another checkout would commit into the outer repository."""
+    top = git.toplevel()
+    if top is None:
+        raise ConfigError(
+            f"{root} is not a git repository",
+            hint=f"cd {root} && git init -b main && git add -A && git commit -m 'fleet'",
+        )
+    if top.resolve() != root.resolve():
+        raise ConfigError(
+            f"the fleet at {root} is inside the git repository at {top} but not at its root; "
+            f"acting on it would commit into {top}",
+            hint=f"make the fleet a repository of its own (cd {root} && git init -b main && "
+            f"git add -A && git commit -m 'fleet'), or move fleet/ and tasks/ to {top}",
+        )
 
 
 def load(root: Path, *, tasks: bool = True) -> Loaded:

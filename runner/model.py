@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.errors import UsageError
+
 Severity = Literal["error", "warning"]
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -272,6 +274,14 @@ class Fleet:
     directives: dict[str, str] = field(default_factory=dict)  # repo-relative path -> text
     # errors of task files left out of `tasks` so the rest of the fleet runs (quarantine)
     problems: list[Finding] = field(default_factory=list)
+
+    def require_role(self, name: str) -> Role:
+        """The role called `name`; the one place an unknown role is worded (exit 2)."""
+        role = self.roles.get(name)
+        if role is None:
+            known = ", ".join(sorted(self.roles)) or "none"
+            raise UsageError(f"unknown role '{name}' (roles: {known})")
+        return role
 
 
 RUN_OUTCOMES = (

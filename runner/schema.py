@@ -57,6 +57,35 @@ def is_valid(data: Any, kind: str) -> bool:
     return True
 
 
+def is_readable(data: Any, kind: str) -> bool:
+    """Whether a record on the state branch can be read by this runner: the fields it
+    knows have their types, while fields and enum values it does not know (a newer
+    runner's: old and new runners share one ledger) are allowed and ignored."""
+    try:
+        _reader(kind)(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+@cache
+def _reader(kind: str) -> Any:
+    return fastjsonschema.compile(_open(resources.schema(kind)))
+
+
+def _open(node: Any) -> Any:
+    """`node` without closed sets: no additionalProperties: false, string enums as strings."""
+    if isinstance(node, list):
+        return [_open(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _open(v) for k, v in node.items() if k != "additionalProperties"}
+    if "enum" in out and all(isinstance(v, str) for v in out["enum"]):
+        del out["enum"]
+        out["type"] = "string"
+    return out
+
+
 def validate(doc: Document, kind: str, path: str) -> list[Finding]:
     """Schema findings for `doc`, at most one per field, in file order."""
     if is_valid(doc.data, kind):

@@ -236,7 +236,7 @@ class Ledger:
                 data = json.loads(raw)
             except ValueError:
                 continue  # a record we cannot read is skipped, never fatal
-            if schema.is_valid(data, "run"):
+            if schema.is_readable(data, "run"):  # a newer runner's fields are ignored
                 records.append(RunRecord.from_dict(data))
         return sorted(records, key=lambda r: (r.started, r.run_id))
 

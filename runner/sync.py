@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from runner.errors import FleetError
+from runner.errors import ConfigError, FleetError
 from runner.gitlog import ROLE_TRAILER as ROLE_TRAILER
 from runner.gitlog import read_log
 from runner.gitrepo import Git, GitError
@@ -111,9 +111,9 @@ def compute(
     head_sha = git.rev(head)
     if head_sha is None:
         if git.rev("HEAD") is None:
-            raise SyncError(
-                f"the repository at {git.root} has no commits yet: commit the fleet files "
-                "(git add -A && git commit) first"
+            raise ConfigError(
+                f"the repository at {git.root} has no commits yet",
+                hint="commit the fleet files first: git add -A && git commit -m 'fleet'",
             )
         raise SyncError(f"'{head}' does not name a commit in {git.root}")
     delta = Delta(role_name, None, head_sha)

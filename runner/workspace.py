@@ -14,7 +14,7 @@ from runner import clock
 from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
 from runner.lifecycle import derive_all
-from runner.load import load
+from runner.load import load, require_git_root
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
@@ -119,8 +119,7 @@ def open_workspace(
         )
     fleet = loaded.fleet if allow_errors else quarantine(loaded.fleet, loaded.findings)
     git = Git(loaded.fleet.root, git_env(environ))
-    if not git.succeeds("rev-parse", "--git-dir"):
-        raise ConfigError(f"{root} is not a git repository; run 'git init' and commit the fleet")
+    require_git_root(git, loaded.fleet.root)
     forge = loaded.fleet.config.forge
     try:
         fleet_clock = clock.from_env(environ)

@@ -41,3 +41,19 @@ def test_bad_fleet_now_is_a_usage_error(repo: Path, fleet_cli, monkeypatch) -> N
     out = fleet_cli("-C", str(repo), "plan")
     assert out.exit_code == 2
     assert "FLEET_NOW" in out.stderr
+
+
+def test_unknown_role_is_a_usage_error_worded_once(repo: Path, fleet_cli) -> None:
+    """plan, run and sync answer an unknown role the same way: exit 2, the known roles."""
+    messages = set()
+    for args in (
+        ["plan", "--role", "nobody"],
+        ["plan", "--role", "cto", "--role", "nobody"],
+        ["run", "--role", "nobody"],
+        ["sync", "nobody"],
+    ):
+        result = fleet_cli("-C", str(repo), *args)
+        assert result.exit_code == 2, (args, result.output)
+        messages.add(result.stderr.strip())
+    assert len(messages) == 1
+    assert messages.pop().startswith("fleet: unknown role 'nobody' (roles: ceo, cto, devops")

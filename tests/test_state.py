@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,54 @@ def test_unreadable_records_are_skipped(repo: Path) -> None:
     ledger = Ledger(store)
     ledger.start(_record("r1"))
     assert [r.run_id for r in ledger.runs()] == ["r1"]
+
+
+def test_a_newer_runners_records_are_read_ignoring_what_this_runner_does_not_know(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """Old and new runners share one ledger: unknown keys (top level and nested) and
+    unknown outcomes must not make a record unreadable or a command crash."""
+    store = StateStore(Git(repo))
+    newer_run = {
+        "run_id": "r9",
+        "role": "cto",
+        "task": "t-005",
+        "started": "2026-11-24T10:00:00Z",
+        "outcome": "running",
+        "lease": {"holder": "job-7", "expires": "2026-11-24T10:05:00Z"},
+        "usage": {"input_tokens": 10, "cache_creation_1h_tokens": 3},
+        "links": {"branch": "fleet/cto/t-005", "check_run": "https://example.test/1"},
+    }
+    later_outcome = {**newer_run, "run_id": "r8", "started": "2026-11-24T09:00:00Z"}
+    later_outcome["outcome"] = "push_failed"
+    wrong_type = {**newer_run, "run_id": "r7", "turns": "many"}  # a known field, broken
+    newer_checkpoint = {
+        "role": "cto",
+        "sha": "abc",
+        "events_since": None,
+        "updated": "2026-11-24T09:30:00Z",
+        "run_id": "r8",
+        "lease_generation": 4,
+    }
+    store.write(
+        {
+            "runs/2026-11-24/r9.json": json.dumps(newer_run).encode(),
+            "runs/2026-11-24/r8.json": json.dumps(later_outcome).encode(),
+            "runs/2026-11-24/r7.json": json.dumps(wrong_type).encode(),
+            "checkpoints/cto.json": json.dumps(newer_checkpoint).encode(),
+        },
+        "a newer runner wrote these",
+    )
+    ledger = Ledger(store)
+    runs = ledger.runs()
+    assert [(r.run_id, r.outcome) for r in runs] == [("r8", "push_failed"), ("r9", "running")]
+    assert runs[1].usage["input_tokens"] == 10
+    checkpoint = ledger.checkpoint("cto")
+    assert checkpoint is not None and (checkpoint.sha, checkpoint.run_id) == ("abc", "r8")
+    monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")
+    for args in (["status"], ["plan"], ["sync", "cto"], ["status", "--format", "json"]):
+        result = fleet_cli("-C", str(repo), *args)
+        assert result.exit_code == 0, (args, result.output)
+    plan = json.loads(fleet_cli("-C", str(repo), "plan", "--format", "json").stdout)
+    reasons = {d["task"]: d["reason"] for d in plan["decisions"] if d["task"]}
+    assert "already running (run r9)" in reasons["t-005"]  # the newer runner's live run counts

@@ -171,5 +171,5 @@ def test_cli_sync_json_and_empty_repository(repo: Path, tmp_path: Path, fleet_cl
     fleet_cli("init", str(empty))
     git(empty, "init", "-q", "-b", "main")
     result = fleet_cli("-C", str(empty), "sync", "engineer")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no commits yet" in result.stderr

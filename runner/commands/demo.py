@@ -18,6 +18,7 @@ import click
 
 from runner import findings, scaffold
 from runner.commands.run import anthropic_client, render_outcome
+from runner.errors import UsageError
 from runner.forge.select import open_forge
 from runner.load import load
 from runner.plan import make_plan
@@ -33,12 +34,26 @@ FOUNDER = {
 
 
 def run(keep: Path | None) -> int:
+    if keep is not None:
+        _refuse_existing(keep.resolve())
     base = keep.resolve() if keep else Path(tempfile.mkdtemp(prefix="fleet-demo-"))
     try:
         return _demo(base)
     finally:
         if keep is None:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _refuse_existing(base: Path) -> None:
+    """A second `--keep DIR` would commit onto the first demo's history; never overwrite a
+    demo someone may be carrying on with."""
+    taken = [p for p in (base / "acme", base / "origin.git") if p.exists()]
+    if taken:
+        raise UsageError(
+            f"{taken[0]} already exists (a demo kept there before?)",
+            hint=f"carry on in {base / 'acme'} (fleet status, fleet local merge ...), "
+            "or pass --keep a new directory",
+        )
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -126,7 +141,7 @@ def _demo(base: Path) -> int:
         click.echo("   one record:\n     " + "\n     ".join(sample[:12]) + "\n     ...")
     click.echo(
         "Next: `fleet demo --keep DIR`, then in DIR/acme: `fleet local merge devops/t-001` "
-        "(you, merging the PR), `fleet tick --due devops` (t-002 is ready now), "
+        "(you, merging the PR), `fleet run --role devops` (t-002 is ready now), "
         "`fleet status`."
     )
     return 0

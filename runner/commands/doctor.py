@@ -12,9 +12,11 @@ from pathlib import Path
 import click
 
 from runner.agent.sandbox import RUNNER_PREFIXES
+from runner.errors import FleetError
 from runner.forge.base import ForgeError
 from runner.forge.select import forge_name, open_forge
 from runner.gitrepo import Git
+from runner.load import require_git_root
 from runner.workspace import ConfigError, Workspace, open_workspace
 
 MIN_GIT = (2, 31)  # GIT_CONFIG_COUNT, used to hand the token to the runner's own pushes
@@ -43,9 +45,15 @@ def _checks(root: Path) -> Iterator[Check]:
         ),
     )
     try:
+        require_git_root(Git(root), root)
+    except ConfigError as exc:
+        yield Check("fleet root", "fail", _explain(exc))
+        return
+    yield Check("fleet root", "ok", f"{root} is the root of its git repository")
+    try:
         ws = open_workspace(root)
     except ConfigError as exc:
-        yield Check("fleet", "fail", str(exc))
+        yield Check("fleet", "fail", _explain(exc))
         return
     if ws.fleet.problems:  # quarantined: the rest of the fleet runs, these never do
         first = ws.fleet.problems[0]
@@ -64,6 +72,10 @@ def _checks(root: Path) -> Iterator[Check]:
     yield from _repository(ws)
     yield from _credentials(ws)
     yield from _forge(ws)
+
+
+def _explain(exc: FleetError) -> str:
+    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
 
 
 def _repository(ws: Workspace) -> Iterator[Check]:
@@ -143,7 +155,7 @@ def _forge(ws: Workspace) -> Iterator[Check]:
         forge = open_forge(ws)
         view = forge.view()
     except (ForgeError, ConfigError) as exc:
-        yield Check(f"forge {name}", "fail", str(exc))
+        yield Check(f"forge {name}", "fail", _explain(exc))
         return
     yield Check(
         f"forge {name}",

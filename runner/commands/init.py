@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from runner import scaffold
+from runner.gitrepo import Git
 
 
 def run(directory: Path, *, example: bool, force: bool, name: str | None) -> int:
@@ -27,6 +28,13 @@ def run(directory: Path, *, example: bool, force: bool, name: str | None) -> int
         f"Wrote {kind} to {directory}: {len(written)} file(s) written, "
         f"{len(files) - len(written)} already up to date."
     )
+    top = Git(directory).toplevel()
+    if top is None or top.resolve() != directory:
+        where = "" if top is None else f" (it is inside the repository at {top})"
+        click.echo(
+            f"The fleet must be the root of its own git repository{where}: "
+            f"cd {directory} && git init -b main && git add -A && git commit -m 'fleet'."
+        )
     click.echo("Next: 'fleet validate', then commit and push; see README 'Set up on GitHub'.")
     return 0
 

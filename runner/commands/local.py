@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from runner.errors import FleetError
 from runner.forge.base import ForgeError
 from runner.forge.local import LocalForge
 from runner.forge.select import forge_name
@@ -61,7 +62,11 @@ def merge(root: Path, ref: str) -> int:
         ws.git.run("merge", "--no-ff", "--quiet", "-m", message, branch, env=who)
     except GitError as exc:
         ws.git.succeeds("merge", "--abort")
-        raise click.ClickException(f"cannot merge {branch}: {exc.stderr}") from None
+        raise FleetError(
+            f"cannot merge {branch} into {base}: {exc.detail}",
+            hint=f"{base} is unchanged. Merge by hand (git merge --no-ff {branch}, resolve the "
+            f"conflicts, git commit), then run 'fleet local merge {ref}' again to record it",
+        ) from None
     if ws.remote:
         ws.git.run("push", "--quiet", ws.remote, base)
     forge.mark_merged(record)

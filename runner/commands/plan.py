@@ -25,6 +25,8 @@ def run(
     root: Path, *, roles: tuple[str, ...], task: str | None, fmt: str, force_due: tuple[str, ...]
 ) -> int:
     ws = open_workspace(root)
+    for name in roles:
+        ws.fleet.require_role(name)
     forge = open_forge(ws)
     runs = ws.runs()
     event = actions.read_event(ws.environ) if not roles and not task else None

@@ -82,10 +82,7 @@ def report(ws: Workspace, outcomes: list[RunOutcome], title: str = "fleet runs")
 
 def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str) -> int:
     ws = open_workspace(root)
-    if role not in ws.fleet.roles:
-        raise click.UsageError(
-            f"unknown role '{role}' (roles: {', '.join(sorted(ws.fleet.roles))})"
-        )
+    ws.fleet.require_role(role)
     if task is not None and task not in ws.fleet.tasks:
         raise click.UsageError(f"unknown task '{task}'")
     if task is not None and ws.fleet.tasks[task].role != role:

@@ -13,9 +13,7 @@ from runner.workspace import open_workspace
 
 def run(root: Path, *, role: str, since: str | None, fmt: str, cap_tokens: int) -> int:
     ws = open_workspace(root, tasks=False)
-    if role not in ws.fleet.roles:
-        known = ", ".join(sorted(ws.fleet.roles))
-        raise click.UsageError(f"unknown role '{role}' (roles: {known})")
+    ws.fleet.require_role(role)
     checkpoint = ws.ledger.checkpoint(role)
     events = open_forge(ws).events_since(role, checkpoint.events_since if checkpoint else None)
     delta = sync.compute(

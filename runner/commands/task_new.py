@@ -31,9 +31,7 @@ def run(
             "and/or --review TEXT (an item the reviewer checks)"
         )
     fleet = load(root).fleet
-    if role not in fleet.roles:
-        known = ", ".join(sorted(fleet.roles)) or "none"
-        raise click.UsageError(f"unknown role '{role}' (roles: {known})")
+    fleet.require_role(role)
     missing = [d for d in depends_on if d not in fleet.tasks]
     if missing:
         raise click.UsageError(f"--depends-on names unknown task(s): {', '.join(missing)}")

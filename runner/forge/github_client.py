@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from runner.envvars import integer, number
 from runner.forge.base import ForgeCredentialError, ForgeError
 
 T = TypeVar("T")
@@ -26,8 +27,8 @@ T = TypeVar("T")
 def retry_settings(environ: Mapping[str, str]) -> tuple[int, float]:
     """(retries, backoff factor) from FLEET_GITHUB_RETRIES and FLEET_GITHUB_BACKOFF."""
     return (
-        int(environ.get("FLEET_GITHUB_RETRIES", "5")),
-        float(environ.get("FLEET_GITHUB_BACKOFF", "1.0")),
+        integer(environ, "FLEET_GITHUB_RETRIES", 5),
+        number(environ, "FLEET_GITHUB_BACKOFF", 1.0),
     )
 
 
@@ -68,13 +69,13 @@ def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
             "the GitHub forge needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); "
             "inside Actions pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env"
         )
-    interval = float(environ.get("FLEET_GITHUB_WRITE_INTERVAL", "1.0"))
+    interval = number(environ, "FLEET_GITHUB_WRITE_INTERVAL", 1.0)
     retries, backoff = retry_settings(environ)
     retry = _retry_class()(
         total=retries,
         backoff_factor=backoff,
-        secondary_rate_wait=float(environ.get("FLEET_GITHUB_SECONDARY_WAIT", "60")),
-        max_rate_limit_wait=float(environ.get("FLEET_GITHUB_MAX_WAIT", "300")),
+        secondary_rate_wait=number(environ, "FLEET_GITHUB_SECONDARY_WAIT", 60),
+        max_rate_limit_wait=number(environ, "FLEET_GITHUB_MAX_WAIT", 300),
         status_forcelist=[429, *range(500, 600)],
     )
     gh = Github(

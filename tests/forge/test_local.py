@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import git
+from tests.conftest import commit_all, git
 
 ENV = {"FLEET_FORGE": "local", "FLEET_NOW": "2026-11-24T10:30:00Z"}
 
@@ -58,3 +58,30 @@ def test_local_commands_refuse_other_forges(repo: Path, fleet_cli, monkeypatch) 
     _env(monkeypatch, FLEET_FORGE="github")
     out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
     assert out.exit_code == 2 and "local forge only" in out.output
+
+
+def test_conflicting_merge_shows_gits_conflict_and_what_to_do(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    _env(monkeypatch)
+    assert fleet_cli("-C", str(repo), "run", "--role", "devops", "--task", "t-001").exit_code == 0
+    (repo / "ci").mkdir()
+    (repo / "ci/pipeline.sh").write_text("#!/bin/sh\necho founder's own pipeline\n")
+    commit_all(repo, "Founder writes the pipeline first")
+    before = git(repo, "rev-parse", "HEAD")
+    out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert out.exit_code == 1, out.output
+    # git reports the conflict on stdout; the message must carry it, not end in ": "
+    assert "CONFLICT (add/add): Merge conflict in ci/pipeline.sh" in out.stderr
+    assert (
+        "fleet: what to do:" in out.stderr and "git merge --no-ff fleet/devops/t-001" in out.stderr
+    )
+    assert git(repo, "rev-parse", "HEAD") == before  # the merge was aborted
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    # following the advice: merge by hand, then record it
+    git(repo, "fetch", "-q", ".", "fleet/devops/t-001")
+    git(repo, "checkout", "FETCH_HEAD", "--", "ci/pipeline.sh")  # take the agent's file
+    git(repo, "commit", "-q", "-m", "Founder takes the agent's pipeline")
+    git(repo, "merge", "--no-ff", "-q", "-s", "ours", "fleet/devops/t-001", "-m", "by hand")
+    again = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert again.exit_code == 0, again.output
