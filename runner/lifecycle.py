@@ -1,8 +1,9 @@
 """Derived task state: computed from the task file, the ledger and the forge, never stored.
 
 A task file says only what humans decide (open, blocked, done, cancelled). Everything
-else is observed: a live run means in_progress, an open PR means review, an open
-escalation means blocked. Deriving it means it can never disagree with reality.
+else is observed: a live run, a work branch or a draft PR (a stopped run's work) means
+in_progress, an open ready PR means review, an open escalation means blocked. Deriving
+it means it can never disagree with reality.
 """
 
 from __future__ import annotations
@@ -45,27 +46,36 @@ def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetim
         )
     if task.status == "blocked":
         return TaskState(task.id, "blocked", "marked blocked in the task file", pr=pr)
-    if pr is not None:
-        what = "draft PR" if pr.draft else "PR"
+    if pr is not None and not pr.draft:
+        return TaskState(task.id, "review", f"PR {pr.id} awaits review", since=pr.created, pr=pr)
+    if last is not None and last.outcome == "running" and now - parse(last.started) < LIVE_RUN:
         return TaskState(
-            task.id, "review", f"{what} {pr.id} awaits review", since=pr.created, pr=pr
+            task.id,
+            "in_progress",
+            f"run {last.run_id} is running",
+            since=last.started,
+            live_run=last.run_id,
+            pr=pr,
         )
-    if last is not None and last.outcome == "running":
-        if now - parse(last.started) < LIVE_RUN:
-            return TaskState(
-                task.id,
-                "in_progress",
-                f"run {last.run_id} is running",
-                since=last.started,
-                live_run=last.run_id,
-            )
-        if task.id in forge.branches:
-            return TaskState(
-                task.id,
-                "in_progress",
-                f"run {last.run_id} never finished (killed?); its work branch will be resumed",
-                since=_first_start(runs),
-            )
+    if pr is not None:  # a draft: a stopped run's work, which the next run continues
+        stopped = ""
+        if last is not None:
+            ended = "never finished" if last.outcome == "running" else f"ended {last.outcome}"
+            stopped = f"; the last run {ended}"
+        return TaskState(
+            task.id,
+            "in_progress",
+            f"draft PR {pr.id}{stopped}; the next run resumes its branch",
+            since=_first_start(runs) or pr.created,
+            pr=pr,
+        )
+    if last is not None and last.outcome == "running" and task.id in forge.branches:
+        return TaskState(
+            task.id,
+            "in_progress",
+            f"run {last.run_id} never finished (killed?); its work branch will be resumed",
+            since=_first_start(runs),
+        )
     if task.id in forge.branches:
         outcome = f" (last run: {last.outcome})" if last else ""
         return TaskState(

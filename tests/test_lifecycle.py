@@ -23,6 +23,7 @@ def run(outcome: str, started: str = "2026-11-24T11:00:00Z") -> RunRecord:
 
 
 LIVE = run("running")
+DRAFT = PullRef("#7", "", "2026-11-24T08:00:00Z", True)
 STALE = run("running", started="2026-11-24T01:00:00Z")
 BRANCH = frozenset({"t-1"})
 
@@ -43,13 +44,16 @@ BRANCH = frozenset({"t-1"})
         ),
         ("blocked", [], ForgeView(), "blocked", "marked blocked"),
         ("open", [], ForgeView(open_prs={"t-1": PR}), "review", "PR #7 awaits review"),
+        # a draft PR is a stopped run's work: in progress, resumed by the next run
         (
             "open",
-            [],
-            ForgeView(open_prs={"t-1": PullRef("#7", "", "x", True)}),
-            "review",
-            "draft PR",
+            [run("max_turns")],
+            ForgeView(open_prs={"t-1": DRAFT}, branches=BRANCH),
+            "in_progress",
+            "draft PR #7; the last run ended max_turns; the next run resumes its branch",
         ),
+        ("open", [], ForgeView(open_prs={"t-1": DRAFT}), "in_progress", "draft PR #7"),
+        ("open", [LIVE], ForgeView(open_prs={"t-1": DRAFT}), "in_progress", "is running"),
         ("open", [LIVE], ForgeView(), "in_progress", "is running"),
         ("open", [LIVE], ForgeView(open_prs={"t-1": PR}), "review", "awaits review"),
         ("open", [STALE], ForgeView(branches=BRANCH), "in_progress", "never finished"),
@@ -64,6 +68,15 @@ def test_derive(status, runs, forge, state, reason) -> None:
     result = derive(task(status), runs, forge, NOW)
     assert result.state == state
     assert reason in result.reason
+
+
+def test_a_draft_is_ready_to_resume_and_a_live_run_on_it_is_not() -> None:
+    tasks = {"t-1": task()}
+    stopped = derive_all(tasks, [run("budget")], ForgeView(open_prs={"t-1": DRAFT}), NOW)
+    assert stopped["t-1"].ready and stopped["t-1"].live_run is None
+    assert stopped["t-1"].since == "2026-11-24T11:00:00Z"
+    live = derive_all(tasks, [LIVE], ForgeView(open_prs={"t-1": DRAFT}), NOW)
+    assert live["t-1"].live_run == "r"
 
 
 def test_readiness_follows_dependencies() -> None:

@@ -38,7 +38,12 @@ def merge(root: Path, ref: str) -> int:
     if record is None:
         raise click.UsageError(f"no open local PR for {ref.removeprefix('local-pr:')}")
     if record.get("draft"):
-        raise click.UsageError(f"{record['id']} is a draft: its acceptance checks do not pass yet")
+        role, task = str(record["id"]).removeprefix("local-pr:").split("/", 1)
+        raise click.UsageError(
+            f"{record['id']} is a draft: the run that opened it stopped before its acceptance "
+            f"checks passed. The next due run resumes it (now: 'fleet run --role {role} "
+            f"--task {task}'); it leaves draft when the checks pass"
+        )
     base = ws.fleet.config.forge.base_branch
     current = ws.git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
     if current != base or ws.git.run("status", "--porcelain", "--untracked-files=no").strip():
