@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runner.agent.client import ModelTimeout, deadline
+from runner.agent.client import ModelTimeout, SpendLimitReached, deadline
 
-Status = Literal["ok", "credential", "unavailable"]
+Status = Literal["ok", "credential", "budget", "unavailable"]
 PREFLIGHT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class PreflightResult:
-    status: Status  # ok | credential (401/403: the key is rejected) | unavailable
+    status: Status  # ok | credential (401/403: key rejected) | budget (spend limit) | unavailable
     detail: str = ""  # the API's message, or what failed
     http_status: int | None = None
 
@@ -40,6 +40,8 @@ def preflight(client: Any, *, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> Preflig
             client.models.list(limit=1)
     except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
         return PreflightResult("credential", _message(exc), exc.status_code)
+    except SpendLimitReached as exc:  # no model call can succeed until the limit is raised
+        return PreflightResult("budget", exc.message, exc.status)
     except anthropic.APIStatusError as exc:
         return PreflightResult("unavailable", _message(exc), exc.status_code)
     except (anthropic.APIConnectionError, ModelTimeout) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runner.agent import client
 from runner.agent.preflight import preflight
-from tests.fakes.anthropic_server import FakeAnthropic, error, hang
+from tests.fakes.anthropic_server import FakeAnthropic, error, hang, spend_limit
 
 FAST = client.Timeouts(connect_s=1, read_s=0.3, total_s=2)
 
@@ -49,3 +49,11 @@ def test_a_hang_is_unavailable_within_the_timeouts() -> None:
     assert result.status == "unavailable" and not result.ok
     assert "Timeout" in result.detail
     assert 1 <= len(fake.model_requests) <= 3
+
+
+def test_an_enforced_spend_limit_is_a_budget_stop_without_retries() -> None:
+    with FakeAnthropic(models_script=[spend_limit()] * 3) as fake:
+        result = preflight(_client(fake, retries=2))
+    assert (result.status, result.http_status) == ("budget", 429)
+    assert "enforced spend limit" in result.detail
+    assert len(fake.model_requests) == 1
