@@ -15,6 +15,9 @@ from pathlib import Path
 from runner.errors import FleetError
 
 ZERO = "0" * 40
+# The runner never wants a hook or an fsmonitor program: both are code someone else put
+# in the repository (without a jail, possibly the agent).
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 
 class GitError(FleetError):
@@ -72,7 +75,7 @@ class Git:
         if env:
             full_env.update(env)
         return subprocess.run(
-            ["git", *args],
+            ["git", *NO_HOOKS, *args],
             cwd=self.root,
             input=input.encode() if isinstance(input, str) else input,
             capture_output=True,

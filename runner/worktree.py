@@ -45,6 +45,7 @@ class WorkBranch:
     runner_paths: set[str] = field(default_factory=set)  # files the runner itself wrote
     reverted: list[str] = field(default_factory=list)  # agent changes outside writable
     gitdir: Path | None = None  # the worktree's git directory, as created (not as .git says)
+    _configs: dict[Path, bytes | None] = field(default_factory=dict)
 
     def open(self, base: str) -> Path:
         """Check the branch out in a fresh worktree: resumed if it exists, else from base."""
@@ -66,7 +67,25 @@ class WorkBranch:
         # Read once, now, before any agent code runs: later the file is the agent's.
         pointer = (self.path / ".git").read_text("utf-8").strip().removeprefix("gitdir: ")
         self.gitdir = (self.path / pointer).resolve()
+        common = Path(self.git.run("rev-parse", "--git-common-dir").strip())
+        common = common if common.is_absolute() else (self.git.root / common).resolve()
+        for file in (common / "config", self.gitdir / "config.worktree"):
+            self._configs[file] = file.read_bytes() if file.exists() else None
         return self.path
+
+    def _guard_config(self) -> None:
+        """Git config the runner's git would read (remote URLs, url.*.insteadOf, ...) is
+        put back as it was before the agent ran, should anything have changed it (only
+        possible without a jail); the change is reported like any other revert."""
+        for file, before in self._configs.items():
+            now = file.read_bytes() if file.exists() else None
+            if now == before:
+                continue
+            if before is None:
+                file.unlink()
+            else:
+                file.write_bytes(before)
+            self.reverted.append(f"(git config) {file.name}")
 
     def _remove_stale_worktrees(self) -> None:
         """A killed run on this machine can leave the branch checked out; the planner
@@ -90,6 +109,7 @@ class WorkBranch:
     def commit(self, message: str, *, trailers: dict[str, str] | None = None) -> str | None:
         """Commit what the role may write (reverting the rest); push it. None when there
         was nothing. Plumbing only: no hook, filter or attribute of the agent's runs."""
+        self._guard_config()
         self.sweep()
         tg = self._tree()
         updates = stage.changes(tg)
@@ -121,6 +141,7 @@ class WorkBranch:
     def push(self) -> None:
         if not self.remote:
             return
+        self._guard_config()
         wt = self._tree(stage.push_auth(self.git.env))
         try:
             wt.run("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}")
