@@ -1,7 +1,10 @@
 """The texts a run puts on the forge: the agent PR body and the escalation issue body.
 
 Written for the human who reviews them: what was asked, what was done, the evidence,
-and (for escalations) the exact question and how to answer it.
+and (for escalations) the exact question and how to answer it. Every piece the model or
+an outsider wrote (the summary, the question, check output, the re-posted sync delta,
+even task titles, which agents may propose) goes through `neutralize.for_post`: hidden
+text and marker-like comments removed, mentions and closing keywords quoted, capped.
 """
 
 from __future__ import annotations
@@ -9,10 +12,15 @@ from __future__ import annotations
 from runner.acceptance import Report
 from runner.agent.cost import Usage
 from runner.model import RunRecord, Task
+from runner.neutralize import MAX_BODY, cap, for_post, inline_code
+from runner.sanitize import one_line
+
+SUMMARY_CAP = 4000  # a reviewer reads it in a minute
+DELTA_CAP = 30_000
 
 
 def pr_title(task: Task) -> str:
-    return f"[fleet] {task.role}: {task.title} ({task.id})"
+    return f"[fleet] {task.role}: {one_line(task.title, 200)} ({task.id})"
 
 
 def pr_body(
@@ -23,9 +31,10 @@ def pr_body(
     summary: str,
     delta_markdown: str,
 ) -> str:
-    lines = [f"**{task.role}** worked on **{task.id}: {task.title}**.", ""]
-    if summary:
-        lines += ["### Summary", summary, ""]
+    title = for_post(one_line(task.title, 200))
+    lines = [f"**{task.role}** worked on **{task.id}: {title}**.", ""]
+    if summary.strip():
+        lines += ["### Summary", for_post(summary, SUMMARY_CAP), ""]
     lines += ["### Acceptance"]
     if report is None:
         lines.append("Not run yet.")
@@ -33,8 +42,10 @@ def pr_body(
         lines.append(report.summary())
         for r in report.results:
             mark = "x" if r.ok else " "
-            lines.append(f"- [{mark}] `{r.command}` (exit {r.exit_code}, {r.duration_s:.1f}s)")
-    reviews = [a.text for a in task.reviews]
+            lines.append(
+                f"- [{mark}] {inline_code(r.command)} (exit {r.exit_code}, {r.duration_s:.1f}s)"
+            )
+    reviews = [for_post(one_line(a.text, 500)) for a in task.reviews]
     if reviews:
         lines += ["", "### For the reviewer"] + [f"- [ ] {text}" for text in reviews]
     lines += [
@@ -51,16 +62,15 @@ def pr_body(
         "",
         "<details><summary>Sync delta the agent acted on</summary>",
         "",
-        delta_markdown.strip(),
+        for_post(delta_markdown.strip(), DELTA_CAP),
         "",
         "</details>",
     ]
-    return "\n".join(lines)
+    return cap("\n".join(lines), MAX_BODY)
 
 
 def escalation_title(role: str, summary: str, task: str | None) -> str:
-    first = " ".join(summary.split())[:80]
-    return f"[fleet] {role}: {first} ({task or 'no task'})"
+    return f"[fleet] {role}: {one_line(summary, 80)} ({task or 'no task'})"
 
 
 def escalation_body(
@@ -75,21 +85,22 @@ def escalation_body(
         f"The **{role}** agent needs a human ({kind}).",
         "",
         "### The question",
-        summary.strip(),
+        for_post(summary.strip(), SUMMARY_CAP),
         "",
     ]
     if task is not None:
-        lines += [f"**Task:** {task.id}: {task.title}", ""]
+        lines += [f"**Task:** {task.id}: {for_post(one_line(task.title, 200))}", ""]
     if tried:
-        lines += ["### What was tried", tried.strip(), ""]
+        lines += ["### What was tried", for_post(tried.strip(), SUMMARY_CAP), ""]
     if record is not None:
-        lines += [f"**Run:** `{record.run_id}` ({record.outcome}: {record.reason})", ""]
+        reason = for_post(one_line(f"{record.outcome}: {record.reason}", 300))
+        lines += [f"**Run:** `{record.run_id}` ({reason})", ""]
     lines += [
         "### How to answer",
         "Reply here, then close the issue. The task stays blocked while this issue is "
         "open; your reply reaches the agent in its next sync delta.",
     ]
-    return "\n".join(lines)
+    return cap("\n".join(lines), MAX_BODY)
 
 
 def run_summary(outcomes: list, title: str = "fleet runs") -> str:

@@ -22,6 +22,7 @@ from runner.clock import iso
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
 from runner.model import RunRecord
+from runner.neutralize import for_post
 from runner.outputs import Outputs, OutputsError
 from runner.secretscan import known_secrets, redact
 from runner.state import Checkpoint, new_run_id
@@ -245,9 +246,9 @@ def _post(
             continue
         if result.pr.id.startswith("#"):
             key = f"run-{record.run_id}-comment-{i}"
-            forge.upsert_comment(int(result.pr.id[1:]), key, unmark(c.body))
+            forge.upsert_comment(int(result.pr.id[1:]), key, for_post(c.body, 8000))
         else:
-            forge.comment(result.pr.id, unmark(c.body))
+            forge.comment(result.pr.id, for_post(c.body, 8000))
 
 
 _WIP = (

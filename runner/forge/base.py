@@ -23,7 +23,15 @@ ESCALATION_KINDS = (
     "budget",
     "security",
 )
-_MARKER = re.compile(r"<!-- fleet:([^>]*?) -->")
+# The runner's marker, exactly as `marker` writes it, on a line of its own. The runner
+# always appends it last, and every agent or outsider text it posts has had HTML comments
+# removed (runner.neutralize), so the last such line is the runner's. Not "the last
+# line": a maintainer who edits the body below it must not unmark the issue.
+_MARKER_LINE = re.compile(
+    r"^<!-- fleet:kind=([A-Za-z0-9._/-]+)(?: role=([A-Za-z0-9._-]+) task=([A-Za-z0-9._-]+))?"
+    r"(?: id=([0-9a-f]+))? -->[ \t]*\r?$",
+    re.MULTILINE,
+)
 
 
 def marker(kind: str, role: str, task: str | None) -> str:
@@ -31,11 +39,32 @@ def marker(kind: str, role: str, task: str | None) -> str:
 
 
 def parse_marker(body: str) -> dict[str, str] | None:
-    match = _MARKER.search(body or "")
-    if not match:
+    """The fields of the runner's marker in `body`: the last marker line, exact format.
+    Before, the first `<!-- fleet:... -->` anywhere won, so a model could hide another
+    role's marker in its escalation text and block that role's task (issue 11, attack 6)."""
+    matches = list(_MARKER_LINE.finditer(body or ""))
+    if not matches:
         return None
-    fields = dict(part.split("=", 1) for part in match.group(1).split() if "=" in part)
-    return fields if "kind" in fields else None
+    kind, role, task, nonce = matches[-1].groups()
+    fields = {"kind": kind}
+    if role is not None and task is not None:
+        fields |= {"role": role, "task": task}
+    if nonce is not None:
+        fields["id"] = nonce  # a comment's create-once nonce
+    return fields
+
+
+def runner_wrote(body: str) -> bool:
+    """Whether a comment is the runner's own: its last line is a marker. Stricter than
+    `parse_marker`, since a marker line placed first must not hide a person's comment
+    from the agent (nobody edits the runner's comments after it)."""
+    lines = (body or "").rstrip().split("\n")
+    return _MARKER_LINE.fullmatch(lines[-1].rstrip()) is not None
+
+
+def is_marked(body: str, mark: str) -> bool:
+    """Whether the runner's marker in `body` is exactly `mark` (not merely quoted in it)."""
+    return parse_marker(body) is not None and parse_marker(body) == parse_marker(mark)
 
 
 class ForgeError(FleetError):

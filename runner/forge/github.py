@@ -22,8 +22,10 @@ from runner.forge.base import (
     ForgeItem,
     Issue,
     PullRequest,
+    is_marked,
     marker,
     parse_marker,
+    runner_wrote,
 )
 from runner.forge.github_client import (
     connect,
@@ -132,7 +134,7 @@ class GitHubForge:
         text = f"{body}\n{mark}"
 
         def find() -> Any:
-            return next((c for c in issue.get_comments() if mark in (c.body or "")), None)
+            return next((c for c in issue.get_comments() if is_marked(c.body or "", mark)), None)
 
         return self._create(lambda: issue.create_comment(text), find)
 
@@ -249,7 +251,7 @@ class GitHubForge:
 
     def _find_issue(self, mark: str, labels: list[str]) -> tuple[Any, bool] | None:
         for issue in self.repo.get_issues(state="open", labels=labels[:2] + labels[3:]):
-            if mark in (issue.body or ""):
+            if is_marked(issue.body or "", mark):
                 return issue, False
         return None
 
@@ -328,7 +330,9 @@ class GitHubForge:
             issue = self.repo.get_issue(number)
 
             def find() -> Any:
-                return next((c for c in issue.get_comments() if mark in (c.body or "")), None)
+                return next(
+                    (c for c in issue.get_comments() if is_marked(c.body or "", mark)), None
+                )
 
             found = find()
             if found is not None:
@@ -364,7 +368,7 @@ class GitHubForge:
                 is_pr = item.pull_request is not None
                 comments = item.get_comments(since=parse(since)) if since else item.get_comments()
                 for c in comments:
-                    if parse_marker(c.body or ""):
+                    if runner_wrote(c.body or ""):
                         continue  # the runner's own comments
                     events.append(
                         ForgeEvent(
@@ -445,7 +449,7 @@ class GitHubForge:
             ]
             for c in comments:
                 when = iso(c.created_at)
-                if (since and when <= since) or parse_marker(c.body or ""):
+                if (since and when <= since) or runner_wrote(c.body or ""):
                     continue
                 where = f" on {c.path}" if getattr(c, "path", None) else ""
                 events.append(
