@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from runner import clock
+from runner import basecfg, clock
 from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
 from runner.lifecycle import derive_all
@@ -102,13 +103,26 @@ def open_workspace(
     *,
     tasks: bool = True,
     allow_errors: bool = False,
+    from_base: bool = True,
 ) -> Workspace:
     """Errors in fleet.yaml, roles or directives are fatal (every role depends on them);
     a task file with errors is quarantined: left out of `fleet.tasks` and listed in
-    `fleet.problems`, so the rest of the fleet runs. `allow_errors` keeps everything, only
-    for commands that report on a broken fleet (a PR's plan)."""
+    `fleet.problems`, so the rest of the fleet runs. `allow_errors` keeps everything, and
+    `from_base=False` reads the checkout, only for commands that report on a PR's own
+    files (its plan comment) and run no agent."""
     environ = os.environ if environ is None else environ
     loaded = load(root, tasks=tasks)
+    git = Git(loaded.fleet.root, git_env(environ))
+    require_git_root(git, loaded.fleet.root)
+    source, note = loaded.fleet.root, ""
+    try:  # roles, tasks and checks only ever come from the base branch (issue 11, S6)
+        if from_base:
+            source, note = basecfg.snapshot(git, source, loaded.fleet.config.forge, environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if note:
+        loaded = load(source, tasks=tasks)
+        print(f"fleet: {note}", file=sys.stderr)
     fatal = [f for f in loaded.errors if not is_task_file(f.path)]
     if fatal and not allow_errors:
         first = fatal[0]
@@ -118,12 +132,10 @@ def open_workspace(
             "first"
         )
     fleet = loaded.fleet if allow_errors else quarantine(loaded.fleet, loaded.findings)
-    git = Git(loaded.fleet.root, git_env(environ))
-    require_git_root(git, loaded.fleet.root)
     forge = loaded.fleet.config.forge
     try:
         fleet_clock = clock.from_env(environ)
     except ValueError as exc:
         raise ConfigError(f"FLEET_NOW is not an ISO 8601 time: {exc}") from None
     store = StateStore(git, forge.state_branch, forge.remote)
-    return Workspace(fleet.root, fleet, git, Ledger(store), fleet_clock, environ)
+    return Workspace(git.root, fleet, git, Ledger(store), fleet_clock, environ)

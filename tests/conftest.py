@@ -134,6 +134,7 @@ def payload(name: str, **changes: object) -> dict:
     data["repository"]["full_name"] = "acme/fleet"
     data["repository"]["name"] = "fleet"
     data["repository"]["owner"]["login"] = "acme"
+    data["repository"]["default_branch"] = "main"
     for dotted, value in changes.items():
         target = data
         *path, last = dotted.split("__")

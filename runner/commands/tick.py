@@ -34,7 +34,8 @@ def run(
         and event.name.startswith("pull_request")
         and (event.name != "pull_request_review")
     )
-    ws = open_workspace(root, allow_errors=reviewing_pr)  # a PR's broken files get a plan too
+    # a PR's own (even broken) files get a plan comment; nothing else reads them
+    ws = open_workspace(root, allow_errors=reviewing_pr, from_base=not reviewing_pr)
     if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet tick"):
         click.echo(paused)
         return 0
