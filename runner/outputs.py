@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import schema
+from runner.errors import FleetError
 from runner.gitrepo import Git
 
 OUTPUTS_FILE = "outputs.json"
@@ -23,10 +24,8 @@ BUNDLE_FILE = "work.bundle"
 MAX_OUTPUTS_BYTES = 4 * 1024 * 1024  # outputs.json; the bundle has its own cap in apply
 
 
-class OutputsError(Exception):
+class OutputsError(FleetError):
     """The outputs directory cannot be read as the contract says (exit 1)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
