@@ -128,11 +128,19 @@ def validate(ctx: _Context, paths: tuple[str, ...], fmt: str) -> None:
 @click.option("--example", is_flag=True, help="Write the 7-role example company fleet.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--name", default=None, help="Fleet name (default: the directory name).")
-def init(directory: Path, example: bool, force: bool, name: str | None) -> None:
+@click.option(
+    "--runner-ref",
+    default=None,
+    metavar="OWNER/REPO@SHA",
+    help="The runner action the workflows use, by 40-hex commit SHA (default: this release's).",
+)
+def init(
+    directory: Path, example: bool, force: bool, name: str | None, runner_ref: str | None
+) -> None:
     """Scaffold a fleet repository in DIRECTORY (default: here)."""
     from runner.commands import init as command
 
-    sys.exit(command.run(directory, example=example, force=force, name=name))
+    sys.exit(command.run(directory, example=example, force=force, name=name, runner_ref=runner_ref))
 
 
 @cli.group()

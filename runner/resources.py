@@ -11,6 +11,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+# The composite action (action.yml) that the shipped workflows install the runner with,
+# by the commit SHA of a release of this repository: a commit cannot name itself, so a
+# release commit records the SHA of the one before it that carries action.yml and the
+# lock. `fleet init --runner-ref OWNER/REPO@SHA` writes another (a fork, a mirror).
+RUNNER_ACTION_REF = "fleet-runner/fleet-runner@1941add19cd264f242226cfc21b1c58005e5ee46"
+
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCE_LAYOUT = {
     "schemas": "schemas",

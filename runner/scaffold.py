@@ -8,7 +8,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from runner.resources import data_dir
+from runner.resources import RUNNER_ACTION_REF, data_dir
 
 _NAME_LINE = re.compile(r"^name: .*$", re.MULTILINE)
 
@@ -43,10 +43,15 @@ acceptance:
 """
 
 
-def files(*, example: bool, name: str) -> dict[str, str]:
+def files(*, example: bool, name: str, runner_ref: str | None = None) -> dict[str, str]:
+    """`runner_ref` (OWNER/REPO@SHA, checked by the caller) replaces the runner action
+    the workflows use."""
     out: dict[str, str] = {}
     for kind, prefix in (("schemas", "schemas"), ("workflows", ".github/workflows")):
         out.update(_tree(data_dir(kind), prefix))
+    if runner_ref:
+        for rel in [r for r in out if r.startswith(".github/")]:
+            out[rel] = out[rel].replace(f"uses: {RUNNER_ACTION_REF}", f"uses: {runner_ref}")
     fleet_dir = data_dir("fleet")
     config = (fleet_dir / "fleet.yaml").read_text("utf-8")
     out["fleet/fleet.yaml"] = _NAME_LINE.sub(f"name: {_yaml_str(name)}", config, count=1)

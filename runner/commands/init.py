@@ -6,13 +6,22 @@ from pathlib import Path
 
 import click
 
-from runner import scaffold
+from runner import pinning, scaffold
 from runner.gitrepo import Git
 
 
-def run(directory: Path, *, example: bool, force: bool, name: str | None) -> int:
+def run(
+    directory: Path,
+    *,
+    example: bool,
+    force: bool,
+    name: str | None,
+    runner_ref: str | None = None,
+) -> int:
+    if runner_ref and (why := pinning.check_ref(runner_ref)):
+        raise click.UsageError(f"--runner-ref: {why}; a branch or tag can move")
     directory = directory.resolve()
-    files = scaffold.files(example=example, name=name or directory.name)
+    files = scaffold.files(example=example, name=name or directory.name, runner_ref=runner_ref)
     conflicts = [rel for rel, text in files.items() if _differs(directory / rel, text)]
     if conflicts and not force:
         click.echo(

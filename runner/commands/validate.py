@@ -8,13 +8,15 @@ from pathlib import Path
 import click
 
 from runner import findings as render
+from runner import pinning
 from runner.load import load
 
 
 def run(root: Path, paths: tuple[str, ...], fmt: str, cwd: Path) -> int:
     loaded = load(root)
     selected = [_relative(root, cwd, p) for p in paths]
-    shown = [f for f in loaded.findings if not selected or _within(f.path, selected)]
+    every = [*loaded.findings, *pinning.check_workflows(root)]
+    shown = [f for f in every if not selected or _within(f.path, selected)]
     output = render.render(shown, fmt)
     if output:
         click.echo(output)
