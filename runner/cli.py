@@ -273,15 +273,18 @@ def tick(
     Inside GitHub Actions (GITHUB_EVENT_NAME set) it does what the event asks: schedule,
     push, answered escalation, manual dispatch, review (revise), or pull request
     (validate and comment the plan)."""
+    from runner.commands import revise
     from runner.commands import tick as command
 
+    root = ctx.root()
     sys.exit(
         command.run(
-            ctx.root(),
+            root,
             dry_run=dry_run,
             trigger=trigger,
             force_due=force_due,
             use_event=not no_event,
+            revise=lambda pr, sender: revise.run(root, pr=pr, sender=sender),
         )
     )
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import click
 
 from runner import findings, scaffold
-from runner.commands.run import anthropic_client, render_outcome
 from runner.errors import UsageError
 from runner.forge.select import open_forge
 from runner.load import load
+from runner.outcome import anthropic_client, render_outcome
 from runner.plan import make_plan
 from runner.run import execute
 from runner.workspace import open_workspace

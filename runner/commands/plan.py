@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from runner import actions, pause
-from runner.commands.tick import changed_paths
+from runner.changes import changed_paths
 from runner.findings import quarantined
 from runner.forge.select import open_forge
 from runner.model import Finding

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from runner import actions, pause
-from runner.commands.run import FAILED, anthropic_client, render_outcome, report
 from runner.forge.base import ForgeError
 from runner.forge.select import open_forge
+from runner.outcome import FAILED, anthropic_client, render_outcome, report
 from runner.run import execute
 from runner.workspace import Workspace, open_workspace
 
@@ -75,5 +75,6 @@ def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
         f"to {len(trusted)} comment(s); {len(outcome.commits)} new commit(s).",
     )
     click.echo(render_outcome(outcome))
-    report(ws, [outcome], f"fleet revise #{pr}")
+    for line in report(ws, [outcome], f"fleet revise #{pr}"):
+        click.echo(line)
     return 1 if r.outcome in FAILED else 0

@@ -5,17 +5,19 @@ escalation's role, a manual dispatch, a revision, or a PR's validation and plan 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from runner import actions, pause
-from runner.commands import revise
-from runner.commands.run import FAILED, anthropic_client, render_outcome, report
+from runner.changes import changed_paths
 from runner.findings import quarantined
 from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
+from runner.outcome import FAILED, anthropic_client, render_outcome, report
 from runner.plan import make_plan
+from runner.pr_plan import plan_comment
 from runner.run import RunOutcome, execute
 from runner.workspace import ConfigError, Workspace, open_workspace
 
@@ -27,7 +29,10 @@ def run(
     trigger: str,
     force_due: tuple[str, ...] = (),
     use_event: bool = True,
+    revise: Callable[[int, str | None], int] | None = None,
 ) -> int:
+    """`revise(pr, sender)` runs `fleet revise` for a review event (the CLI passes it in:
+    commands never import one another)."""
     event = actions.read_event(os.environ) if use_event else None
     reviewing_pr = (
         event is not None
@@ -50,7 +55,9 @@ def run(
         if intent.kind == "none":
             return 0
         if intent.kind == "revise":
-            return revise.run(root, pr=intent.pr or 0, sender=intent.sender)
+            if revise is None:
+                raise ConfigError(f"a {event.name} event asks for a revision: run 'fleet revise'")
+            return revise(intent.pr or 0, intent.sender)
         if intent.kind == "validate":
             return validate_pr(ws, forge, intent.pr)
         force_due += intent.force_due
@@ -106,27 +113,14 @@ def tick(
         outcomes.append(outcome)
         click.echo(render_outcome(outcome))
         failed += outcome.record.outcome in FAILED
-    report(ws, outcomes, "fleet tick")
+    for line in report(ws, outcomes, "fleet tick"):
+        click.echo(line)
     return 1 if failed else 0
-
-
-def changed_paths(ws: Workspace, event: actions.Event) -> list[str]:
-    """Paths a push changed, from git (the payload's file lists are capped and untrusted)."""
-    if event.name != "push":
-        return []
-    before, after = event.payload.get("before"), event.payload.get("after")
-    ok = all(isinstance(v, str) and len(v) == 40 and ws.git.has_object(v) for v in (before, after))
-    if not ok or set(str(before)) == {"0"}:
-        return [t.path for t in ws.fleet.tasks.values()]  # unknown range: consider all
-    out = ws.git.run("diff", "--name-only", str(before), str(after), "--", "tasks/", "fleet/")
-    return out.split()
 
 
 def validate_pr(ws: Workspace, forge: Forge, number: int | None) -> int:
     """Comment the plan for the tasks this pull request adds or changes (one comment,
     updated in place). Findings were already annotated by `fleet validate`."""
-    from runner.commands.pr_plan import plan_comment
-
     body, changed = plan_comment(ws, forge)
     actions.write_summary(ws.environ, body)
     click.echo(body)

@@ -4,23 +4,10 @@ whether it is ready, what it may spend. The "open a PR to assign a task" experie
 from __future__ import annotations
 
 from runner import findings
+from runner.changes import changed_tasks
 from runner.forge.base import Forge
 from runner.load import load
 from runner.workspace import Workspace
-
-
-def changed_tasks(ws: Workspace) -> list[str]:
-    base = ws.head_ref()
-    if ws.git.rev(base) is None or ws.git.rev("HEAD") is None:
-        return []
-    merge_base = (
-        ws.git.run("merge-base", base, "HEAD").strip()
-        if ws.git.succeeds("merge-base", base, "HEAD")
-        else base
-    )
-    out = ws.git.run("diff", "--name-only", "--diff-filter=AMR", merge_base, "HEAD", "--", "tasks/")
-    by_path = {t.path: t.id for t in ws.fleet.tasks.values()}
-    return [by_path[p] for p in out.split() if p in by_path]
 
 
 def plan_comment(ws: Workspace, forge: Forge) -> tuple[str, list[str]]:

@@ -1,0 +1,83 @@
+"""What every command that runs an agent shares: the model client built at the edge,
+an outcome in words, and the report inside Actions (job summary, annotations).
+
+A core module, so `run`, `tick`, `revise` and `demo` use one copy without importing one
+another (commands never import commands).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner import actions
+from runner.agent import client
+from runner.bodies import run_summary
+from runner.model import Role
+from runner.run import RunOutcome
+from runner.workspace import Workspace
+
+FAILED = ("error", "model_unavailable")
+
+
+def anthropic_client(ws: Workspace) -> Any:
+    """The SDK client, built at the edge from the environment (never from files)."""
+
+    def build(role: Role) -> Any:
+        defaults = ws.fleet.config.defaults
+        return client.build(
+            ws.environ["ANTHROPIC_API_KEY"],
+            ws.environ.get("ANTHROPIC_BASE_URL"),
+            max_retries=defaults.max_retries,
+            timeouts=client.Timeouts.of(defaults),
+            stream=defaults.stream,
+        )
+
+    return build
+
+
+def render_outcome(o: RunOutcome) -> str:
+    r = o.record
+    if o.dry_run:
+        return o.dry_run
+    parts = [f"{r.role}/{r.task}: {r.outcome}" + (f" ({r.reason})" if r.reason else "")]
+    if o.pr:
+        parts.append(
+            f"  PR {o.pr.url or o.pr.id}"
+            + (" (draft)" if o.pr.draft else "")
+            + ("" if o.pr.created_now else " (updated)")
+        )
+    if o.issue:
+        parts.append(
+            f"  escalation {o.issue.url or o.issue.id}"
+            + ("" if o.issue.created_now else " (repeat noted on the open issue)")
+        )
+    if r.engine == "anthropic" and r.turns:
+        usage = r.usage
+        parts.append(
+            f"  {r.turns} turns, {usage.get('input_tokens', 0):,} in / "
+            f"{usage.get('output_tokens', 0):,} out tokens, "
+            f"{usage.get('cache_read_input_tokens', 0):,} from cache, "
+            f"${r.cost_usd:.4f}"
+        )
+    parts.append(f"  run {r.run_id}, {len(o.commits)} commit(s) on {r.links.get('branch', '-')}")
+    if r.sandbox.startswith("none"):
+        parts.insert(0, f"WARNING: agent commands ran without a sandbox ({r.sandbox})")
+    if r.reverted:
+        parts.append(f"  reverted (outside writable): {', '.join(r.reverted[:10])}")
+    return "\n".join(parts)
+
+
+def report(ws: Workspace, outcomes: list[RunOutcome], title: str = "fleet runs") -> list[str]:
+    """Inside Actions: write the job summary, and return an annotation per escalation or
+    failure for the command to print (outside Actions: nothing)."""
+    if not actions.in_actions(ws.environ):
+        return []
+    actions.write_summary(ws.environ, run_summary([o for o in outcomes if not o.dry_run], title))
+    lines = []
+    for o in outcomes:
+        r = o.record
+        if r.outcome == "escalated":
+            lines.append(actions.annotation("warning", f"{r.role}/{r.task} escalated: {r.reason}"))
+        elif r.outcome in FAILED:
+            lines.append(actions.annotation("error", f"{r.role}/{r.task} {r.outcome}: {r.reason}"))
+    return lines
