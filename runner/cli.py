@@ -20,6 +20,7 @@ import click
 from runner import __version__
 
 FORMATS_FINDINGS = click.Choice(["text", "json", "github"])
+STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")  # lifecycle.STATES
 
 
 class FleetGroup(click.Group):
@@ -145,7 +146,7 @@ def init(
 
 @cli.group()
 def task() -> None:
-    """Create and inspect tasks."""
+    """Create, inspect, retry and cancel tasks."""
 
 
 @task.command("new")
@@ -192,6 +193,59 @@ def task_new(
             steps=steps,
         )
     )
+
+
+@task.command("list")
+@click.option("--state", type=click.Choice(STATES), default=None, help="Only tasks in STATE.")
+@click.option("--role", default=None, help="Only this role's tasks.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def task_list(ctx: _Context, state: str | None, role: str | None, fmt: str) -> None:
+    """List tasks with their derived state and the reason for it."""
+    from runner.commands import task_list as command
+
+    sys.exit(command.run(ctx.root(), state=state, role=role, fmt=fmt))
+
+
+@task.command("show")
+@click.argument("task_id", metavar="ID")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def task_show(ctx: _Context, task_id: str, fmt: str) -> None:
+    """One task: state and reason, runs with cost, PR, escalations, the last delta."""
+    from runner.commands import task_show as command
+
+    sys.exit(command.run(ctx.root(), task_id=task_id, fmt=fmt))
+
+
+@task.command("retry")
+@click.argument("task_id", metavar="ID")
+@click.option(
+    "--force", is_flag=True, help="Also abandon a run that may still be live (its job is dead)."
+)
+@pass_ctx
+def task_retry(ctx: _Context, task_id: str, force: bool) -> None:
+    """Clear a stuck task: mark its dead `running` run abandoned, close its failure and
+    loop escalations. Questions (credential, decision, blocked) stay open for an answer."""
+    from runner.commands import task_retry as command
+
+    sys.exit(command.run(ctx.root(), task_id=task_id, force=force))
+
+
+@task.command("cancel")
+@click.argument("task_id", metavar="ID")
+@click.option("--reason", default="", help="Why; recorded in the task file and the commit.")
+@pass_ctx
+def task_cancel(ctx: _Context, task_id: str, reason: str) -> None:
+    """Cancel a task by committing `status: cancelled`: a PR on branch fleet-cancel/ID with
+    the GitHub forge, a commit on the base branch with the local forge."""
+    from runner.commands import task_cancel as command
+
+    sys.exit(command.run(ctx.root(), task_id=task_id, reason=reason))
 
 
 @cli.command()

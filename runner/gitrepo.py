@@ -127,3 +127,23 @@ class Git:
             result[spec] = out[pos : pos + size]
             pos += size + 1
         return result
+
+
+def person(git: Git, environ: Mapping[str, str]) -> str:
+    """Who is at the keyboard: git's user.name, else the login name."""
+    name = git.run("config", "user.name").strip() if git.succeeds("config", "user.name") else ""
+    return name or environ.get("USER", "you")
+
+
+def human_identity(git: Git, environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment for a commit a person makes (a merge, a cancellation): git's own
+    identity when configured, else the login name at localhost (a fresh machine)."""
+    if git.succeeds("config", "user.email"):
+        return {}
+    who = person(git, environ)
+    return {
+        "GIT_AUTHOR_NAME": who,
+        "GIT_AUTHOR_EMAIL": "you@localhost",
+        "GIT_COMMITTER_NAME": who,
+        "GIT_COMMITTER_EMAIL": "you@localhost",
+    }

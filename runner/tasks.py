@@ -74,8 +74,9 @@ def prepare(
     return rel, text, [p for p in problems if p.severity == "error"]
 
 
-def mark_done(text: str, result: str) -> str:
-    """The task file with `status: done` and a one-line `result:`, comments kept."""
+def mark_done(text: str, result: str, new_status: str = "done") -> str:
+    """The task file with `status: done` (or `new_status`) and a one-line `result:`,
+    comments kept."""
     lines = text.splitlines()
     out: list[str] = []
     skipping = False
@@ -89,10 +90,10 @@ def mark_done(text: str, result: str) -> str:
         out.append(line)
     status = next((i for i, line in enumerate(out) if re.match(r"^status\s*:", line)), None)
     if status is not None:
-        out[status] = "status: done"
+        out[status] = f"status: {new_status}"
     else:
         role = next((i for i, line in enumerate(out) if re.match(r"^role\s*:", line)), len(out) - 1)
-        out.insert(role + 1, "status: done")
+        out.insert(role + 1, f"status: {new_status}")
     while out and not out[-1].strip():
         out.pop()
     out.append(f"result: {json.dumps(' '.join(result.split())[:500], ensure_ascii=False)}")

@@ -4,7 +4,6 @@ loop offline: merge an agent's work branch (completing its task), answer an esca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ from runner.errors import FleetError
 from runner.forge.base import ForgeError
 from runner.forge.local import LocalForge
 from runner.forge.select import forge_name
-from runner.gitrepo import GitError
+from runner.gitrepo import GitError, human_identity, person
 from runner.workspace import Workspace, open_workspace
 
 
@@ -25,11 +24,6 @@ def _local(root: Path) -> tuple[Workspace, LocalForge]:
             "GitHub, merge the PR and answer the issue there"
         )
     return ws, LocalForge(ws.ledger.store, lambda: ws.now)
-
-
-def _person(ws: Workspace) -> str:
-    proc = ws.git.run("config", "user.name") if ws.git.succeeds("config", "user.name") else ""
-    return proc.strip() or os.environ.get("USER", "you")
 
 
 def merge(root: Path, ref: str) -> int:
@@ -52,16 +46,7 @@ def merge(root: Path, ref: str) -> int:
             "button, this merges into it)"
         )
     branch = record["branch"]
-    who = (
-        {}
-        if ws.git.succeeds("config", "user.email")
-        else {  # a fresh machine
-            "GIT_AUTHOR_NAME": _person(ws),
-            "GIT_AUTHOR_EMAIL": "you@localhost",
-            "GIT_COMMITTER_NAME": _person(ws),
-            "GIT_COMMITTER_EMAIL": "you@localhost",
-        }
-    )
+    who = human_identity(ws.git, ws.environ)
     try:
         message = f"Merge {record['id']}: {record.get('title', '')}"
         ws.git.run("merge", "--no-ff", "--quiet", "-m", message, branch, env=who)
@@ -82,7 +67,7 @@ def merge(root: Path, ref: str) -> int:
 def answer(root: Path, issue: str, text: str, keep_open: bool) -> int:
     ws, forge = _local(root)
     try:
-        record = forge.reply(issue, _person(ws), text, close=not keep_open)
+        record = forge.reply(issue, person(ws.git, ws.environ), text, close=not keep_open)
     except ForgeError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(
