@@ -305,12 +305,60 @@ def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int)
     "--dry-run", is_flag=True, help="Print the plan, first prompt and tools; call nothing."
 )
 @click.option("--trigger", default="manual", show_default=True, help="Recorded in the ledger.")
+@click.option(
+    "--phase",
+    type=click.Choice(["agent", "both"]),
+    default="both",
+    show_default=True,
+    help="agent: run with no forge or ledger write, into --outputs (apply it with 'fleet apply').",
+)
+@click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=None)
+@click.option("--run-id", default=None, help="The claimed run (fleet claim) the agent phase is.")
 @pass_ctx
-def run_cmd(ctx: _Context, role: str, task: str | None, dry_run: bool, trigger: str) -> None:
+def run_cmd(
+    ctx: _Context,
+    role: str,
+    task: str | None,
+    dry_run: bool,
+    trigger: str,
+    phase: str,
+    outputs_dir: Path | None,
+    run_id: str | None,
+) -> None:
     """Run ROLE on one task: work branch, acceptance, PR or escalation, ledger."""
     from runner.commands import run as command
 
+    if phase == "agent":
+        if not (task and run_id and outputs_dir):
+            raise click.UsageError("--phase agent needs --task, --run-id and --outputs")
+        root = ctx.root()
+        sys.exit(
+            command.run_agent(root, role=role, task=task, run_id=run_id, directory=outputs_dir)
+        )
     sys.exit(command.run(ctx.root(), role=role, task=task, dry_run=dry_run, trigger=trigger))
+
+
+@cli.command("claim")
+@click.option("--role", required=True)
+@click.option("--task", required=True)
+@click.option("--trigger", default="manual", show_default=True, help="Recorded in the ledger.")
+@pass_ctx
+def claim_cmd(ctx: _Context, role: str, task: str, trigger: str) -> None:
+    """Record a run of ROLE on TASK as started and print its id (before the agent phase)."""
+    from runner.commands import apply as command
+
+    sys.exit(command.run_claim(ctx.root(), role=role, task=task, trigger=trigger))
+
+
+@cli.command("apply")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--run-id", default=None, help="The claimed run; required if DIR may be empty.")
+@pass_ctx
+def apply_cmd(ctx: _Context, directory: Path, run_id: str | None) -> None:
+    """Review an agent phase's outputs DIR and publish what passes (no model, no agent code)."""
+    from runner.commands import apply as command
+
+    sys.exit(command.run(ctx.root(), directory=directory, run_id=run_id))
 
 
 @cli.command()

@@ -67,7 +67,11 @@ def execute(
     client_factory: ClientFactory,
     dry_run: bool = False,
     feedback: str = "",
+    run_id: str | None = None,
+    push: bool = True,
 ) -> RunOutcome:
+    """`run_id` and `push=False` for the agent phase: the claim named the run, and the
+    apply phase pushes what the outputs bundle (runner/agent_phase.py)."""
     fleet = ws.fleet
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
     runs = ws.runs()
@@ -87,7 +91,7 @@ def execute(
     delta_md = sync_render.render(delta)
     started = ws.now
     record = RunRecord(
-        run_id=new_run_id(role_name, started),
+        run_id=run_id or new_run_id(role_name, started),
         role=role_name,
         task=task_id,
         started=iso(started),
@@ -116,6 +120,7 @@ def execute(
         record.run_id,
         ws.remote,
         writable=role.writable,
+        push_enabled=push,
     )
     outcome = RunOutcome(record)
     try:

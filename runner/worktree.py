@@ -45,6 +45,7 @@ class WorkBranch:
     runner_paths: set[str] = field(default_factory=set)  # files the runner itself wrote
     reverted: list[str] = field(default_factory=list)  # agent changes outside writable
     gitdir: Path | None = None  # the worktree's git directory, as created (not as .git says)
+    push_enabled: bool = True  # False in the agent phase: the apply phase pushes the bundle
     _configs: dict[Path, bytes | None] = field(default_factory=dict)
 
     def open(self, base: str) -> Path:
@@ -139,7 +140,7 @@ class WorkBranch:
         return outside
 
     def push(self) -> None:
-        if not self.remote:
+        if not self.remote or not self.push_enabled:
             return
         self._guard_config()
         wt = self._tree(stage.push_auth(self.git.env))

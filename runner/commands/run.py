@@ -14,6 +14,30 @@ from runner.run import execute
 from runner.workspace import open_workspace
 
 
+def run_agent(root: Path, *, role: str, task: str, run_id: str, directory: Path) -> int:
+    """The agent phase of a claimed run: everything it would publish goes to `directory`."""
+    from runner.agent_phase import run_agent_phase
+    from runner.publish import claimed
+
+    ws = open_workspace(root)
+    record = claimed(ws, run_id)
+    if record is None or (record.role, record.task) != (role, task):
+        raise click.UsageError(f"run {run_id} is not a claimed run of {role}/{task}")
+    outs = run_agent_phase(
+        ws,
+        open_forge(ws),
+        role,
+        task,
+        run_id=run_id,
+        directory=directory,
+        execute=execute,
+        trigger=record.trigger,
+        client_factory=anthropic_client(ws),
+    )
+    click.echo(f"{role}/{task}: agent phase {outs.run.get('outcome')}; outputs in {directory}")
+    return 1 if outs.run.get("outcome") in FAILED else 0
+
+
 def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str) -> int:
     ws = open_workspace(root)
     ws.fleet.require_role(role)

@@ -1,0 +1,55 @@
+"""`fleet claim` and `fleet apply`: the privileged steps around a two-phase run.
+
+`claim` records a run as started (its id, role and task) before any agent code runs;
+`apply DIR` reviews an agent phase's outputs directory and publishes what passes. Neither
+runs a model or anything the agent wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runner import actions
+from runner.forge.select import open_forge
+from runner.publish import Applied, apply_outputs, claim
+from runner.workspace import open_workspace
+
+
+def run_claim(root: Path, *, role: str, task: str, trigger: str) -> int:
+    ws = open_workspace(root)
+    ws.fleet.require_role(role)
+    record = claim(ws, role, task, trigger)
+    actions.set_outputs(ws.environ, {"run_id": record.run_id})
+    click.echo(record.run_id)
+    return 0
+
+
+def render(applied: Applied) -> str:
+    r = applied.record
+    if applied.already:
+        return f"run {r.run_id} was applied before ({r.outcome}); nothing to do"
+    lines = [f"{r.role}/{r.task}: {r.outcome}" + (f" ({r.reason})" if r.reason else "")]
+    if applied.pushed:
+        lines.append(f"  pushed {r.links.get('branch')} at {r.links.get('commit', '')[:12]}")
+    if applied.pr:
+        lines.append(
+            f"  PR {applied.pr.url or applied.pr.id}" + (" (draft)" if applied.pr.draft else "")
+        )
+    lines += [f"  escalation {i.url or i.id}" for i in applied.issues]
+    if applied.security is not None and applied.review is not None:
+        lines.append(f"  SECURITY escalation {applied.security.url or applied.security.id}:")
+        lines += [f"    {x}" for x in applied.review.refusals + applied.review.notes]
+        lines += [f"    blocked: {k}" for k in sorted(applied.review.blocked)]
+    return "\n".join(lines)
+
+
+def run(root: Path, *, directory: Path, run_id: str | None) -> int:
+    ws = open_workspace(root)
+    applied = apply_outputs(ws, open_forge(ws), directory, run_id)
+    click.echo(render(applied))
+    if applied.security is not None:
+        click.echo(
+            actions.annotation("error", f"run {applied.record.run_id}: apply refused outputs")
+        )
+    return 1 if applied.security is not None or applied.record.outcome == "error" else 0
