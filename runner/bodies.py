@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from runner.acceptance import Report
 from runner.agent.cost import Usage
+from runner.fmt import usd
 from runner.model import RunRecord, Task
 from runner.neutralize import MAX_BODY, cap, for_post, inline_code
 from runner.sanitize import one_line
@@ -55,7 +56,7 @@ def pr_body(
         "| --- | --- | --- | --- | --- | --- |",
         f"| `{record.run_id}` | {record.outcome} | {record.turns} | "
         f"{usage.prompt_tokens:,} / {usage.output_tokens:,} | {usage.cache_share:.0%} | "
-        f"${record.cost_usd:.4f} |",
+        f"{usd(record.cost_usd)} |",
         "",
         "Merging this pull request completes the task (it sets `status: done`). Review "
         "comments from maintainers make the agent revise this branch.",
@@ -125,6 +126,6 @@ def run_summary(outcomes: list, title: str = "fleet runs") -> str:
         lines.append(
             f"| {r.role} | {r.task} | {outcome.replace('|', '/')} | {link} | "
             f"{r.turns} | {prompt:,} / {usage.get('output_tokens', 0):,} | "
-            f"${r.cost_usd:.4f} |"
+            f"{usd(r.cost_usd)} |"
         )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from typing import Any
 from runner import actions
 from runner.agent import client
 from runner.bodies import run_summary
+from runner.fmt import usd
 from runner.model import Role
 from runner.run import RunOutcome
 from runner.workspace import Workspace
@@ -56,8 +57,9 @@ def render_outcome(o: RunOutcome) -> str:
         parts.append(
             f"  {r.turns} turns, {usage.get('input_tokens', 0):,} in / "
             f"{usage.get('output_tokens', 0):,} out tokens, "
-            f"{usage.get('cache_read_input_tokens', 0):,} from cache, "
-            f"${r.cost_usd:.4f}"
+            f"{usage.get('cache_read_input_tokens', 0):,} read from cache, "
+            f"{usage.get('cache_creation_input_tokens', 0):,} written to cache, "
+            f"{usd(r.cost_usd)}"
         )
     parts.append(f"  run {r.run_id}, {len(o.commits)} commit(s) on {r.links.get('branch', '-')}")
     if r.sandbox.startswith("none"):

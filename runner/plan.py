@@ -12,6 +12,7 @@ from datetime import datetime
 
 from runner import cron
 from runner.clock import iso, parse
+from runner.fmt import usd
 from runner.lifecycle import TaskState
 from runner.model import PRIORITIES, Fleet, Role, RunRecord, Task
 
@@ -93,9 +94,9 @@ def _role_blocker(
     """Why this role runs nothing this tick, or None."""
     fleet_limit = fleet.config.daily_budget_usd
     if fleet_limit is not None and fleet_spent >= fleet_limit:
-        return f"fleet daily budget spent: ${fleet_spent:.2f} of ${fleet_limit:.2f} today (UTC)"
+        return f"fleet daily budget spent: {usd(fleet_spent)} of {usd(fleet_limit)} today (UTC)"
     if role.engine == "anthropic" and spent >= role.daily_budget_usd:
-        return f"role daily budget spent: ${spent:.2f} of ${role.daily_budget_usd:.2f} today (UTC)"
+        return f"role daily budget spent: {usd(spent)} of {usd(role.daily_budget_usd)} today (UTC)"
     if forced or not role.schedule:
         return None
     fired = cron.parse(role.schedule).previous_fire(now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runner import findings
 from runner.changes import changed_tasks
+from runner.fmt import usd
 from runner.forge.base import Forge
 from runner.load import load
 from runner.workspace import Workspace
@@ -50,7 +51,7 @@ def plan_comment(ws: Workspace, forge: Forge) -> tuple[str, list[str]]:
         engine = f" ({role.engine})" if role else ""
         lines.append(
             f"| {tid} | {task.title.replace('|', '/')} | {task.role}{engine} | "
-            f"{when} | ${budget:.2f} |"
+            f"{when} | {usd(budget)} |"
         )
     lines += ["", "Merging this pull request assigns these tasks."]
     return "\n".join(lines), changed

@@ -23,6 +23,7 @@ from runner.agent.sandbox import Sandbox, scrub_env
 from runner.agent.tools import Terminal, ToolBox
 from runner.bodies import escalation_body, escalation_title, pr_body, pr_title
 from runner.clock import iso
+from runner.fmt import usd
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
@@ -355,7 +356,7 @@ def _dry_run_text(
         return "\n".join(lines)
     lines += [
         f"Model: {role.model}; max turns {task.max_turns or role.max_turns}; "
-        f"budget ${budget_left(ws, role, task, runs):.2f}",
+        f"budget {usd(budget_left(ws, role, task, runs))}",
         f"Tools: {', '.join(role.tools)}",
         "",
         "--- system ---",

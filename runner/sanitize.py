@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from runner.fmt import clip
+
 WRAPPER_TAGS = ("untrusted", "instruction")
 
 # Invisible or direction-changing code points, beyond category Cf (checked per char).
@@ -142,11 +144,7 @@ def reveal(text: str) -> str:
 
 def one_line(text: str, limit: int = 200) -> str:
     """A cleaned single line (titles, subjects, names), cut at a word boundary."""
-    line = " ".join(clean(text).split())
-    if len(line) <= limit:
-        return line
-    cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
-    return cut + " ..."
+    return clip(clean(text), limit)
 
 
 def attribute(value: str) -> str:

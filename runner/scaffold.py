@@ -80,16 +80,34 @@ def write(root: Path, files: dict[str, str]) -> list[str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` in one step, so a killed process never leaves half a file."""
+    """Replace `path` in one step, so a killed process never leaves half a file. The file
+    gets the mode `open()` would give it (0666 less the umask): mkstemp's 0600 would make
+    a published Pages site or a committed task file unreadable to everyone else."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask can only
+    be read by setting it, which races with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _tree(base: Path, prefix: str) -> dict[str, str]:

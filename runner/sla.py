@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.fmt import usd
 from runner.forge.base import ForgeItem
 from runner.model import Fleet, RunRecord
 from runner.plan import Plan
@@ -19,10 +20,15 @@ FAILING = ("failed", "error", "model_unavailable", "budget", "max_turns")
 @dataclass(frozen=True)
 class Breach:
     kind: str  # sla, budget
-    role: str
+    role: str  # or "fleet"
     task: str | None
-    summary: str
+    summary: str  # without the role or task: the issue title adds them
     detail: str
+
+    @property
+    def label(self) -> str:
+        """The summary with what it is about, for one line of `fleet sla` output."""
+        return f"{self.task or self.role}: {self.summary}"
 
 
 def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) -> list[Breach]:
@@ -52,7 +58,7 @@ def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) ->
                     "sla",
                     row.role,
                     row.id,
-                    f"{row.id} {state} for {row.age_hours:.0f}h (SLA {row.sla_hours:g}h)",
+                    f"{state} for {row.age_hours:.0f}h, past its {row.sla_hours:g}h SLA",
                     f"Task **{row.id}** ({row.title}) has been `{state}` for "
                     f"{row.age_hours:.0f} hours; its SLA for that state is {row.sla_hours:g} "
                     f"hours.\n\nLikely cause: {cause}",
@@ -65,9 +71,9 @@ def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) ->
                     "budget",
                     role.name,
                     None,
-                    f"{role.name} spent ${role.spent_today:.2f} of ${role.daily_budget:.2f} today",
-                    f"Role **{role.name}** spent ${role.spent_today:.2f} today, over its daily "
-                    f"budget of ${role.daily_budget:.2f}. The planner stops it until tomorrow "
+                    f"spent {usd(role.spent_today)} of {usd(role.daily_budget)} today",
+                    f"Role **{role.name}** spent {usd(role.spent_today)} today, over its daily "
+                    f"budget of {usd(role.daily_budget)}. The planner stops it until tomorrow "
                     "(UTC); raise the budget in its role file if that is intended.",
                 )
             )
@@ -79,9 +85,9 @@ def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) ->
                 "budget",
                 "fleet",
                 None,
-                f"the fleet spent ${total:.2f} of ${limit:.2f} today",
-                f"The fleet spent ${total:.2f} today, over its daily budget of "
-                f"${limit:.2f}; no role runs until tomorrow (UTC).",
+                f"spent {usd(total)} of {usd(limit)} today",
+                f"The fleet spent {usd(total)} today, over its daily budget of "
+                f"{usd(limit)}; no role runs until tomorrow (UTC).",
             )
         )
     return out

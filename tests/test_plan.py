@@ -98,3 +98,19 @@ def test_single_task_and_unknown_task(example: Path) -> None:
     plan = _plan(example, task="t-009")
     assert [(d.role, d.task) for d in plan.picks] == [("research", "t-009")]
     assert "unknown task" in _plan(example, task="nope").decisions[0].reason
+
+
+def test_budget_reasons_keep_sub_cent_precision(example: Path) -> None:
+    """Issue 12 #9: $0.0077 spent against $0.005 read "$0.01 of $0.01"."""
+    role = example / "fleet/roles/fullstack.yaml"
+    text = role.read_text()
+    role.write_text(
+        text.replace("run_usd: 2.00", "run_usd: 0.005").replace(
+            "daily_usd: 10.00", "daily_usd: 0.005"
+        )
+    )
+    spent = RunRecord(
+        "r1", "fullstack", "t-006", "2026-11-24T01:00:00Z", outcome="budget", cost_usd=0.0077
+    )
+    reason = _by_task(_plan(example, runs=[spent]))["t-006"].reason
+    assert "role daily budget spent: $0.0077 of $0.005 today" in reason

@@ -29,6 +29,7 @@ from runner.agent import cycles
 from runner.agent.context import Conversation
 from runner.agent.cost import Usage
 from runner.agent.tools import Terminal, ToolBox
+from runner.fmt import clip, usd
 from runner.model import Price
 
 LOOP_LIMIT = 3
@@ -139,7 +140,7 @@ def _limit_reached(
         return _stop(
             result,
             "budget",
-            f"spent ${result.cost_usd:.4f} of the ${limits.budget_usd:.2f} budget for this run",
+            f"spent {usd(result.cost_usd)} of the {usd(limits.budget_usd)} budget for this run",
         )
     threshold = int(limits.context_window * limits.compact_at)
     if conversation.tokens() > threshold:
@@ -245,7 +246,7 @@ def _work(
     _commit(wrote, on_write, result)
     if terminal is not None:
         result.escalation = terminal
-        _stop(result, "escalated", f"escalated ({terminal.kind})")
+        _stop(result, "escalated", f"{terminal.kind}: {clip(terminal.summary, 120)}")
         return True
     conversation.add("user", replies)
     return False

@@ -15,6 +15,7 @@ import click
 from runner import actions, pause
 from runner.changes import changed_paths
 from runner.findings import quarantined
+from runner.fmt import clip, usd
 from runner.forge.select import open_forge
 from runner.model import Finding
 from runner.plan import Decision, Plan, make_plan
@@ -90,13 +91,13 @@ def render_text(plan: Plan, tasks: dict, problems: Iterable[Finding] = ()) -> st
         if d.role != role:
             role = d.role
             spent = plan.spent_today.get(role, 0.0)
-            lines.append(f"\n{role}" + (f"  (spent today: ${spent:.2f})" if spent else ""))
+            lines.append(f"\n{role}" + (f"  (spent today: {usd(spent)})" if spent else ""))
         if d.task is None:
             lines.append(f"  - {d.reason}")
             continue
         title = tasks[d.task].title if d.task in tasks else ""
         mark = "RUN " if d.run else "wait"
-        lines.append(f"  {mark} {d.task:<10} {title[:50]}")
+        lines.append(f"  {mark} {d.task:<10} {clip(title, 50)}")
         lines.append(f"       {d.reason}")
     if problems:
         lines.append("\n" + quarantined(problems))

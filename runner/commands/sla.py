@@ -25,10 +25,10 @@ def run(root: Path, *, dry_run: bool) -> int:
     found = breaches(got.status, ws.fleet, got.runs, got.plan)
     plan = reconcile(found, got.items, got.status)
     for breach, item in plan.still_open:
-        click.echo(f"open: {breach.summary} ({item.id})")
+        click.echo(f"open: {breach.label} ({item.id})")
     for b in plan.to_open:
         if dry_run:
-            click.echo(f"would escalate: {b.summary}")
+            click.echo(f"would escalate: {b.label}")
             continue
         role = ws.fleet.roles.get(b.role)
         issue = forge.escalate(
@@ -39,7 +39,7 @@ def run(root: Path, *, dry_run: bool) -> int:
             body=f"{b.detail}\n\nThis closes itself when the task moves on.",
             assignees=role.escalate_to if role else (),
         )
-        click.echo(f"escalated: {b.summary} ({issue.id})")
+        click.echo(f"escalated: {b.label} ({issue.id})")
     for item, note in plan.to_close:
         if dry_run:
             click.echo(f"would close {item.id}: {note}")

@@ -17,6 +17,11 @@ from runner.workspace import open_workspace
 
 
 def run(root: Path, *, fmt: str, since: str, output: Path | None, record: bool) -> int:
+    if output is not None and not output.parent.is_dir():  # a typo must not build a tree
+        raise click.UsageError(
+            f"-o {output}: the directory {output.parent} does not exist; create it first "
+            f"(mkdir -p {output.parent})"
+        )
     ws = open_workspace(root)
     forge = open_forge(ws)
     try:

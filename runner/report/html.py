@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
+from runner.fmt import usd
 from runner.report.status import Status
 
 PALETTE = [
@@ -50,7 +51,7 @@ def render(status: Status) -> str:
         ("PRs merged", t.prs_merged),
         ("waiting on you", len(status.blocked_on_human)),
         ("stuck", len(status.stuck)),
-        ("cost", f"${t.cost_usd:,.2f}"),
+        ("cost", usd(t.cost_usd)),
         ("cache hits", f"{t.cache_share:.0%}"),
         ("agent / human commits", f"{t.commits_agents} / {t.commits_humans}"),
         ("delegations", t.delegations),
@@ -146,7 +147,7 @@ def cost_chart(status: Status, width: int = 560, height: int = 220) -> str:
     out = [
         f"<svg data-chart=cost width={width} height={height} role=img "
         f"aria-label='cost per day per role'>",
-        f"<text x=0 y=12>${top:,.2f}</text><line x1={pad} y1={plot_h} x2={width} "
+        f"<text x=0 y=12>{usd(top)}</text><line x1={pad} y1={plot_h} x2={width} "
         f"y2={plot_h} stroke=#999 />",
     ]
     for i, (day, per) in enumerate(days):
@@ -161,7 +162,7 @@ def cost_chart(status: Status, width: int = 560, height: int = 220) -> str:
                 f"<rect class=bar data-day={escape(day)} data-role={escape(role)} "
                 f"x={pad + i * step + 1:.1f} y={y:.1f} width={max(step - 2, 1):.1f} "
                 f"height={h:.1f} fill={colour[role]}><title>{escape(day)} "
-                f"{escape(role)} ${cost:,.4f}</title></rect>"
+                f"{escape(role)} {usd(cost)}</title></rect>"
             )
         if len(days) <= 15 or i % 5 == 0:
             out.append(f"<text x={pad + i * step:.1f} y={height - 24}>{escape(day[5:])}</text>")

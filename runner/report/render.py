@@ -3,7 +3,8 @@ weekly report). Both read the same `Status`; neither computes anything."""
 
 from __future__ import annotations
 
-from runner.report.status import Status, TaskRow
+from runner.fmt import clip, usd
+from runner.report.status import EscalationRow, Status, TaskRow
 
 STATE_ORDER = ("in_progress", "review", "blocked", "open", "done", "cancelled")
 _COLOURS = {"red": "31", "yellow": "33", "green": "32", "bold": "1", "dim": "2"}
@@ -18,7 +19,7 @@ def _hours(h: float | None) -> str:
 
 
 def _money(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.2f}"
+    return "-" if x is None else usd(x)
 
 
 def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
@@ -74,7 +75,7 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
     lines.append(heading(f"Blocked on a human ({len(blocked)})"))
     if blocked:
         rows = [
-            [e.kind, e.id, e.task or "-", e.role or "-", _hours(e.age_hours), e.title[:60]]
+            [e.kind, e.id, e.task or "-", e.role or "-", _hours(e.age_hours), question(e)]
             for e in blocked[:limit]
         ]
         lines += _table(["kind", "issue", "task", "role", "age", "question"], rows, markdown)
@@ -91,7 +92,7 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
                     paint(_hours(r.age_hours), "red"),
                     _hours(r.sla_hours),
                     r.role,
-                    r.reason[:60],
+                    clip(r.reason, 60),
                 ]
                 for r in status.stuck[:limit]
             ],
@@ -128,7 +129,7 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
         lines += _table(
             ["task", "state", "in state", "role", "title"],
             [
-                [r.id, _state(r, paint), _hours(r.age_hours), r.role, r.title[:50]]
+                [r.id, _state(r, paint), _hours(r.age_hours), r.role, clip(r.title, 50)]
                 for r in active[:limit]
             ],
             markdown,
@@ -170,6 +171,16 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
         if len(status.changes) > limit:
             lines.append(f"- ... and {len(status.changes) - limit} more")
     return "\n".join(lines) + "\n"
+
+
+def question(e: EscalationRow, limit: int = 72) -> str:
+    """The escalation's question without what the role and task columns already say
+    ("[fleet] <role>: ... (<task>)"), cut at a word boundary."""
+    text = " ".join(e.title.split())
+    prefix = f"[fleet] {e.role}: " if e.role else "[fleet] "
+    text = text.removeprefix(prefix)
+    text = text.removesuffix(f" ({e.task or 'no task'})")
+    return clip(text, limit)
 
 
 def _state(row: TaskRow, paint) -> str:

@@ -203,7 +203,9 @@ def _escalations(status: Status, items: list[ForgeItem], now: datetime) -> None:
             i.url,
         )
         for i in items
-        if i.kind == "escalation" and i.state == "open"
+        # an SLA notice is about a task already counted as stuck (or marked "SLA!" in its
+        # state): counting it again as "waiting on you" would count one breach twice
+        if i.kind == "escalation" and i.state == "open" and i.escalation_kind != "sla"
     ]
     rank = {k: n for n, k in enumerate(KIND_ORDER)}
     status.blocked_on_human = sorted(rows, key=lambda r: (rank.get(r.kind, 99), -r.age_hours))

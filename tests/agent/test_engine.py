@@ -312,3 +312,17 @@ def test_propose_task_never_writes_a_file_that_fails_validation(agent_repo: Path
     files = git(agent_repo, "ls-tree", "-r", "--name-only", "fleet/tester/t-100", "tasks/")
     assert "tasks/t-101.yaml" not in files.split()
     assert outcome.record.outcome == "done" and outcome.record.delegated == []
+
+
+def test_the_run_line_says_why_once_and_counts_cache_writes(agent_repo: Path) -> None:
+    """Issue 12 #9: "escalated (escalated (decision))", and no cache-write tokens."""
+    from runner.outcome import render_outcome
+
+    with FakeAnthropic(
+        [reply(tool("escalate", kind="decision", summary="Postgres or Redis for the queue?"))]
+    ) as fake:
+        outcome, _, _ = _run(agent_repo, fake)
+    line = render_outcome(outcome)
+    assert line.startswith("tester/t-100: escalated (decision: Postgres or Redis for the queue?)")
+    writes = outcome.record.usage["cache_creation_input_tokens"]
+    assert writes > 0 and f"{writes:,} written to cache" in line

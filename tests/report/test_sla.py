@@ -33,7 +33,8 @@ def test_breaches_escalate_once_with_the_likely_cause(
     notices = _notices(fixture_repo)
     assert set(notices) == {"t-002", "t-004", "t-008", "t-009", "t-010"}
     review = notices["t-009"]
-    assert review["title"].startswith("[fleet] research: t-009 review for 51h (SLA 48h)")
+    # the title names the task once (issue 12 #9: "t-009 review ... (t-009)")
+    assert review["title"] == "[fleet] research: review for 51h, past its 48h SLA (t-009)"
     assert "Likely cause: waiting on review" in review["body"]
     assert "Likely cause: waiting on a human" in notices["t-008"]["body"]
     assert "Likely cause: no runs" in notices["t-002"]["body"]
@@ -75,5 +76,5 @@ def test_budget_overruns_escalate(fixture_repo: Path, fleet_cli, monkeypatch) ->
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     out = fleet_cli("-C", str(fixture_repo), "sla", "--dry-run")
-    assert "would escalate: ceo spent $1.25 of $1.00 today" in out.stdout
+    assert "would escalate: ceo: spent $1.25 of $1.00 today" in out.stdout
     assert "ceo" not in _notices(fixture_repo)  # a dry run writes nothing

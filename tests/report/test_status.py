@@ -105,3 +105,62 @@ def test_since_must_be_a_duration_or_date(fixture_repo: Path, fleet_cli, monkeyp
         monkeypatch.setenv(k, v)
     out = fleet_cli("-C", str(fixture_repo), "status", "--since", "last tuesday")
     assert out.exit_code == 2 and "7d" in out.output
+
+
+def test_output_to_a_missing_directory_is_an_error(
+    fixture_repo: Path, tmp_path: Path, fleet_cli, monkeypatch
+) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    target = tmp_path / "typo" / "site" / "index.html"
+    out = fleet_cli("-C", str(fixture_repo), "status", "--format", "html", "-o", str(target))
+    assert out.exit_code == 2
+    assert "does not exist" in out.output and "mkdir -p" in out.output
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_sla_notice_is_counted_once(fixture_repo: Path, fleet_cli, monkeypatch) -> None:
+    """Issue 12 #9: a breach was both "waiting on you" (its notice) and "stuck"."""
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    assert fleet_cli("-C", str(fixture_repo), "sla").exit_code == 0
+    s = _status(fixture_repo)
+    assert [r.id for r in s.stuck] == ["t-009"]
+    assert [e.kind for e in s.blocked_on_human] == ["credential", "decision"]
+    html = fleet_cli("-C", str(fixture_repo), "status", "--format", "html").stdout
+    assert "<b>2</b>waiting on you" in html and "<b>1</b>stuck" in html
+
+
+def test_long_titles_are_cut_at_a_word_boundary(fixture_repo: Path, fleet_cli, monkeypatch) -> None:
+    """Issue 12 #9: the question column cut the credential name; titles were cut mid-word."""
+    from runner.bodies import escalation_title
+    from runner.report import render
+    from runner.report.status import EscalationRow, Status
+
+    summary = (
+        "Role 'fullstack' needs STAGING_DATABASE_URL, PAYMENTS_API_KEY to work on this task, "
+        "and it is not set in the job's environment."
+    )
+    title = escalation_title("fullstack", summary, "t-006")
+    status = Status("acme", "now", "then")
+    status.blocked_on_human = [
+        EscalationRow("#14", "t-006", "fullstack", "credential", 24.0, title)
+    ]
+    for markdown in (False, True):
+        text = render.render(status, markdown=markdown)
+        row = next(line for line in text.splitlines() if "#14" in line)
+        assert "STAGING_DATABASE_URL, PAYMENTS_API_KEY to work…" in row
+        assert "[fleet]" not in row and "(t-006)" not in row  # the columns say it already
+        assert "…" in row and "environm" not in row.replace("environment", "")
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    task = fixture_repo / "tasks/t-012.yaml"
+    task.write_text(
+        task.read_text().replace(
+            "title: Pricing page copy",
+            "title: Pricing page copy for the three plans with annual discounts explained",
+        )
+    )
+    for fmt in ("text", "markdown"):
+        out = fleet_cli("-C", str(fixture_repo), "status", "--format", fmt).stdout
+        assert "Pricing page copy for the three plans with annual…" in out
