@@ -85,3 +85,11 @@ def test_conflicting_merge_shows_gits_conflict_and_what_to_do(
     git(repo, "merge", "--no-ff", "-q", "-s", "ours", "fleet/devops/t-001", "-m", "by hand")
     again = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
     assert again.exit_code == 0, again.output
+
+
+def test_revise_needs_the_github_forge(repo: Path, fleet_cli, monkeypatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    result = fleet_cli("-C", str(repo), "revise", "--pr", "1")
+    assert result.exit_code == 1
+    assert "use the GitHub forge" in result.output
