@@ -72,10 +72,12 @@ def claimed(ws: Workspace, run_id: str) -> RunRecord | None:
     suffix = f"/{run_id}.json"
     paths = [p for p in ws.ledger.store.list("runs/") if p.endswith(suffix)]
     for raw in ws.ledger.store.read_many(paths).values():
-        if raw:
-            data = json.loads(raw)
-            if schema.is_valid(data, "run"):
-                return RunRecord.from_dict(data)
+        try:
+            data = json.loads(raw or b"")
+        except ValueError:
+            continue  # unreadable: as if absent
+        if schema.is_readable(data, "run"):  # a newer runner's fields are ignored
+            return RunRecord.from_dict(data)
     return None
 
 

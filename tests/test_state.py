@@ -7,7 +7,9 @@ from pathlib import Path
 
 from runner.gitrepo import Git
 from runner.model import RunRecord
+from runner.publish import claimed
 from runner.state import Checkpoint, Ledger, StateStore
+from runner.workspace import open_workspace
 from tests.conftest import git
 
 
@@ -150,6 +152,9 @@ def test_a_newer_runners_records_are_read_ignoring_what_this_runner_does_not_kno
     runs = ledger.runs()
     assert [(r.run_id, r.outcome) for r in runs] == [("r8", "push_failed"), ("r9", "running")]
     assert runs[1].usage["input_tokens"] == 10
+    ws = open_workspace(repo, {"FLEET_NOW": "2026-11-24T10:30:00Z"})
+    claim = claimed(ws, "r9")  # the apply phase reads its claim from the ledger too
+    assert claim is not None and claim.links["branch"] == "fleet/cto/t-005"
     checkpoint = ledger.checkpoint("cto")
     assert checkpoint is not None and (checkpoint.sha, checkpoint.run_id) == ("abc", "r8")
     monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")

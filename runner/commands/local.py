@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from runner.errors import FleetError
+from runner.errors import FleetError, UsageError
 from runner.forge.base import ForgeError
 from runner.forge.local import LocalForge
 from runner.forge.select import forge_name
@@ -19,9 +19,9 @@ from runner.workspace import Workspace, open_workspace
 def _local(root: Path) -> tuple[Workspace, LocalForge]:
     ws = open_workspace(root)
     if forge_name(ws.environ) != "local":
-        raise click.UsageError(
-            "this works on the local forge only (FLEET_FORGE=local); on "
-            "GitHub, merge the PR and answer the issue there"
+        raise UsageError(
+            "this works on the local forge only (FLEET_FORGE=local)",
+            hint="on GitHub, merge the PR and answer the issue there",
         )
     return ws, LocalForge(ws.ledger.store, lambda: ws.now)
 
@@ -30,20 +30,25 @@ def merge(root: Path, ref: str) -> int:
     ws, forge = _local(root)
     record = forge.open_pull(ref)
     if record is None:
-        raise click.UsageError(f"no open local PR for {ref.removeprefix('local-pr:')}")
+        raise UsageError(
+            f"no open local PR for {ref.removeprefix('local-pr:')}",
+            hint="fleet task list --state review shows the tasks with an open PR",
+        )
     if record.get("draft"):
         role, task = str(record["id"]).removeprefix("local-pr:").split("/", 1)
-        raise click.UsageError(
+        raise UsageError(
             f"{record['id']} is a draft: the run that opened it stopped before its acceptance "
-            f"checks passed. The next due run resumes it (now: 'fleet run --role {role} "
-            f"--task {task}'); it leaves draft when the checks pass"
+            "checks passed",
+            hint=f"the next due run resumes it (now: 'fleet run --role {role} --task {task}'); "
+            "it leaves draft when the checks pass",
         )
     base = ws.fleet.config.forge.base_branch
     current = ws.git.run("rev-parse", "--abbrev-ref", "HEAD").strip()
     if current != base or ws.git.run("status", "--porcelain", "--untracked-files=no").strip():
-        raise click.UsageError(
-            f"check out {base} with a clean work tree first (like a merge "
-            "button, this merges into it)"
+        raise UsageError(
+            f"{base} must be checked out with a clean work tree (like a merge button, this "
+            "merges into it)",
+            hint=f"git switch {base}, and commit or stash your changes",
         )
     branch = record["branch"]
     who = human_identity(ws.git, ws.environ)
@@ -69,7 +74,7 @@ def answer(root: Path, issue: str, text: str, keep_open: bool) -> int:
     try:
         record = forge.reply(issue, person(ws.git, ws.environ), text, close=not keep_open)
     except ForgeError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageError(str(exc), hint="fleet task show TASK lists a task's escalations") from None
     click.echo(
         f"Answered {issue}"
         + ("" if keep_open else " and closed it")
