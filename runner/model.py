@@ -283,6 +283,16 @@ class Fleet:
             raise UsageError(f"unknown role '{name}' (roles: {known})")
         return role
 
+    def unknown_task(self, task_id: str) -> str:
+        """Why `task_id` is not in `tasks`: its file is quarantined, or there is none."""
+        for p in self.problems:
+            if p.path.rsplit("/", 1)[-1] in (f"{task_id}.yaml", f"{task_id}.yml"):
+                return (
+                    f"task file {p.path} is invalid ({p.path}:{p.line}: {p.message}); fix it "
+                    "('fleet validate' lists every error)"
+                )
+        return f"unknown task '{task_id}'"
+
 
 RUN_OUTCOMES = (
     "running",

@@ -63,7 +63,7 @@ def make_plan(
     wanted = set(roles) if roles else set(fleet.roles)
     if task is not None:
         if task not in fleet.tasks:
-            plan.decisions.append(Decision("-", task, False, _unknown_task(fleet, task)))
+            plan.decisions.append(Decision("-", task, False, fleet.unknown_task(task)))
             return plan
         wanted = {fleet.tasks[task].role}
     forced = set(force_due) | ({fleet.tasks[task].role} if task else set())
@@ -175,17 +175,6 @@ def _decide_role(
     elif not candidates:
         decisions.insert(0, Decision(role.name, None, False, "nothing ready to run"))
     return sorted(decisions, key=lambda d: not d.run)
-
-
-def _unknown_task(fleet: Fleet, task: str) -> str:
-    """Why `task` cannot be planned: its file is broken (quarantined), or there is none."""
-    for p in fleet.problems:
-        if p.path.rsplit("/", 1)[-1] in (f"{task}.yaml", f"{task}.yml"):
-            return (
-                f"task file {p.path} is invalid ({p.path}:{p.line}: {p.message}); fix it "
-                "('fleet validate' lists every error)"
-            )
-    return f"unknown task '{task}'"
 
 
 def _order(task: Task) -> tuple[int, str, str]:

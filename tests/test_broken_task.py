@@ -72,6 +72,12 @@ def test_status_shows_it_as_a_problem(broken: Path, fleet_cli, fmt: str) -> None
         assert "t-050" not in states and "t-005" in states
 
 
+def test_running_it_says_why_not(broken: Path, fleet_cli) -> None:
+    out = fleet_cli("-C", str(broken), "run", "--role", "devops", "--task", "t-050")
+    assert out.exit_code == 2
+    assert "task file tasks/t-050.yaml is invalid" in out.output and "steps" in out.output
+
+
 def test_sla_goes_on(broken: Path, fleet_cli) -> None:
     out = fleet_cli("-C", str(broken), "sla", "--dry-run")
     assert out.exit_code == 0, out.output

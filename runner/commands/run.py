@@ -42,7 +42,7 @@ def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str)
     ws = open_workspace(root)
     ws.fleet.require_role(role)
     if task is not None and task not in ws.fleet.tasks:
-        raise click.UsageError(f"unknown task '{task}'")
+        raise click.UsageError(ws.fleet.unknown_task(task))
     if task is not None and ws.fleet.tasks[task].role != role:
         raise click.UsageError(f"task {task} belongs to role '{ws.fleet.tasks[task].role}'")
     if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet run"):
