@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,26 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
         number = p.get("number") if isinstance(p.get("number"), int) else None
         return Intent("validate", f"pull request #{number} changes the fleet", pr=number)
     return Intent("none", f"nothing to do for {event.name} {event.action}".strip())
+
+
+def decide(
+    event: Event,
+    fleet: Fleet,
+    changed: list[str] | None,
+    trusted: Callable[[str], bool],
+) -> Intent:
+    """The one place from an event to what to do, the sender's trust included: work that
+    a person's action triggers (an answered escalation, a review, a comment) happens only
+    for write access (`trusted`, the forge's check); a dispatch already needs write access
+    to be sent, and schedules and pushes have no sender to check."""
+    wanted = intent(event, fleet, changed)
+    sender = wanted.sender
+    asks = wanted.kind in ("tick", "revise") and event.name != "workflow_dispatch"
+    if asks and sender and not trusted(sender):
+        return Intent(
+            "none", f"ignored: {sender} has no write access to this repository, or is a bot"
+        )
+    return wanted
 
 
 def _clean(value: Any) -> str | None:

@@ -386,7 +386,7 @@ def tick(
             trigger=trigger,
             force_due=force_due,
             use_event=not no_event,
-            revise=lambda pr, sender: revise.run(root, pr=pr, sender=sender),
+            revise=lambda pr: revise.run(root, pr=pr),
         )
     )
 

@@ -8,7 +8,7 @@ the same commit that completes the run record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from runner.fmt import usd
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
-from runner.records import Checkpoint
+from runner.records import Checkpoint, ForgeEvent
 from runner.state import new_run_id
 from runner.tasks import mark_done
 from runner.workspace import ConfigError, Workspace
@@ -67,7 +67,7 @@ def execute(
     trigger: str,
     client_factory: ClientFactory,
     dry_run: bool = False,
-    feedback: str = "",
+    feedback: Sequence[ForgeEvent] = (),
     run_id: str | None = None,
     push: bool = True,
 ) -> RunOutcome:
@@ -102,7 +102,7 @@ def execute(
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
     if dry_run:
-        return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta_md, runs))
+        return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta, runs))
     missing = [name for name in role.credentials if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
@@ -125,7 +125,7 @@ def execute(
     )
     outcome = RunOutcome(record)
     try:
-        result = _work(ws, role, task, branch, delta_md, runs, client_factory, feedback, jail)
+        result = _work(ws, role, task, branch, delta, runs, client_factory, feedback, jail)
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome)
@@ -162,10 +162,10 @@ def _work(
     role: Role,
     task: Task,
     branch: WorkBranch,
-    delta_md: str,
+    delta: sync.Delta,
     runs: list[RunRecord],
     client_factory: ClientFactory,
-    feedback: str,
+    feedback: Sequence[ForgeEvent],
     jail: Jail,
 ) -> EngineResult:
     path = branch.open(ws.head_ref())
@@ -206,7 +206,7 @@ def _work(
             {
                 "type": "text",
                 "text": first_turn(
-                    task, delta_md, resume_note=branch.resume_note(ws.git), feedback=feedback
+                    task, delta, resume_note=branch.resume_note(ws.git), feedback=feedback
                 ),
             }
         ],
@@ -347,7 +347,7 @@ def _credential_escalation(
 
 
 def _dry_run_text(
-    ws: Workspace, role: Role, task: Task, delta_md: str, runs: list[RunRecord]
+    ws: Workspace, role: Role, task: Task, delta: sync.Delta, runs: list[RunRecord]
 ) -> str:
     lines = [f"Dry run: {role.name} on {task.id} ({role.engine} engine). Nothing is called.", ""]
     if role.engine == "shell":
@@ -362,5 +362,5 @@ def _dry_run_text(
         "--- system ---",
     ]
     lines += [b["text"] for b in system_blocks(ws.fleet, role)]
-    lines += ["--- first user turn ---", first_turn(task, delta_md)]
+    lines += ["--- first user turn ---", first_turn(task, delta)]
     return "\n".join(lines)

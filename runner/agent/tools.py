@@ -16,6 +16,7 @@ from runner.agent import safefs
 from runner.agent.sandbox import Sandbox, ToolError
 from runner.model import Role, Task
 from runner.paths import matches
+from runner.sanitize import reveal
 from runner.tasks import next_id, prepare
 
 READ_CAP = 100_000
@@ -158,13 +159,17 @@ class ToolBox:
         if missing:
             return Result(f"{name}: missing input {', '.join(missing)}", is_error=True)
         try:
-            return getattr(self, f"_{name}")(
+            result: Result = getattr(self, f"_{name}")(
                 **{k: args[k] for k in args if k in SPECS[name]["input_schema"]["properties"]}
             )
         except (ToolError, safefs.UnsafePath) as exc:
-            return Result(str(exc), is_error=True)
+            result = Result(str(exc), is_error=True)
         except OSError as exc:
-            return Result(f"{name} failed: {exc.strerror or exc}", is_error=True)
+            result = Result(f"{name} failed: {exc.strerror or exc}", is_error=True)
+        # the one seam for text from outside (files, command output): hidden parts made
+        # visible, wrapper tags escaped (runner.sanitize.reveal)
+        result.content = reveal(result.content)
+        return result
 
     def _read_file(self, path: str) -> Result:
         _, rel = self.sandbox.resolve(path)

@@ -10,7 +10,7 @@ import click
 
 from runner.errors import FleetError, UsageError
 from runner.forge.base import ForgeError
-from runner.forge.local import LocalForge
+from runner.forge.local import LOCAL_HUMAN, LocalForge
 from runner.forge.select import forge_name
 from runner.gitrepo import GitError, human_identity, person
 from runner.workspace import Workspace, open_workspace
@@ -72,7 +72,9 @@ def merge(root: Path, ref: str) -> int:
 def answer(root: Path, issue: str, text: str, keep_open: bool) -> int:
     ws, forge = _local(root)
     try:
-        record = forge.reply(issue, person(ws.git, ws.environ), text, close=not keep_open)
+        record = forge.reply(
+            issue, person(ws.git, ws.environ), text, close=not keep_open, via=LOCAL_HUMAN
+        )
     except ForgeError as exc:
         raise UsageError(str(exc), hint="fleet task show TASK lists a task's escalations") from None
     click.echo(

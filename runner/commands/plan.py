@@ -34,11 +34,9 @@ def run(
     only_roles: list[str] | None = list(roles) or None
     skip = None
     if event is not None:
-        intent = actions.intent(event, ws.fleet, changed_paths(ws, event))
+        intent = actions.decide(event, ws.fleet, changed_paths(ws, event), forge.trusted)
         if intent.kind != "tick":
             skip = intent.reason
-        elif intent.sender and event.name == "issues" and not forge.trusted(intent.sender):
-            skip = f"ignored: {intent.sender} has no write access"
         force_due += intent.force_due
         task = task or intent.task
         only_roles = [intent.role] if intent.role else only_roles

@@ -25,22 +25,26 @@ def last_agent_push(ws: Workspace, branch: str, role: str) -> str | None:
     return out.replace("+00:00", "Z") if out else None
 
 
-def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
+def run(root: Path, *, pr: int | None) -> int:
+    """Revise PR `pr` (None: the PR of the review event). A caller that passes `pr` has
+    decided the event already (`fleet tick` through actions.decide) or is a person at the
+    command line; either way only write-access feedback becomes instructions."""
     ws = open_workspace(root)
     if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet revise"):
         click.echo(paused)
         return 0
     forge = open_forge(ws)
-    if pr is None:
+    if pr is None:  # from the event; the sender's trust is decided with it (actions.decide)
         event = actions.read_event(ws.environ)
-        intent = actions.intent(event, ws.fleet) if event else None
-        if intent is None or intent.kind != "revise" or intent.pr is None:
-            reason = intent.reason if intent else "no event"
+        wanted = actions.intent(event, ws.fleet) if event else None
+        if event is None or wanted is None or wanted.kind != "revise" or wanted.pr is None:
+            reason = wanted.reason if wanted else "no event"
             raise click.UsageError(f"--pr is required outside a review event ({reason})")
-        pr, sender = intent.pr, intent.sender
-    if sender is not None and not forge.trusted(sender):
-        click.echo(f"ignored: {sender} has no write access to this repository, or is a bot")
-        return 0
+        intent = actions.decide(event, ws.fleet, None, forge.trusted)
+        if intent.kind == "none" or intent.pr is None:
+            click.echo(intent.reason)
+            return 0
+        pr = intent.pr
     prefix = ws.fleet.config.forge.branch_prefix
     branch, _ = forge.pull_feedback(pr, None)
     role, _, task = branch.removeprefix(prefix).partition("/")
@@ -58,7 +62,6 @@ def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
             "nothing to revise"
         )
         return 0
-    feedback = "\n\n".join(f"{e.author} ({e.kind}, {e.created}):\n{e.body}" for e in trusted)
     outcome = execute(
         ws,
         forge,
@@ -66,7 +69,7 @@ def run(root: Path, *, pr: int | None, sender: str | None = None) -> int:
         task,
         trigger="review",
         client_factory=anthropic_client(ws),
-        feedback=feedback,
+        feedback=trusted,  # instructions, with their authors (runner.agent.prompt)
     )
     r = outcome.record
     forge.comment(

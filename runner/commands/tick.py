@@ -29,9 +29,10 @@ def run(
     trigger: str,
     force_due: tuple[str, ...] = (),
     use_event: bool = True,
-    revise: Callable[[int, str | None], int] | None = None,
+    revise: Callable[[int], int] | None = None,
 ) -> int:
-    """`revise(pr, sender)` runs `fleet revise` for a review event (the CLI passes it in:
+    """`revise(pr)` runs `fleet revise` for a review event already decided here, sender
+    trust included (the CLI passes it in:
     commands never import one another)."""
     event = actions.read_event(os.environ) if use_event else None
     reviewing_pr = (
@@ -47,17 +48,14 @@ def run(
     forge = open_forge(ws)
     role = task = None
     if event is not None:
-        intent = actions.intent(event, ws.fleet, changed_paths(ws, event))
+        intent = actions.decide(event, ws.fleet, changed_paths(ws, event), forge.trusted)
         click.echo(f"Event {event.name} {event.action}: {intent.reason}".rstrip())
-        if intent.sender and event.name == "issues" and not forge.trusted(intent.sender):
-            click.echo(f"ignored: {intent.sender} has no write access")
-            return 0
         if intent.kind == "none":
             return 0
         if intent.kind == "revise":
             if revise is None:
                 raise ConfigError(f"a {event.name} event asks for a revision: run 'fleet revise'")
-            return revise(intent.pr or 0, intent.sender)
+            return revise(intent.pr or 0)
         if intent.kind == "validate":
             return validate_pr(ws, forge, intent.pr)
         force_due += intent.force_due

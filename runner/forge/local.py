@@ -16,6 +16,8 @@ from runner.forge.base import ForgeError, ForgeItem, Issue, PullRequest, marker
 from runner.records import EscalationRef, ForgeEvent, ForgeView, PullRef
 from runner.state import StateStore
 
+LOCAL_HUMAN = "fleet local answer"  # the provenance of a human's answer, which is trusted
+
 
 class LocalForge:
     name = "local"
@@ -124,14 +126,20 @@ class LocalForge:
         if self._open_record(path) is not None:
             self.reply(issue.id, "fleet-runner", comment, close=True)
 
-    def reply(self, issue_id: str, author: str, body: str, *, close: bool) -> dict[str, Any]:
-        """A comment on a local escalation, as a person (or the runner) writes one."""
+    def reply(
+        self, issue_id: str, author: str, body: str, *, close: bool, via: str = "runner"
+    ) -> dict[str, Any]:
+        """A comment on a local escalation, as a person (or the runner) writes one.
+
+        `via` records provenance: `fleet local answer` is the human at the keyboard with
+        the repository (write access, so their answer is an instruction to the agent);
+        anything else written to the record is not trusted."""
         path = self._issue_path_of(issue_id)
         record = self.store.read_json(path)
         if not isinstance(record, dict):
             raise ForgeError(f"no local escalation {issue_id}")
         now = iso(self.clock())
-        record["comments"].append({"author": author, "created": now, "body": body})
+        record["comments"].append({"author": author, "created": now, "body": body, "via": via})
         if close and record.get("state") == "open":
             record.update(state="closed", closed=now)
         self._save(path, record, f"forge: {'close' if close else 'reply on'} {issue_id}")
@@ -161,7 +169,8 @@ class LocalForge:
         return iso(self.clock())
 
     def events_since(self, role: str, since: str | None) -> list[ForgeEvent]:
-        """Human comments on this role's local records (none unless someone adds them)."""
+        """Human comments on this role's local records; trusted only when written by
+        `fleet local answer` (provenance `via`), so a record without it is data."""
         events = []
         for record in self._records(f"forge/issues/{role}/") + self._records(f"forge/prs/{role}/"):
             kind = "answer" if record["id"].startswith("local-issue") else "comment"
@@ -173,7 +182,7 @@ class LocalForge:
                             record["id"],
                             record.get("task"),
                             c["author"],
-                            True,
+                            c.get("via") == LOCAL_HUMAN,
                             c["created"],
                             c.get("body", ""),
                         )

@@ -228,7 +228,7 @@ def test_review_by_a_collaborator_triggers_revise(
         out = fleet_cli("-C", str(agent_repo), "revise", "--pr", str(number))
         assert out.exit_code == 0, out.output
         first = fake.requests[0]["messages"][0]["content"][0]["text"]
-    assert "## Review feedback to address" in first and "Add a title line" in first
+    assert "## Instructions from maintainers" in first and "Add a title line" in first
     assert (
         git(agent_repo.parent / "origin.git", "show", "fleet/tester/t-100:out/report.md")
         == "# T\nv2\n"
