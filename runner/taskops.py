@@ -39,14 +39,7 @@ ABANDONED = "abandoned: the run never finished (its job was killed or cancelled)
 def require_task(fleet: Fleet, task_id: str) -> Task:
     task = fleet.tasks.get(task_id)
     if task is None:
-        broken = [p for p in fleet.problems if Path(p.path).stem == task_id]
-        if broken:
-            raise UsageError(
-                f"task {task_id} has errors and is not loaded: {broken[0].path}:"
-                f"{broken[0].line}: {broken[0].message}",
-                hint="fix the file (fleet validate shows every finding)",
-            )
-        raise UsageError(f"unknown task '{task_id}'", hint="fleet task list shows the tasks")
+        raise UsageError(fleet.unknown_task(task_id), hint="fleet task list shows the tasks")
     return task
 
 

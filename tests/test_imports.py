@@ -43,6 +43,23 @@ def _resolve(name: str) -> str | None:
 
 
 @cache
+def imported_names(module: str) -> frozenset[str]:
+    """Every dotted name `module` imports at run time (runner's and others')."""
+    path = modules()[module]
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom) or _type_checking_only(node, parents):
+            continue
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif not node.level and node.module:
+            names.add(node.module)
+    return frozenset(names)
+
+
+@cache
 def imports(module: str) -> frozenset[str]:
     """Runner modules `module` imports at run time, at any depth of its code."""
     path = modules()[module]
@@ -145,3 +162,14 @@ def test_commands_never_import_other_commands() -> None:
 def test_leaf_modules_import_nothing_from_the_runner() -> None:
     for leaf in ("runner.errors", "runner.records"):
         assert imports(leaf) == frozenset(), leaf
+
+
+def test_core_modules_never_import_click() -> None:
+    """Rendering and argument parsing are the CLI's and the commands' job."""
+    bad = [
+        m
+        for m in modules()
+        if _is_core(m) and any(n.split(".")[0] == "click" for n in imported_names(m))
+    ]
+    assert bad == []
+    assert "click" in imported_names("runner.cli")  # the scan does see it

@@ -15,7 +15,7 @@ from runner.lifecycle import STATES as LIFECYCLE_STATES
 from runner.model import RunRecord
 from runner.state import Ledger, StateStore
 from runner.workspace import open_workspace
-from tests.conftest import git
+from tests.conftest import commit_all, git
 from tests.fakes.github_server import FakeGitHub
 
 NOW = "2026-11-24T10:30:00Z"
@@ -164,3 +164,16 @@ def test_cancel_with_the_github_forge_is_a_pull_request(repo: Path, fleet_cli, m
     origin = repo.parent / "origin.git"
     assert "status: cancelled" in git(origin, "show", "fleet-cancel/t-002:tasks/t-002.yaml")
     assert "status: cancelled" not in git(origin, "show", "main:tasks/t-002.yaml")
+
+
+def test_an_invalid_task_file_is_listed_and_explained_not_fatal(
+    repo: Path, fleet_cli, local
+) -> None:
+    (repo / "tasks/t-050.yaml").write_text("id: t-050\ntitle: Broken\nrole: devops\n")
+    commit_all(repo, "A task without acceptance criteria")
+    listing = fleet_cli("-C", str(repo), "task", "list")
+    assert listing.exit_code == 0, listing.output
+    assert "t-050" in listing.stdout and "invalid" in listing.stdout
+    shown = fleet_cli("-C", str(repo), "task", "show", "t-050")
+    assert shown.exit_code == 2
+    assert "task file tasks/t-050.yaml is invalid" in shown.stderr
