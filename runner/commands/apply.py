@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from runner import actions
+from runner import actions, pause
 from runner.forge.select import open_forge
 from runner.publish import Applied, apply_outputs, claim
 from runner.workspace import open_workspace
@@ -19,6 +19,9 @@ from runner.workspace import open_workspace
 def run_claim(root: Path, *, role: str, task: str, trigger: str) -> int:
     ws = open_workspace(root)
     ws.fleet.require_role(role)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet claim"):
+        click.echo(paused)
+        return 0
     record = claim(ws, role, task, trigger)
     actions.set_outputs(ws.environ, {"run_id": record.run_id})
     click.echo(record.run_id)
@@ -46,6 +49,9 @@ def render(applied: Applied) -> str:
 
 def run(root: Path, *, directory: Path, run_id: str | None) -> int:
     ws = open_workspace(root)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet apply"):
+        click.echo(paused)  # the outputs stay where they are; apply them once resumed
+        return 0
     applied = apply_outputs(ws, open_forge(ws), directory, run_id)
     click.echo(render(applied))
     if applied.security is not None:

@@ -20,6 +20,9 @@ def run_agent(root: Path, *, role: str, task: str, run_id: str, directory: Path)
     from runner.publish import claimed
 
     ws = open_workspace(root)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet run --phase agent"):
+        click.echo(paused)
+        return 0
     record = claimed(ws, run_id)
     if record is None or (record.role, record.task) != (role, task):
         raise click.UsageError(f"run {run_id} is not a claimed run of {role}/{task}")

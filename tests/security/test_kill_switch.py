@@ -48,10 +48,25 @@ COMMANDS = [
     ["tick", "--due", "tester"],
     ["revise", "--pr", "1"],
     ["sla"],
+    ["claim", "--role", "tester", "--task", "t-100"],
+    [
+        "run",
+        "--phase",
+        "agent",
+        "--role",
+        "tester",
+        "--task",
+        "t-100",
+        "--run-id",
+        "x",
+        "--outputs",
+        "/nonexistent/outputs",
+    ],
+    ["apply", "/nonexistent/outputs"],
 ]
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: a[0])
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: "-".join(a[:3]))
 def test_fleet_paused_stops_every_command_before_any_call_or_write(
     armed, fleet_cli, monkeypatch, args: list[str]
 ) -> None:
@@ -61,7 +76,7 @@ def test_fleet_paused_stops_every_command_before_any_call_or_write(
     result = fleet_cli("-C", str(repo), *args)
     assert result.exit_code == 0, result.output
     assert "fleet is paused: FLEET_PAUSED is set" in result.output
-    assert f"fleet {args[0]} did nothing" in result.output
+    assert f"fleet {args[0]}" in result.output and "did nothing" in result.output
     assert model.requests == [] and model.model_requests == []  # no model call
     assert gh.log == []  # not even a read of the forge
     assert _refs(repo) == before  # no ledger record, no branch, no push
