@@ -119,3 +119,41 @@ def test_task_new_refuses_a_bad_fleet_now(example: Path, fleet_cli, monkeypatch)
     )
     assert result.exit_code == 2
     assert "FLEET_NOW" in result.output
+
+
+WALL_CLOCK_READS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("date", "today"),
+    ("time", "time"),
+}
+
+
+def wall_clock_reads(source: str) -> list[int]:
+    """Lines that read the wall clock directly (`datetime.now()`, `time.time()`, ...)."""
+    import ast
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+            if (name, node.func.attr) in WALL_CLOCK_READS:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_clock_reads_the_wall_clock() -> None:
+    runner = Path(clock.__file__).parent
+    offenders = {
+        str(path.relative_to(runner)): found
+        for path in runner.rglob("*.py")
+        if path.name != "clock.py" and (found := wall_clock_reads(path.read_text()))
+    }
+    assert offenders == {}, "read time through the workspace's Clock (runner/clock.py)"
+
+
+def test_the_scan_sees_each_way_of_reading_it() -> None:
+    sample = "datetime.now(UTC)\ndatetime.datetime.utcnow()\ntime.time()\ndate.today()\n"
+    assert wall_clock_reads(sample) == [1, 2, 3, 4]
+    assert wall_clock_reads("time.monotonic()\nclock.now(environ)\n") == []
