@@ -5,6 +5,7 @@ requests, and the repository's refs are compared before and after."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,22 @@ def test_status_shows_the_pause_in_every_format(armed, fleet_cli, monkeypatch) -
 )
 def test_the_variable_fails_closed(value: str, paused: bool) -> None:
     assert (pause.reason({"FLEET_PAUSED": value}) is not None) is paused
+
+
+def test_every_workflow_job_that_runs_fleet_sees_the_switch() -> None:
+    """A job that runs `fleet` without `FLEET_PAUSED: ${{ vars.FLEET_PAUSED }}` in its
+    env (job or step) would ignore the repository variable."""
+    import yaml
+
+    from runner.resources import data_dir
+
+    missing = []
+    for path in sorted(data_dir("workflows").glob("*.yml")):
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            job_env = job.get("env") or {}
+            for step in job.get("steps", []):
+                runs_fleet = re.search(r"(?:^|&&|;|\|\|)\s*fleet\s", str(step.get("run", "")), re.M)
+                env = {**job_env, **(step.get("env") or {})}
+                if runs_fleet and "vars.FLEET_PAUSED" not in str(env.get("FLEET_PAUSED", "")):
+                    missing.append(f"{path.name}: {name}: {step.get('name', step.get('run'))}")
+    assert missing == []
