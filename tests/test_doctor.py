@@ -47,3 +47,38 @@ def test_doctor_fails_on_a_rejected_token_and_a_broken_fleet(
     assert "GITHUB_TOKEN was rejected" in _checks(out)["forge github"]["detail"]
     assert broken.exit_code == 1 and "FAIL  fleet" in broken.stdout
     assert "tasks/t-001.yaml" in broken.stdout
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_doctor_reports_an_unreachable_github_api_as_a_failed_check(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """A GitHub API nobody answers (a wrong GITHUB_API_URL, no network) is the forge
+    check failing with what to do, not a traceback; the other checks still report."""
+    for k, v in {
+        "GITHUB_TOKEN": "ghs_test_token",
+        "GITHUB_REPOSITORY": "acme/fleet",
+        "GITHUB_API_URL": f"http://127.0.0.1:{_closed_port()}",
+        "FLEET_GITHUB_RETRIES": "1",
+        "FLEET_GITHUB_BACKOFF": "0",
+    }.items():
+        monkeypatch.setenv(k, v)
+    out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+    assert out.exit_code == 1, out.output
+    checks = _checks(out)
+    forge = checks["forge github"]
+    assert forge["level"] == "fail"
+    assert "cannot reach the GitHub API" in forge["detail"]
+    assert "GITHUB_API_URL" in forge["detail"]  # what to do
+    assert checks["fleet"]["level"] == "ok" and checks["git"]["level"] == "ok"
+    status = fleet_cli("-C", str(repo), "status")  # every command says the same, exit 1
+    assert status.exit_code == 1
+    assert "cannot reach the GitHub API" in status.output and "GITHUB_API_URL" in status.output

@@ -151,9 +151,16 @@ def translate_errors(what: str, permission: str) -> Iterator[None]:
     """PyGithub's exceptions as ForgeErrors that say what to do; `what` completes
     "while trying to ...", `permission` is the workflow permission that allows it."""
     from github import BadCredentialsException, GithubException, RateLimitExceededException
+    from requests.exceptions import ConnectionError, Timeout
 
     try:
         yield
+    except (ConnectionError, Timeout) as exc:  # after the bounded retries: unreachable
+        raise ForgeError(
+            f"cannot reach the GitHub API while trying to {what}: {type(exc).__name__}",
+            hint="check GITHUB_API_URL (unset means https://api.github.com) and the "
+            "network, then run the command again",
+        ) from None
     except BadCredentialsException:
         raise ForgeCredentialError(
             f"GITHUB_TOKEN was rejected (401 Bad credentials) while trying to {what}: it is "
