@@ -16,7 +16,7 @@ from runner import sync, sync_render
 from runner.acceptance import Report, run_checks
 from runner.agent import shell
 from runner.agent.context import Conversation
-from runner.agent.jail import Jail, SandboxUnavailable, probe
+from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
 from runner.agent.loop import EngineResult, Limits
 from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.sandbox import Sandbox, scrub_env
@@ -179,6 +179,7 @@ def _work(
         jail=jail,
         network=role.network,
         read_only=ws.fleet.config.sandbox_read_only,
+        git=branch.jail_git(ws.head_ref(), foreign_user(jail)) if jail.isolated else None,
     )
 
     def acceptance() -> Report:  # checks come from the base branch, never the agent's edits

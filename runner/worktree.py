@@ -17,6 +17,7 @@ from pathlib import Path
 
 from runner import stage
 from runner.agent import safefs
+from runner.agent.jailgit import JailGit
 from runner.gitrepo import Git, GitError
 
 
@@ -46,6 +47,7 @@ class WorkBranch:
     reverted: list[str] = field(default_factory=list)  # agent changes outside writable
     gitdir: Path | None = None  # the worktree's git directory, as created (not as .git says)
     push_enabled: bool = True  # False in the agent phase: the apply phase pushes the bundle
+    common: Path | None = None  # the repository's git directory (its object store inside)
     _configs: dict[Path, bytes | None] = field(default_factory=dict)
 
     def open(self, base: str) -> Path:
@@ -70,6 +72,7 @@ class WorkBranch:
         self.gitdir = (self.path / pointer).resolve()
         common = Path(self.git.run("rev-parse", "--git-common-dir").strip())
         common = common if common.is_absolute() else (self.git.root / common).resolve()
+        self.common = common
         for file in (common / "config", self.gitdir / "config.worktree"):
             self._configs[file] = file.read_bytes() if file.exists() else None
         return self.path
@@ -97,6 +100,21 @@ class WorkBranch:
             fields = dict(line.split(" ", 1) for line in entry.splitlines() if " " in line)
             if fields.get("branch") == f"refs/heads/{self.branch}":
                 self.git.run("worktree", "remove", "--force", fields["worktree"])
+
+    def jail_git(self, base: str, user: tuple[int, int] | None) -> JailGit:
+        """Read-only git for jailed commands: a throwaway git directory beside the work
+        tree (never inside it, so nothing of it is ever committed), on this branch."""
+        if self.path is None or self.common is None:
+            raise RuntimeError("the work branch is not checked out; call open() first")
+        return JailGit(
+            self.git,
+            self.common / "objects",
+            f"refs/heads/{self.branch}",
+            base,
+            self.path.parent / "git",
+            self.path,
+            user,
+        )
 
     def resume_note(self, base_git: Git) -> str:
         if not self.resumed_from:

@@ -63,11 +63,13 @@ class SandboxUnavailable(ConfigError):
 @dataclass(frozen=True)
 class JailSpec:
     """What one command may see: the work tree (writable), extra read-only paths (tool
-    chains outside /usr) and whether it may use the network."""
+    chains outside /usr, the runner's object store), extra writable paths (the
+    throwaway git directory) and whether it may use the network."""
 
     root: Path
     network: bool = False
     read_only: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()  # besides the work tree: the throwaway git directory
 
 
 class Jail(Protocol):
@@ -145,6 +147,8 @@ class BwrapJail:
         out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for extra in spec.read_only:
             out += ["--ro-bind-try", extra, extra]
+        for extra in spec.writable:
+            out += ["--bind", extra, extra]
         root = str(spec.root)
         out += ["--bind", root, root, "--chdir", root]
         out += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--"]
@@ -167,6 +171,13 @@ class BwrapJail:
         st = os.lstat(root)
         if (st.st_uid, st.st_gid) != ids:
             os.lchown(root, *ids)
+
+
+def foreign_user(jail: Jail) -> tuple[int, int] | None:
+    """The uid/gid the jail drops to when it is not the runner's own (runner is root)."""
+    if isinstance(jail, BwrapJail) and jail.setpriv:
+        return jail.uid, jail.gid
+    return None
 
 
 def sandbox_ids() -> tuple[int, int]:

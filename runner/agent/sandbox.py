@@ -8,6 +8,7 @@ a shell, and no subprocess ever sees the runner's credentials.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from runner.agent import allowlist
 from runner.agent.jail import Jail, JailSpec, NoJail
+from runner.agent.jailgit import JailGit, jail_env
 from runner.errors import FleetError
+from runner.gitrepo import GitError
 from runner.paths import matches_any
 
 # Never passed to a tool subprocess, even if a role lists them as credentials.
@@ -78,6 +81,7 @@ class Sandbox:
     jail: Jail = field(default_factory=lambda: NoJail("no jail configured"))
     network: bool = False
     read_only: tuple[str, ...] = ()
+    git: JailGit | None = None  # read-only git inside the jail (a throwaway git dir)
 
     def resolve(self, path: str, *, write: bool = False) -> tuple[Path, str]:
         """(absolute path, repository-relative path) or ToolError saying why not."""
@@ -135,10 +139,12 @@ class Sandbox:
         limit = timeout_s or self.timeout_s
         start = time.monotonic()
         env = dict(self.env)
+        spec = JailSpec(self.root, self.network, self.read_only)
+        note = ""
         if self.jail.isolated:
             env.update(HOME="/tmp", TMPDIR="/tmp")
+            env, spec, note = self._with_git(env, spec, shown)
         self.jail.prepare(self.root)
-        spec = JailSpec(self.root, self.network, self.read_only)
         try:
             proc = subprocess.Popen(
                 self.jail.wrap(argv, spec),
@@ -161,4 +167,31 @@ class Sandbox:
         text = cap_output(out.decode("utf-8", errors="replace"))
         if timed_out:
             text += f"\n[timed out after {limit} s]"
+        if note:
+            text += f"\n[{note}]"
         return CommandResult(shown, proc.returncode, text, time.monotonic() - start, timed_out)
+
+    def _with_git(
+        self, env: dict[str, str], spec: JailSpec, shown: str
+    ) -> tuple[dict[str, str], JailSpec, str]:
+        """A fresh throwaway git directory for this command (see runner.agent.jailgit),
+        or, where it cannot be made, a note for any command that mentions git."""
+        if self.git is None:
+            return env, spec, ""
+        why = self.git.unavailable()
+        if not why:
+            try:
+                view = self.git.build()
+            except (GitError, OSError) as exc:
+                why = f"could not prepare it: {exc}"
+            else:
+                spec = JailSpec(
+                    spec.root,
+                    spec.network,
+                    (*spec.read_only, *view.objects),
+                    (*spec.writable, str(view.gitdir)),
+                )
+                return jail_env(env, view), spec, ""
+        if re.search(r"\bgit\b", shown):
+            return env, spec, f"git is unavailable in this sandbox: {why}"
+        return env, spec, ""
