@@ -1,5 +1,9 @@
 """The plan comment on a pull request that adds or changes tasks: who takes each task,
-whether it is ready, what it may spend. The "open a PR to assign a task" experience."""
+whether it is ready, what it may spend. The "open a PR to assign a task" experience.
+
+The task files come from the pull request (anyone's, a fork's too), so their text is
+neutralised before the runner posts it: no mention, closing keyword or marker of theirs
+goes out under the runner's name."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from runner.changes import changed_tasks
 from runner.fmt import usd
 from runner.forge.base import Forge
 from runner.load import load
+from runner.neutralize import for_post
+from runner.sanitize import one_line
 from runner.workspace import Workspace
 
 
@@ -49,9 +55,7 @@ def plan_comment(ws: Workspace, forge: Forge) -> tuple[str, list[str]]:
             else (role.run_budget_usd if role else 0.0)
         )
         engine = f" ({role.engine})" if role else ""
-        lines.append(
-            f"| {tid} | {task.title.replace('|', '/')} | {task.role}{engine} | "
-            f"{when} | {usd(budget)} |"
-        )
+        title, who = (for_post(one_line(t, 200)).replace("|", "/") for t in (task.title, task.role))
+        lines.append(f"| {tid} | {title} | {who}{engine} | {for_post(when)} | {usd(budget)} |")
     lines += ["", "Merging this pull request assigns these tasks."]
     return "\n".join(lines), changed

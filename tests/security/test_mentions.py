@@ -18,7 +18,7 @@ from cmarkgfm.cmark import Options
 from runner.neutralize import KEYWORDS, cap, for_post, inline_code, neutralize
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
-from tests.security.text_harness import PEOPLE, run_tester
+from tests.security.text_harness import PEOPLE, env, run_tester
 
 _SKIP = {"code", "pre", "a", "script", "style"}
 _BLOCKS = {"p", "blockquote", "li", "ul", "ol", "table", "tr", "td", "th", "div", "hr"}
@@ -185,3 +185,41 @@ def test_the_checker_does_not_match_across_code() -> None:
 def test_long_summaries_are_capped() -> None:
     out = cap("line\n" * 50_000, 4000)
     assert len(out) < 4100 and out.endswith("characters cut]")
+
+
+def test_plan_comment_on_a_pull_request_neither_pings_nor_closes(
+    agent_repo: Path, gh: FakeGitHub, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """Anyone can open a PR adding a task; the runner's plan comment quotes its title.
+    Before: `@founder-ana ... Fixes #1` went out under the runner's name."""
+    import json
+
+    from tests.conftest import commit_all, git, payload
+
+    git(agent_repo, "checkout", "-q", "-b", "new-task")
+    (agent_repo / "tasks/t-101.yaml").write_text(
+        "id: t-101\ntitle: '@founder-ana please look, Fixes #1 <!-- x -->'\nrole: tester\n"
+        "created: 2026-11-20\nacceptance:\n  - review: ok\n"
+    )
+    commit_all(agent_repo, "a task from a pull request")
+    number = gh.open_pull("new-task", "Assign a task", login="outsider")
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            payload(
+                "pull_request.opened",
+                number=number,
+                pull_request__number=number,
+                pull_request__head__ref="new-task",
+                pull_request__base__ref="main",
+            )
+        )
+    )
+    environ = env(gh, GITHUB_EVENT_NAME="pull_request", GITHUB_EVENT_PATH=str(event))
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    out = fleet_cli("-C", str(agent_repo), "tick")
+    assert out.exit_code == 0, out.output
+    (comment,) = [c["body"] for c in gh.comments if c["number"] == number]
+    assert "| t-101 |" in comment and "please look" in comment
+    assert live(comment) == ([], [])
