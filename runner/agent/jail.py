@@ -180,6 +180,59 @@ def foreign_user(jail: Jail) -> tuple[int, int] | None:
     return None
 
 
+APPARMOR_USERNS = Path("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+
+
+def describe(jail: Jail) -> str:
+    """Who runs jailed commands and how, for `fleet doctor` and the docs' audience."""
+    if not isinstance(jail, BwrapJail):
+        return f"none: {jail.reason}"
+    if jail.setpriv:
+        who = f"uid {jail.uid} ({_user_name(jail.uid)}; the runner is root and drops to it)"
+    else:
+        who = f"the runner's own uid {jail.uid} in a new user namespace"
+    return (
+        f"bubblewrap ({jail.bwrap}); commands run as {who}, with new PID, mount and "
+        "network namespaces; network off unless a role says network: allow"
+    )
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "no such user"
+
+
+def advice(reason: str, apparmor_restricts_userns: bool) -> str:
+    """What to do where no jail can be made (plain data in, so it is testable anywhere)."""
+    if "not installed" in reason:
+        steps = ["install bubblewrap (sudo apt-get install bubblewrap)"]
+    elif "setpriv" in reason:
+        steps = ["install util-linux (setpriv), or run fleet as a non-root user"]
+    else:
+        steps = []
+    if apparmor_restricts_userns:
+        steps.append(
+            "Ubuntu 24.04 restricts unprivileged user namespaces with AppArmor: sudo sysctl "
+            "kernel.apparmor_restrict_unprivileged_userns=0 (or load an AppArmor profile "
+            "for /usr/bin/bwrap with the userns permission)"
+        )
+    elif not steps:
+        steps.append(
+            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
+            "on Debian; user.max_user_namespaces > 0)"
+        )
+    return "; ".join(steps) + "; in GitHub Actions: the action's input sandbox: true"
+
+
+def apparmor_restricts_userns() -> bool:
+    try:
+        return APPARMOR_USERNS.read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def sandbox_ids() -> tuple[int, int]:
     """The dedicated `fleet-sandbox` user when the machine has one, else nobody."""
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from runner.agent import jail, jailgit
 from runner.agent.sandbox import RUNNER_PREFIXES
 from runner.errors import FleetError
 from runner.forge.base import ForgeError
@@ -70,6 +71,7 @@ def _checks(root: Path) -> Iterator[Check]:
             f"{len(ws.fleet.roles)} roles, {len(ws.fleet.tasks)} tasks, no validation errors",
         )
     yield from _repository(ws)
+    yield from _sandbox(ws)
     yield from _credentials(ws)
     yield from _forge(ws)
 
@@ -108,6 +110,54 @@ def _repository(ws: Workspace) -> Iterator[Check]:
         if tip
         else f"no {ws.fleet.config.forge.state_branch} branch yet (the first run creates it)",
     )
+
+
+def _sandbox(ws: Workspace) -> Iterator[Check]:
+    """Which jail agent-run commands get here, or why none and what to do; a failure
+    when fleet.yaml says `sandbox: required` (every run would refuse)."""
+    mode = ws.fleet.config.sandbox
+    if mode == "off":
+        yield Check(
+            "sandbox",
+            "warn",
+            "sandbox: off in fleet.yaml: agent-run commands run as the runner, unconfined",
+        )
+        return
+    found = jail.probe("auto")
+    if found.isolated:
+        networked = sorted(r.name for r in ws.fleet.roles.values() if r.network)
+        extra = f" (network: allow for {', '.join(networked)})" if networked else ""
+        yield Check("sandbox", "ok", jail.describe(found) + extra)
+        yield from _jail_git(ws, found)
+        return
+    what = jail.advice(found.reason, jail.apparmor_restricts_userns())
+    if mode == "required":
+        yield Check("sandbox", "fail", f"sandbox: required but none works: {found.reason}; {what}")
+        return
+    yield Check(
+        "sandbox",
+        "warn",
+        f"none ({found.reason}): agent-run commands would run unsandboxed with a warning; {what}",
+    )
+
+
+def _jail_git(ws: Workspace, found: jail.Jail) -> Iterator[Check]:
+    """Read-only git in the jail needs the object store reachable by the jail's user."""
+    user = jail.foreign_user(found)
+    if user is None:
+        return
+    common = Path(ws.git.run("rev-parse", "--git-common-dir").strip())
+    objects = (common if common.is_absolute() else ws.root / common) / "objects"
+    for store in jailgit.object_stores(objects):
+        if not jailgit.reachable(store, *user):
+            yield Check(
+                "sandbox git",
+                "warn",
+                f"uid {user[0]} cannot reach {store}: git log/diff/status fail inside the "
+                "sandbox; make its parent directories searchable (chmod o+x) or run fleet "
+                "as a non-root user",
+            )
+            return
 
 
 def _credentials(ws: Workspace) -> Iterator[Check]:
