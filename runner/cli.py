@@ -339,14 +339,36 @@ def run_cmd(
 
 
 @cli.command("claim")
-@click.option("--role", required=True)
-@click.option("--task", required=True)
+@click.option("--role", default=None)
+@click.option("--task", default=None)
+@click.option(
+    "--matrix",
+    default=None,
+    help="Claim every pick of a 'fleet plan --format matrix' matrix instead; the claimed "
+    "matrix (each entry with its run_id) goes to the step outputs matrix and count.",
+)
 @click.option("--trigger", default="manual", show_default=True, help="Recorded in the ledger.")
+@click.option("--dry-run", is_flag=True, help="With --matrix: pass the matrix on, claim nothing.")
 @pass_ctx
-def claim_cmd(ctx: _Context, role: str, task: str, trigger: str) -> None:
+def claim_cmd(
+    ctx: _Context,
+    role: str | None,
+    task: str | None,
+    matrix: str | None,
+    trigger: str,
+    dry_run: bool,
+) -> None:
     """Record a run of ROLE on TASK as started and print its id (before the agent phase)."""
     from runner.commands import apply as command
 
+    if matrix is not None:
+        if role or task:
+            raise click.UsageError("--matrix claims the matrix's picks: no --role or --task")
+        sys.exit(
+            command.run_claim_matrix(ctx.root(), matrix=matrix, trigger=trigger, dry_run=dry_run)
+        )
+    if not (role and task):
+        raise click.UsageError("fleet claim needs --role and --task, or --matrix")
     sys.exit(command.run_claim(ctx.root(), role=role, task=task, trigger=trigger))
 
 
@@ -398,12 +420,32 @@ def tick(
     default=None,
     help="The agent PR to revise (inside Actions: from the review event).",
 )
+@click.option(
+    "--phase",
+    type=click.Choice(["claim", "agent", "apply", "both"]),
+    default="both",
+    show_default=True,
+    help="claim: check the feedback and claim the run (step output run_id); agent: run "
+    "with no forge or ledger write, into --outputs; apply: publish --outputs.",
+)
+@click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=None)
+@click.option("--run-id", default=None, help="The claimed run (agent and apply phases).")
 @pass_ctx
-def revise(ctx: _Context, pr: int | None) -> None:
+def revise(
+    ctx: _Context, pr: int | None, phase: str, outputs_dir: Path | None, run_id: str | None
+) -> None:
     """Revise an agent PR from review feedback by users with write access."""
     from runner.commands import revise as command
 
-    sys.exit(command.run(ctx.root(), pr=pr))
+    root = ctx.root()
+    if phase == "claim":
+        sys.exit(command.run_claim(root, pr=pr))
+    if phase in ("agent", "apply"):
+        if not (pr and run_id and outputs_dir):
+            raise click.UsageError(f"--phase {phase} needs --pr, --run-id and --outputs")
+        split = command.run_agent if phase == "agent" else command.run_apply
+        sys.exit(split(root, pr=pr, run_id=run_id, directory=outputs_dir))
+    sys.exit(command.run(root, pr=pr))
 
 
 @cli.command()

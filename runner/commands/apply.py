@@ -6,11 +6,13 @@ runs a model or anything the agent wrote."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from runner import actions, pause
+from runner.errors import UsageError
 from runner.forge.select import open_forge
 from runner.publish import Applied, apply_outputs, claim
 from runner.workspace import open_workspace
@@ -25,6 +27,41 @@ def run_claim(root: Path, *, role: str, task: str, trigger: str) -> int:
     record = claim(ws, role, task, trigger)
     actions.set_outputs(ws.environ, {"run_id": record.run_id})
     click.echo(record.run_id)
+    return 0
+
+
+def run_claim_matrix(root: Path, *, matrix: str, trigger: str, dry_run: bool = False) -> int:
+    """Claim every pick of a plan matrix (the tick workflow's claim job): the agent and
+    apply jobs get each run's id from the claimed matrix."""
+    try:
+        data = json.loads(matrix)
+        picks = data["include"] if isinstance(data, dict) else None
+        ok = isinstance(picks, list) and all(
+            isinstance(p, dict)
+            and isinstance(p.get("role"), str)
+            and isinstance(p.get("task"), str)
+            for p in picks
+        )
+    except (ValueError, KeyError):
+        ok, picks = False, None
+    if not ok or picks is None:
+        raise UsageError(
+            "--matrix is not a plan matrix", hint="pass 'fleet plan --format matrix' output"
+        )
+    ws = open_workspace(root)
+    if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet claim"):
+        click.echo(paused)
+        picks = []
+    claimed: list[dict[str, str]] = []
+    for pick in picks:
+        run_id = "" if dry_run else claim(ws, pick["role"], pick["task"], trigger).run_id
+        claimed.append({"role": pick["role"], "task": pick["task"], "run_id": run_id})
+        click.echo(
+            f"{pick['role']}/{pick['task']}: "
+            + (f"claimed run {run_id}" if run_id else "dry run, not claimed")
+        )
+    out = json.dumps({"include": claimed}, separators=(",", ":"))
+    actions.set_outputs(ws.environ, {"matrix": out, "count": str(len(claimed))})
     return 0
 
 

@@ -50,6 +50,10 @@ class FakeGitHub(Loopback):
     permissions: dict[str, str] = field(default_factory=dict)  # login -> admin/write/read
     bots: set[str] = field(default_factory=lambda: {"github-actions[bot]"})
     token: str = "ghs_test_token"
+    # A second token with read scopes only, as GitHub mints for a job whose permissions
+    # are all `read`: reads succeed, writes get GitHub's 403.
+    read_token: str | None = None
+    read_log: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
     viewer: str = "github-actions[bot]"
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: list[dict[str, Any]] = field(default_factory=list)
@@ -190,6 +194,11 @@ class FakeGitHub(Loopback):
                         self._route(method, path, query, body)
                     return fault.status, fault.body, fault.headers
             auth = headers.get("Authorization") or headers.get("authorization") or ""
+            if self.read_token and auth in (
+                f"token {self.read_token}",
+                f"Bearer {self.read_token}",
+            ):
+                return self._read_only(method, path, query, body)
             if auth != f"token {self.token}" and auth != f"Bearer {self.token}":
                 return (
                     401,
@@ -200,6 +209,21 @@ class FakeGitHub(Loopback):
                     {},
                 )
             return self._route(method, path, query, body)
+
+    def _read_only(self, method: str, path: str, q: dict[str, str], body: Any):
+        if method in ("GET", "HEAD"):
+            answer = self._route(method, path, q, body)
+        else:
+            answer = (
+                403,
+                {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                {},
+            )
+        self.read_log.append((method, path, answer[0]))
+        return answer
 
     def _route(self, method: str, path: str, q: dict[str, str], body: Any):
         base = f"/repos/{OWNER}/{REPO}"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runner import scaffold
 from tests.conftest import commit_all, git, payload
@@ -58,9 +60,36 @@ def remote_actions(workflows: Path) -> set[str]:
     return found
 
 
+READ_TOKEN = "ghs_read_only_job_token"
+
+
+def mint_job_tokens(workflow: Path) -> list[str]:
+    """Do what GitHub does and act does not: give each job a token with the job's own
+    permissions. A job whose permissions are all `read` gets the fake's read-only token
+    (writes with it are answered 403). Returns the jobs that got it."""
+    doc = yaml.safe_load(workflow.read_text())
+    readers = [
+        name
+        for name, job in doc["jobs"].items()
+        if "write" not in (job.get("permissions") or {}).values()
+    ]
+    lines, job = workflow.read_text().splitlines(keepends=True), None
+    for i, line in enumerate(lines):
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            job = line.strip()[:-1]
+        if job in readers:
+            lines[i] = line.replace("${{ github.token }}", "${{ secrets.FLEET_TEST_READ_TOKEN }}")
+    workflow.write_text("".join(lines))
+    return readers
+
+
 def run_act(
     root: Path, event: str, body: dict, gh: FakeGitHub, env: dict[str, str], workflow: str
 ) -> subprocess.CompletedProcess[str]:
+    gh.read_token = READ_TOKEN
+    mint_job_tokens(root / ".github/workflows" / workflow)
+    artifacts = root.parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
     event_file = root.parent / f"{event}.json"
     event_file.write_text(json.dumps(body))
     stub = root.parent / "stub-action"
@@ -89,6 +118,8 @@ def run_act(
         "-s",
         f"GITHUB_TOKEN={gh.token}",
         "-s",
+        f"FLEET_TEST_READ_TOKEN={READ_TOKEN}",
+        "-s",
         "ANTHROPIC_API_KEY=sk-ant-act-test",
     ]
     for k, v in {
@@ -98,6 +129,7 @@ def run_act(
         "FLEET_NOW": "2026-11-24T10:30:00Z",
         "FLEET_GITHUB_WRITE_INTERVAL": "0",
         "FLEET_GITHUB_BACKOFF": "0",
+        "FLEET_ACT_ARTIFACTS": str(artifacts),
         **env,
     }.items():
         args += ["--env", f"{k}={v}"]
@@ -109,6 +141,13 @@ def run_act(
     return subprocess.run(
         args, cwd=root, capture_output=True, text=True, timeout=300, env=process_env
     )
+
+
+def assert_agent_job_read_only(gh: FakeGitHub) -> None:
+    """The agent job used its read-only token, and never for a write."""
+    assert gh.read_log, "the agent job made no request with the read-only token"
+    writes = [(m, p, st) for m, p, st in gh.read_log if m not in ("GET", "HEAD")]
+    assert writes == [] and all(st != 403 for _, _, st in gh.read_log)
 
 
 def test_tick_on_schedule_opens_an_agent_pr(fleet_repo) -> None:
@@ -135,8 +174,14 @@ def test_tick_on_schedule_opens_an_agent_pr(fleet_repo) -> None:
     (pr,) = gh.pulls()
     assert pr["head"]["ref"] == "fleet/engineer/t-001" and not pr["draft"]
     assert "CONTRIBUTING.md" in git(origin, "ls-tree", "-r", "--name-only", "fleet/engineer/t-001")
-    assert "runs/" in git(origin, "ls-tree", "-r", "--name-only", "fleet-state")
-    assert "Matrix: map[role:engineer task:t-001]" in out.stdout
+    runs = git(origin, "ls-tree", "-r", "--name-only", "fleet-state", "runs/").split()
+    assert len(runs) == 1  # claimed by the claim job, finished by the apply job
+    assert '"outcome": "done"' in git(origin, "show", f"fleet-state:{runs[0]}")
+    assert (
+        "[fleet tick/Apply engineer / t-001]" in out.stdout and "engineer/t-001: done" in out.stdout
+    )
+    assert_agent_job_read_only(gh)
+    assert gh.count("POST", "/pulls$") == 1  # opened by apply, with the write token
 
 
 def test_validate_on_pull_request_annotates_and_comments_the_plan(fleet_repo) -> None:
@@ -178,3 +223,58 @@ def test_status_workflow_reports_and_builds_the_dashboard(fleet_repo) -> None:
     assert "Blocked on a human (0)" in out.stdout
     assert "Wrote _site/index.html (html)." in out.stdout
     assert "status/last.json" in git(origin, "ls-tree", "-r", "--name-only", "fleet-state")
+
+
+def test_revise_on_a_review_runs_check_agent_and_apply_jobs(fleet_repo) -> None:
+    """A maintainer's review on the agent PR: the check job claims, the agent job revises
+    with a read-only token, the apply job pushes and replies without the model key."""
+    from runner.worktree import agent_identity
+
+    root, origin = fleet_repo
+    branch = "fleet/engineer/t-001"
+    git(root, "checkout", "-q", "-b", branch)
+    (root / "CONTRIBUTING.md").write_text("# Contributing\n")
+    git(root, "add", "CONTRIBUTING.md")
+    identity = {**agent_identity("engineer"), "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+    subprocess.run(
+        ["git", "commit", "-q", "-m", "first draft"],
+        cwd=root,
+        check=True,
+        env={**os.environ, **identity, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z"},
+    )
+    git(root, "push", "-q", "origin", branch)
+    git(root, "checkout", "-q", "main")
+    with (
+        FakeGitHub(permissions={"founder-ana": "admin"}) as gh,
+        FakeAnthropic(
+            [
+                reply(tool("write_file", path="CONTRIBUTING.md", content="# How to help\n")),
+                reply(tool("finish", summary="Retitled the guide")),
+            ]
+        ) as model,
+    ):
+        number = gh.open_pull(branch, "[fleet] engineer: contributing guide (t-001)")
+        gh.user_review(number, "founder-ana", "Call it 'How to help'.")
+        body = payload(
+            "pull_request_review.submitted",
+            pull_request__number=number,
+            pull_request__head__ref=branch,
+            pull_request__head__repo__full_name="acme/fleet",
+            sender__login="founder-ana",
+            sender__type="User",
+        )
+        out = run_act(
+            root, "pull_request_review", body, gh, {"ANTHROPIC_BASE_URL": model.url},
+            "fleet-revise.yml",
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+        assert len(model.requests) == 2  # the agent job's; the apply job has no key
+        assert "How to help" in model.requests[0]["messages"][0]["content"][0]["text"]
+    assert git(origin, "show", f"{branch}:CONTRIBUTING.md") == "# How to help\n"
+    assert "Revised by run" in gh.comments[-1]["body"]
+    assert "its commits are pushed" in gh.comments[-1]["body"]
+    for job in ("Check the feedback and claim", "Agent revises the PR", "Apply the revision"):
+        assert re.search(rf"\[fleet revise/{job} *\] 🏁  Job succeeded", out.stdout), job
+    assert_agent_job_read_only(gh)
+    runs = git(origin, "ls-tree", "-r", "--name-only", "fleet-state", "runs/").split()
+    assert len(runs) == 1 and '"outcome": "done"' in git(origin, "show", f"fleet-state:{runs[0]}")
