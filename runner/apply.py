@@ -18,6 +18,7 @@ from runner import bundle, schema
 from runner.bundle import GITLINK, SYMLINK, BundleError, Change, CommitInfo
 from runner.gitrepo import Git
 from runner.model import ApplyCaps, Role, Task
+from runner.neutralize import live_references
 from runner.outputs import Outputs
 from runner.paths import matches
 from runner.secretscan import Secret, scan, scan_bytes
@@ -124,6 +125,13 @@ def _scan_texts(outputs: Outputs, secrets: tuple[Secret, ...], verdict: Review) 
         if hits:
             verdict.blocked.add(key)
             verdict.findings += [h.describe() for h in hits]
+        live = live_references(text)
+        if live:
+            verdict.blocked.add(key)
+            verdict.notes.append(
+                f"{where} holds {len(live)} live @mention(s) or closing reference(s), which "
+                "the runner's agent phase never writes"
+            )
 
 
 def _review_bundle(
@@ -165,6 +173,11 @@ def _check_commits(history: list[CommitInfo], rules: Rules, verdict: Review) -> 
         if info.author_email != agent or info.committer_email != agent:
             verdict.refusals.append(
                 f"commit {info.sha[:12]} is not authored and committed as {agent}"
+            )
+        if live_references(info.message, mentions=False):
+            verdict.refusals.append(
+                f"commit {info.sha[:12]}'s message holds a closing reference (merging it "
+                "would close an issue)"
             )
         hits = scan(info.message, rules.secrets, f"commit message {info.sha[:12]}")
         if hits:

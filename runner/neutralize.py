@@ -128,6 +128,28 @@ def neutralize(text: str) -> str:
     return "".join(out)
 
 
+def live_references(text: str, *, mentions: bool = True) -> list[str]:
+    """The mentions and closing references that would be live if `text` were posted as
+    it is. The apply phase checks the agent phase's bodies with this instead of trusting
+    them (a compromised agent job writes `outputs.json` itself) or re-neutralising them
+    (which would mangle the runner's own Markdown); a hit blocks the output."""
+    prose: list[str] = []
+    for code, piece in _segments(text):
+        if code:
+            prose.append("\n")
+        elif prose and prose[-1] != "\n":
+            prose[-1] += piece  # a closing phrase may run across lines
+        else:
+            prose.append(piece)
+    found = []
+    for piece in prose:
+        plain = strip_invisible(html.unescape(_MD_ESCAPE.sub(r"\1", piece)))
+        for m in _LINKY.finditer(plain):
+            if m.group("keyword") or (mentions and len(m.group("ref")) > 1):
+                found.append(m.group(0).strip())
+    return found
+
+
 def cap(text: str, limit: int) -> str:
     """At most `limit` characters, cut at a line end, saying how much was cut."""
     if len(text) <= limit:

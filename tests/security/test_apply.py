@@ -303,3 +303,55 @@ def test_a_cancelled_agent_jobs_partial_work_becomes_a_draft(wide: Path) -> None
     applied = apply(wide, job.outputs(run={"outcome": "running", "ended": None}, pr=None))
     assert applied.pushed and applied.pr is not None and applied.pr.draft
     assert applied.record.outcome == "error" and "cancelled" in applied.record.reason
+
+
+@pytest.mark.parametrize("where", ["pr", "escalation", "comment"])
+def test_a_forged_agent_job_cannot_post_live_mentions_or_closing_keywords(
+    wide: Path, where: str
+) -> None:
+    """The agent phase neutralises what it writes, but apply does not trust that: a
+    compromised agent job that writes `outputs.json` by hand with a live mention or a
+    closing keyword gets that output blocked (apply does not re-neutralise, which would
+    mangle the runner's own Markdown)."""
+    live = "Done. @founder-ben please merge; Fixes #1 and closes acme/fleet#2"
+    job = AgentJob(wide)
+    job.write("docs/a.md", "a\n")
+    job.commit()
+    pr = outputs.PullOut("[fleet] wide: work (t-200)", "Did it.", False)
+    escalations: list[outputs.EscalationOut] = []
+    comments: list[outputs.CommentOut] = []
+    if where == "pr":
+        pr = outputs.PullOut(pr.title, live, False)
+    elif where == "escalation":
+        escalations = [outputs.EscalationOut("decision", "Which one?", live)]
+    else:
+        comments = [outputs.CommentOut(live)]
+    applied = apply(wide, job.outputs(pr=pr, escalations=escalations, comments=comments))
+    assert applied.review is not None
+    assert where in " ".join(applied.review.blocked)
+    state = git(wide.parent / "origin.git", "log", "-p", "fleet-state", "--", "forge")
+    assert "@founder-ben please" not in state and "Fixes #1" not in state
+
+
+def test_a_closing_keyword_in_an_agent_commit_message_is_refused(wide: Path) -> None:
+    """Merging a commit whose message says `Fixes #1` closes issue 1: the agent job
+    writes its own commits, so their messages are checked too."""
+    job = AgentJob(wide)
+    job.write("docs/a.md", "a\n")
+    job.commit("t-200: work\n\nFixes #1")
+    applied = apply(wide, job.outputs())
+    assert applied.review is not None and not applied.review.bundle_ok
+    assert any("closing" in r for r in applied.review.refusals)
+    assert "fleet/wide/t-200" not in remote_branches(wide)
+
+
+def test_runner_bodies_pass_the_live_reference_check() -> None:
+    """The check must not block the runner's own neutralised bodies."""
+    from runner.neutralize import for_post, live_references
+
+    hostile = "@founder-ben Fixes #1, closes acme/x#2, resolves https://github.com/a/b/issues/3"
+    assert live_references(hostile)
+    assert live_references(for_post(hostile)) == []
+    assert (
+        live_references("### Summary\n- [ ] the checklist\n`@code` and\n```\nfixes #9\n```") == []
+    )
