@@ -9,17 +9,15 @@ it means it can never disagree with reality.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from runner.clock import parse
 from runner.model import RunRecord, Task
 from runner.records import EscalationRef as EscalationRef
 from runner.records import ForgeView, TaskState
 from runner.records import PullRef as PullRef
 
 STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")
-LIVE_RUN = timedelta(hours=6)
-NOTICE_KINDS = ("sla", "budget")  # GitHub's job limit: a "running" run older than this died
+NOTICE_KINDS = ("sla", "budget")  # escalations that inform, and block nothing
 
 
 def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetime) -> TaskState:
@@ -48,7 +46,7 @@ def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetim
         return TaskState(task.id, "blocked", "marked blocked in the task file", pr=pr)
     if pr is not None and not pr.draft:
         return TaskState(task.id, "review", f"PR {pr.id} awaits review", since=pr.created, pr=pr)
-    if last is not None and last.outcome == "running" and now - parse(last.started) < LIVE_RUN:
+    if last is not None and last.outcome == "running" and last.run_id in forge.live_runs:
         return TaskState(
             task.id,
             "in_progress",

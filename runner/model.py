@@ -305,6 +305,8 @@ RUN_OUTCOMES = (
     "no_changes",
     "error",
     "dry_run",
+    "push_failed",
+    "cancelled",
 )
 
 

@@ -12,12 +12,22 @@ from typing import Any
 from runner import actions
 from runner.agent import client
 from runner.bodies import run_summary
+from runner.errors import ConfigError
 from runner.fmt import usd
+from runner.lease import LeaseConfigError, LeaseTerms
 from runner.model import Role
 from runner.run import RunOutcome
 from runner.workspace import Workspace
 
-FAILED = ("error", "model_unavailable")
+FAILED = ("error", "model_unavailable", "push_failed", "cancelled")
+
+
+def lease_terms(ws: Workspace) -> LeaseTerms:
+    """FLEET_LEASE_TTL / FLEET_LEASE_HEARTBEAT, read at the edge."""
+    try:
+        return LeaseTerms.from_env(ws.environ)
+    except LeaseConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def anthropic_client(ws: Workspace) -> Any:
@@ -40,6 +50,8 @@ def render_outcome(o: RunOutcome) -> str:
     r = o.record
     if o.dry_run:
         return o.dry_run
+    if o.skipped:
+        return f"{r.role}/{r.task}: not run: {o.skipped}"
     parts = [f"{r.role}/{r.task}: {r.outcome}" + (f" ({r.reason})" if r.reason else "")]
     if o.pr:
         parts.append(

@@ -19,16 +19,19 @@ from runner import outputs as contract
 from runner import schema
 from runner.apply import Review, Rules, review
 from runner.clock import iso
+from runner.errors import FleetError
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
+from runner.lease import Lease, LeaseTerms, release
 from runner.model import RunRecord
 from runner.neutralize import for_post
 from runner.outputs import Outputs, OutputsError
 from runner.secretscan import known_secrets, redact
-from runner.state import Checkpoint, new_run_id
+from runner.state import Checkpoint, new_run_id, run_path
 from runner.workspace import ConfigError, Workspace
 
 ACTED = ("done", "escalated", "failed", "budget", "max_turns")  # outcomes that used the delta
+AGENT_DEADLINE_S = 70 * 60  # the agent job's 60-minute timeout, and slack: its lease
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
@@ -63,6 +66,22 @@ def claim(ws: Workspace, role: str, task: str, trigger: str) -> RunRecord:
         engine=r.engine,
         model=r.model if r.engine == "anthropic" else None,
     )
+    lease = Lease(
+        ws.ledger.store,
+        task,
+        role,
+        record.run_id,
+        run_path(record),
+        lambda: ws.now,
+        LeaseTerms(AGENT_DEADLINE_S, AGENT_DEADLINE_S / 2),
+        heartbeat=False,  # the agent job cannot write fleet-state: a fixed deadline
+    )
+    holder = lease.acquire()
+    if holder is not None:
+        raise FleetError(
+            f"{role}/{task} is held by run {holder.get('run_id')} until "
+            f"{holder.get('expires')}; not claimed again"
+        )
     ws.ledger.start(record)
     return record
 
@@ -114,6 +133,7 @@ def _finish(ws: Workspace, forge: Forge, record: RunRecord, outcome: str, reason
     record.outcome, record.reason, record.ended = outcome, reason, iso(ws.now)
     record.api_calls += forge.api_calls
     ws.ledger.finish(record)
+    release(ws.ledger.store, record.task or "", record.run_id)
     return Applied(record)
 
 
@@ -158,6 +178,7 @@ def _apply(
         sha, since = outs.checkpoint.sha, outs.checkpoint.events_since
         cp = Checkpoint(role.name, sha, since, iso(ws.now), record.run_id)
     ws.ledger.finish(record, cp)
+    release(ws.ledger.store, record.task or "", record.run_id)
     return result
 
 

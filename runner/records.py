@@ -72,6 +72,7 @@ class ForgeView:
     open_prs: dict[str, PullRef] = field(default_factory=dict)
     escalations: dict[str, tuple[EscalationRef, ...]] = field(default_factory=dict)
     branches: frozenset[str] = frozenset()  # task ids that have a work branch
+    live_runs: frozenset[str] = frozenset()  # run ids holding a live lease (runner.lease)
 
 
 @dataclass(frozen=True)

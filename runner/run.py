@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from runner import sync, sync_render
+from runner import faults, stops, sync, sync_render
 from runner.acceptance import Report, run_checks
 from runner.agent import shell
 from runner.agent.context import Conversation
@@ -21,14 +22,16 @@ from runner.agent.loop import EngineResult, Limits
 from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.sandbox import Sandbox, scrub_env
 from runner.agent.tools import Terminal, ToolBox
-from runner.bodies import escalation_body, escalation_title, pr_body, pr_title
+from runner.bodies import pr_body, pr_title
 from runner.clock import iso
 from runner.fmt import usd
 from runner.forge.base import Forge, Issue, PullRequest
+from runner.interrupt import Cancelled
+from runner.lease import Lease, LeaseTerms
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
 from runner.records import Checkpoint, ForgeEvent
-from runner.state import new_run_id
+from runner.state import new_run_id, run_path
 from runner.tasks import mark_done
 from runner.workspace import ConfigError, Workspace
 from runner.worktree import WorkBranch
@@ -45,6 +48,9 @@ class RunOutcome:
     report: Report | None = None
     commits: list[str] = field(default_factory=list)
     dry_run: str = ""
+    skipped: str = ""  # why the run did not start (another live run holds the task)
+    recorded: bool = False  # the run's final record is on the ledger
+    events_cursor: str | None = None  # the forge's time before the delta's events were read
 
 
 def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> float:
@@ -56,6 +62,31 @@ def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) ->
     if ws.fleet.config.daily_budget_usd is not None:
         limits.append(ws.fleet.config.daily_budget_usd - sum(spent.values()))
     return max(0.0, min(limits))
+
+
+def role_delta(
+    ws: Workspace,
+    forge: Forge,
+    role_name: str,
+    *,
+    since: str | None = None,
+    runs: list[RunRecord] | None = None,
+) -> sync.Delta:
+    """The delta `role_name` acts on now: from its checkpoint (or `since`) to the base
+    branch, with its runs and the forge's events since the checkpoint."""
+    checkpoint = ws.ledger.checkpoint(role_name)
+    events = forge.events_since(role_name, checkpoint.events_since if checkpoint else None)
+    return sync.compute(
+        ws.git,
+        ws.fleet,
+        role_name,
+        ws.head_ref(),
+        checkpoint=checkpoint,
+        since=since,
+        runs=ws.runs() if runs is None else runs,
+        events=events,
+        remote=ws.remote,
+    )
 
 
 def execute(
@@ -70,26 +101,15 @@ def execute(
     feedback: Sequence[ForgeEvent] = (),
     run_id: str | None = None,
     push: bool = True,
+    lease_terms: LeaseTerms | None = None,
 ) -> RunOutcome:
     """`run_id` and `push=False` for the agent phase: the claim named the run, and the
     apply phase pushes what the outputs bundle (runner/agent_phase.py)."""
     fleet = ws.fleet
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
     runs = ws.runs()
-    checkpoint = ws.ledger.checkpoint(role_name)
     cursor = forge.cursor()  # read before the events: nothing posted meanwhile is lost
-    events = forge.events_since(role_name, checkpoint.events_since if checkpoint else None)
-    delta = sync.compute(
-        ws.git,
-        fleet,
-        role_name,
-        ws.head_ref(),
-        checkpoint=checkpoint,
-        runs=runs,
-        events=events,
-        remote=ws.remote,
-    )
-    delta_md = sync_render.render(delta)
+    delta = role_delta(ws, forge, role_name, runs=runs)
     started = ws.now
     record = RunRecord(
         run_id=run_id or new_run_id(role_name, started),
@@ -113,35 +133,113 @@ def execute(
         )
     jail = _jail(fleet.config.sandbox)
     record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
-    ws.ledger.start(record)
+    job = _Job(role, task, delta, runs, client_factory, feedback, jail, push)
+    if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
+        return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
+    lease = Lease(
+        ws.ledger.store,
+        task_id,
+        role_name,
+        record.run_id,
+        run_path(record),
+        live_clock(ws),
+        lease_terms or LeaseTerms(),
+    )
+    holder = lease.acquire()
+    if holder is not None:  # another live run has the task: never two on one task
+        return RunOutcome(
+            record,
+            skipped=f"run {holder.get('run_id')} holds the task (its lease runs to "
+            f"{holder.get('expires')}); nothing done",
+        )
+    return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the branch work of one run needs, once the run is allowed to start."""
+
+    role: Role
+    task: Task
+    delta: sync.Delta
+    runs: list[RunRecord]
+    client_factory: ClientFactory
+    feedback: Sequence[ForgeEvent]
+    jail: Jail
+    push: bool
+
+
+def _recorded(
+    ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome, lease: Lease | None
+) -> RunOutcome:
+    """Record the start, work on the branch, record the end; a cancellation at any point
+    ends as `cancelled`, and the lease is freed whatever happens."""
+    record = outcome.record
+    try:
+        took_over = f"run {record.run_id} took over the task"
+        old = lease.taken_over if lease is not None else None
+        dead = next((r for r in job.runs if old and r.run_id == old.get("run_id")), None)
+        ws.ledger.start(record, killed=dead and stops.killed(dead, old, took_over))
+        if lease is not None:
+            lease.start_heartbeat()
+        _run_on_branch(ws, forge, job, outcome)
+    except Cancelled as exc:  # before the branch was opened, or after the run was recorded
+        if not outcome.recorded:
+            record.outcome, record.reason, record.ended = "cancelled", str(exc), iso(ws.now)
+            ws.ledger.finish(record)
+            outcome.recorded = True
+    finally:
+        if lease is not None:
+            lease.release()
+    return outcome
+
+
+def live_clock(ws: Workspace) -> Callable[[], datetime]:
+    """The time as it passes (a lease's heartbeat must move forward while the run works)."""
+    return lambda: ws.now
+
+
+def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) -> None:
+    record, role, task, runs = outcome.record, job.role, job.task, job.runs
     branch = WorkBranch(
         ws.git,
-        f"{fleet.config.forge.branch_prefix}{role_name}/{task_id}",
-        role_name,
+        f"{ws.fleet.config.forge.branch_prefix}{role.name}/{task.id}",
+        role.name,
         record.run_id,
         ws.remote,
         writable=role.writable,
-        push_enabled=push,
+        push_enabled=job.push,
     )
-    outcome = RunOutcome(record)
+    delta_md = sync_render.render(job.delta)
     try:
-        result = _work(ws, role, task, branch, delta, runs, client_factory, feedback, jail)
+        result = _work(
+            ws, role, task, branch, job.delta, runs, job.client_factory, job.feedback, job.jail
+        )
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
-        _publish(ws, forge, role, task, record, result, branch, delta_md, outcome)
+        _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
+        record.api_calls = forge.api_calls
+        cp = None
+        if record.outcome in ACTED:
+            delta_head = record.sync.get("head")
+            cursor = outcome.events_cursor
+            cp = Checkpoint(role.name, delta_head, cursor, iso(ws.now), record.run_id)
+        ws.ledger.finish(record, cp)
+        outcome.recorded = True
+    except Cancelled as exc:  # the job is being cancelled: keep the work, say so, stop
+        if not outcome.recorded:
+            stops.cancelled(ws.now, ws.ledger, task, branch, record, exc)
+            outcome.recorded = True
+            outcome.commits = list(branch.commits)
     except BaseException as exc:
-        record.outcome, record.reason = "error", f"{type(exc).__name__}: {exc}"[:500]
-        record.ended = iso(ws.now)
-        ws.ledger.finish(record)
+        if not outcome.recorded:
+            record.outcome, record.reason = "error", f"{type(exc).__name__}: {exc}"[:500]
+            record.ended = iso(ws.now)
+            ws.ledger.finish(record)
+            outcome.recorded = True
         raise
     finally:
         branch.close()
-    record.api_calls = forge.api_calls
-    cp = None
-    if record.outcome in ACTED:
-        cp = Checkpoint(role_name, delta.head, cursor, iso(ws.now), record.run_id)
-    ws.ledger.finish(record, cp)
-    return outcome
 
 
 def _jail(mode: str) -> Jail:
@@ -261,6 +359,7 @@ def _publish(
     branch: WorkBranch,
     delta_md: str,
     outcome: RunOutcome,
+    runs: list[RunRecord],
 ) -> None:
     record.outcome, record.reason = result.outcome, result.reason
     record.turns, record.usage = result.turns, result.usage.to_dict()
@@ -274,7 +373,11 @@ def _publish(
     has_work = bool(
         ws.git.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch.branch}")
     ) and _ahead(ws, branch)
-    if has_work and result.outcome != "model_unavailable":
+    if has_work:
+        branch.push()  # no-op when every commit is pushed; pushes what a failed run left
+    if has_work and branch.push_error:
+        outcome.issue = stops.push_failed(forge, role, task, record, branch, runs, ws.head_ref())
+    elif has_work and result.outcome != "model_unavailable":
         summary = result.summary + _reverted_note(branch.reverted)
         body = pr_body(task, record, result.usage, result.report, summary, delta_md)
         outcome.pr = forge.open_pr(
@@ -286,12 +389,13 @@ def _publish(
             body=body,
             draft=result.outcome != "done",
         )
+        faults.hit("pr")
         record.links["pr"] = outcome.pr.url or outcome.pr.id
     if result.escalation is not None:
-        outcome.issue = _escalate(forge, role, task, result.escalation, record)
+        kind, summary = result.escalation.kind, result.escalation.summary
+        outcome.issue = stops.escalate(forge, role, task, kind, summary, record)
+    if outcome.issue is not None:
         record.links["issue"] = outcome.issue.url or outcome.issue.id
-    if branch.push_error:
-        record.reason += f"; push failed: {branch.push_error[:200]}"
     record.reverted = list(branch.reverted)
 
 
@@ -314,19 +418,6 @@ def _ahead(ws: Workspace, branch: WorkBranch) -> bool:
     )
 
 
-def _escalate(
-    forge: Forge, role: Role, task: Task | None, terminal: Terminal, record: RunRecord
-) -> Issue:
-    return forge.escalate(
-        role=role.name,
-        task=task.id if task else None,
-        kind=terminal.kind,
-        title=escalation_title(role.name, terminal.summary, task.id if task else None),
-        body=escalation_body(role.name, task, terminal.kind, terminal.summary, record),
-        assignees=role.escalate_to,
-    )
-
-
 def _credential_escalation(
     ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord, missing: list[str]
 ) -> RunOutcome:
@@ -341,7 +432,7 @@ def _credential_escalation(
         "secret and pass it to the fleet job, then close this issue.",
     )
     ws.ledger.start(record)
-    issue = _escalate(forge, role, task, terminal, record)
+    issue = stops.escalate(forge, role, task, terminal.kind, terminal.summary, record)
     record.links = {"issue": issue.url or issue.id}
     ws.ledger.finish(record)
     return RunOutcome(record, issue=issue)

@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -19,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import schema
+from runner import faults, schema
 from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
@@ -38,6 +39,9 @@ _RETRYABLE = (
     "cannot lock ref",
     "failed to update ref",
 )
+
+
+DELETE = object()  # what an `update` change returns to delete the file
 
 
 class StateConflict(FleetError):
@@ -62,6 +66,9 @@ class StateStore:
         self.local_ref = f"refs/heads/{branch}"
         self.remote_ref = f"refs/remotes/{self.remote}/{branch}" if self.remote else None
         self._fetched = False
+        # A run's heartbeat thread writes leases while the run writes its ledger: one
+        # writer at a time per process (git's ref locks would fail the loser otherwise).
+        self._lock = threading.RLock()
 
     # -- reading --------------------------------------------------------------------
 
@@ -72,6 +79,10 @@ class StateStore:
 
     def refresh(self) -> None:
         """Fetch the remote state branch (a shallow Actions checkout does not have it)."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         self._fetched = True
         if not self.remote:
             return
@@ -125,24 +136,44 @@ class StateStore:
         A push is atomic on the remote, so of several jobs claiming the same path exactly
         one wins: a lock that needs nothing but git (used so that two racing runs never
         open the same escalation issue twice)."""
+        # The nonce keeps two claimers' commits distinct: identical content, author and
+        # second would make the loser's push an "up to date" no-op that succeeds.
+        unique = {**data, "nonce": secrets.token_hex(8)}
+        won = self.update(
+            path,
+            lambda old: unique if old is None or stale(old) else None,
+            f"claim {path}",
+        )
+        if won:
+            faults.hit("claim")
+        return won
+
+    def update(self, path: str, change: Callable[[Any | None], Any | None], message: str) -> bool:
+        """Compare-and-swap one JSON file: `change(old)` (None when absent) returns the
+        new content, `DELETE`, or None to leave it; the decision is made again on the
+        newest tip whenever another writer landed first. True when a change landed."""
 
         def build(base: str | None) -> str | None:
             old = None
             if base:
                 raw = self.git.read_blobs([f"{base}:{path}"])[f"{base}:{path}"]
                 old = json.loads(raw) if raw else None
-            if old is not None and not stale(old):
-                return None  # someone else holds it
-            # The nonce keeps two claimers' commits distinct: identical content, author
-            # and second would make the loser's push an "up to date" no-op that succeeds.
-            unique = {**data, "nonce": secrets.token_hex(8)}
-            return self._commit(base, {path: _json(unique)}, f"claim {path}")
+            new = change(old)
+            if new is None:
+                return None
+            if new is DELETE:
+                return self._commit(base, {path: None}, message) if old is not None else None
+            return self._commit(base, {path: _json(new)}, message)
 
         return self._land(build) is not None
 
     def _land(self, build: Callable[[str | None], str | None]) -> str | None:
         """Build a commit on the current tip and publish it; when another job published
         first, build again on its tip (bounded). `build` returns None to decline."""
+        with self._lock:
+            return self._land_locked(build)
+
+    def _land_locked(self, build: Callable[[str | None], str | None]) -> str | None:
         for attempt in range(1, self.attempts + 1):
             base = self.tip()
             commit = build(base)
@@ -207,12 +238,14 @@ class Ledger:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
-    def start(self, record: RunRecord) -> None:
-        """Record a run before it does anything, so a killed run stays visible."""
-        self.store.write(
-            {run_path(record): _dump(record)},
-            f"run {record.run_id}: start {record.role}/{record.task}",
-        )
+    def start(self, record: RunRecord, killed: RunRecord | None = None) -> None:
+        """Record a run before it does anything, so a killed run stays visible; `killed`
+        is the dead run whose task this one took over, closed in the same commit."""
+        files: dict[str, bytes | None] = {run_path(record): _dump(record)}
+        if killed is not None:
+            files[run_path(killed)] = _dump(killed)
+        self.store.write(files, f"run {record.run_id}: start {record.role}/{record.task}")
+        faults.hit("ledger_start")
 
     def finish(self, record: RunRecord, checkpoint: Checkpoint | None = None) -> None:
         """Complete a run and, in the same commit, move its role's checkpoint."""
@@ -220,6 +253,7 @@ class Ledger:
         if checkpoint is not None:
             files[f"checkpoints/{checkpoint.role}.json"] = _json(asdict(checkpoint))
         self.store.write(files, f"run {record.run_id}: {record.outcome}")
+        faults.hit("ledger_finish")
 
     def runs(self, since_date: str | None = None) -> list[RunRecord]:
         """Run records, oldest first; dates before `since_date` (YYYY-MM-DD) are skipped."""

@@ -69,9 +69,17 @@ class Workspace:
 
     def states(self, runs: list[RunRecord], forge: ForgeView | None = None) -> dict[str, TaskState]:
         """Derived task states from the ledger, the forge's view and the work branches."""
+        from runner.lease import live_leases
+
         forge = forge or ForgeView()
+        live = frozenset(
+            str(lease.get("run_id")) for lease in live_leases(self.ledger.store, self.now).values()
+        )
         view = ForgeView(
-            forge.open_prs, forge.escalations, frozenset(self.work_branches()) | forge.branches
+            forge.open_prs,
+            forge.escalations,
+            frozenset(self.work_branches()) | forge.branches,
+            live | forge.live_runs,
         )
         return derive_all(self.fleet.tasks, runs, view, self.now)
 

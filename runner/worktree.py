@@ -15,10 +15,45 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import stage
+from runner import faults, stage
 from runner.agent import safefs
 from runner.agent.jailgit import JailGit
 from runner.gitrepo import Git, GitError
+
+# Push refusals no retry can fix: (what the remote said, what a human must do).
+NEEDS_HUMAN = (
+    (
+        "refusing to allow",
+        "the token may not create or update workflow files (.github/workflows/): give the "
+        "job a token with the `workflows` permission, or take .github/workflows/ out of the "
+        "role's writable paths and drop those changes from the branch",
+    ),
+    (
+        "protected branch",
+        "a branch protection rule forbids this push: exempt the fleet's branch prefix, or "
+        "let the runner's token push to it",
+    ),
+    (
+        "gh013",
+        "a repository ruleset forbids this push: exempt the fleet's branch prefix from it",
+    ),
+    (
+        "permission to",
+        "the token may not push to this repository: give the job `permissions: contents: "
+        "write` (or a token with write access)",
+    ),
+    (
+        "error: 403",
+        "the token may not push to this repository: give the job `permissions: contents: "
+        "write` (or a token with write access)",
+    ),
+)
+
+
+def push_needs_human(stderr: str) -> str | None:
+    """What a human must do about a push refusal, or None when a later run may succeed."""
+    text = stderr.lower()
+    return next((hint for marker, hint in NEEDS_HUMAN if marker in text), None)
 
 
 def agent_identity(role: str) -> dict[str, str]:
@@ -51,13 +86,18 @@ class WorkBranch:
     _configs: dict[Path, bytes | None] = field(default_factory=dict)
 
     def open(self, base: str) -> Path:
-        """Check the branch out in a fresh worktree: resumed if it exists, else from base."""
-        existing = self.git.rev(f"refs/heads/{self.branch}")
+        """Check the branch out in a fresh worktree: resumed if it exists, else from base.
+        A local branch ahead of the remote one holds work a failed push left behind: it
+        is resumed (and pushed by this run), never dropped for the remote's older tip."""
+        local = self.git.rev(f"refs/heads/{self.branch}")
+        existing = local
         if self.remote:
             with contextlib.suppress(GitError):  # no such branch on the remote yet
                 ref = f"+refs/heads/{self.branch}:refs/remotes/{self.remote}/{self.branch}"
                 self.git.run("fetch", "--quiet", "--no-tags", self.remote, ref)
-            existing = self.git.rev(f"refs/remotes/{self.remote}/{self.branch}") or existing
+            remote = self.git.rev(f"refs/remotes/{self.remote}/{self.branch}")
+            if remote and not (local and self.git.is_ancestor(remote, local)):
+                existing = remote
         self.resumed_from = existing
         start = existing or base
         tmp = Path(tempfile.mkdtemp(prefix="fleet-work-"))
@@ -144,6 +184,7 @@ class WorkBranch:
         ]
         sha = stage.commit(tg, updates, "\n".join(lines) + "\n", agent_identity(self.role))
         self.commits.append(sha)
+        faults.hit("commit")
         self.push()
         return sha
 
@@ -158,15 +199,19 @@ class WorkBranch:
         return outside
 
     def push(self) -> None:
-        if not self.remote or not self.push_enabled:
+        """Push the branch (never forced: a rejected push keeps the work here, and the
+        next run pushes it). `push_error` holds the remote's answer until a push works."""
+        if not self.remote or not self.push_enabled or self.path is None:
             return
         self._guard_config()
-        wt = self._tree(stage.push_auth(self.git.env))
         try:
+            wt = self._tree(stage.push_auth(self.git.env))
             wt.run("push", "--quiet", self.remote, f"HEAD:refs/heads/{self.branch}")
-            self.push_error = None
         except GitError as exc:
             self.push_error = exc.stderr or str(exc)
+            return
+        self.push_error = None
+        faults.hit("push")
 
     def _root(self) -> Path:
         if self.path is None:

@@ -26,6 +26,7 @@ LIVE = run("running")
 DRAFT = PullRef("#7", "", "2026-11-24T08:00:00Z", True)
 STALE = run("running", started="2026-11-24T01:00:00Z")
 BRANCH = frozenset({"t-1"})
+LEASED = frozenset({"r"})  # run r holds a live lease
 
 
 @pytest.mark.parametrize(
@@ -53,9 +54,19 @@ BRANCH = frozenset({"t-1"})
             "draft PR #7; the last run ended max_turns; the next run resumes its branch",
         ),
         ("open", [], ForgeView(open_prs={"t-1": DRAFT}), "in_progress", "draft PR #7"),
-        ("open", [LIVE], ForgeView(open_prs={"t-1": DRAFT}), "in_progress", "is running"),
-        ("open", [LIVE], ForgeView(), "in_progress", "is running"),
+        (
+            "open",
+            [LIVE],
+            ForgeView(open_prs={"t-1": DRAFT}, live_runs=LEASED),
+            "in_progress",
+            "is running",
+        ),
+        ("open", [LIVE], ForgeView(live_runs=LEASED), "in_progress", "is running"),
+        ("open", [STALE], ForgeView(live_runs=LEASED), "in_progress", "is running"),
         ("open", [LIVE], ForgeView(open_prs={"t-1": PR}), "review", "awaits review"),
+        # a run whose lease is gone died, however recently it started: resumable at once
+        ("open", [LIVE], ForgeView(branches=BRANCH), "in_progress", "never finished"),
+        ("open", [LIVE], ForgeView(), "open", "last run ended running"),
         ("open", [STALE], ForgeView(branches=BRANCH), "in_progress", "never finished"),
         ("open", [STALE], ForgeView(), "open", "last run ended running"),
         ("open", [run("failed")], ForgeView(branches=BRANCH), "in_progress", "last run: failed"),
@@ -75,7 +86,7 @@ def test_a_draft_is_ready_to_resume_and_a_live_run_on_it_is_not() -> None:
     stopped = derive_all(tasks, [run("budget")], ForgeView(open_prs={"t-1": DRAFT}), NOW)
     assert stopped["t-1"].ready and stopped["t-1"].live_run is None
     assert stopped["t-1"].since == "2026-11-24T11:00:00Z"
-    live = derive_all(tasks, [LIVE], ForgeView(open_prs={"t-1": DRAFT}), NOW)
+    live = derive_all(tasks, [LIVE], ForgeView(open_prs={"t-1": DRAFT}, live_runs=LEASED), NOW)
     assert live["t-1"].live_run == "r"
 
 

@@ -164,6 +164,10 @@ class Sandbox:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
             timed_out = True
+        except BaseException:  # the job is cancelled: the command's whole group goes too
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         text = cap_output(out.decode("utf-8", errors="replace"))
         if timed_out:
             text += f"\n[timed out after {limit} s]"

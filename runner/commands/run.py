@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from runner import pause
+from runner import pause, stops
 from runner.forge.select import open_forge
-from runner.outcome import FAILED, anthropic_client, render_outcome
+from runner.interrupt import Cancelled, cancellable
+from runner.outcome import FAILED, anthropic_client, lease_terms, render_outcome, report
 from runner.plan import make_plan
-from runner.run import execute
+from runner.run import execute, live_clock
 from runner.workspace import open_workspace
 
 
@@ -53,6 +54,7 @@ def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str)
         return 0
     forge = open_forge(ws)
     runs = ws.runs()
+    stops.reap(ws.ledger, runs, live_clock(ws)())  # runs killed earlier are closed first
     plan = make_plan(
         ws.fleet,
         ws.states(runs, forge.view()),
@@ -67,14 +69,23 @@ def run(root: Path, *, role: str, task: str | None, dry_run: bool, trigger: str)
             click.echo(f"nothing to run: {d.role}/{d.task or '-'}: {d.reason}")
         return 0
     pick = plan.picks[0]
-    outcome = execute(
-        ws,
-        forge,
-        role,
-        pick.task or "",
-        trigger=trigger,
-        client_factory=anthropic_client(ws),
-        dry_run=dry_run,
-    )
+    terms = lease_terms(ws)
+    try:
+        with cancellable():
+            outcome = execute(
+                ws,
+                forge,
+                role,
+                pick.task or "",
+                trigger=trigger,
+                client_factory=anthropic_client(ws),
+                dry_run=dry_run,
+                lease_terms=terms,
+            )
+    except Cancelled as exc:  # before the run started: nothing to record
+        click.echo(f"{role}/{pick.task}: {exc} before the run started", err=True)
+        return 1
     click.echo(render_outcome(outcome))
-    return 1 if outcome.record.outcome in FAILED else 0
+    for line in report(ws, [outcome], "fleet run"):
+        click.echo(line)
+    return 1 if outcome.record.outcome in FAILED and not outcome.skipped else 0

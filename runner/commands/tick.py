@@ -10,15 +10,16 @@ from pathlib import Path
 
 import click
 
-from runner import actions, pause
+from runner import actions, pause, stops
 from runner.changes import changed_paths
 from runner.findings import quarantined
 from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
-from runner.outcome import FAILED, anthropic_client, render_outcome, report
+from runner.interrupt import Cancelled, cancellable
+from runner.outcome import FAILED, anthropic_client, lease_terms, render_outcome, report
 from runner.plan import make_plan
 from runner.pr_plan import plan_comment
-from runner.run import RunOutcome, execute
+from runner.run import RunOutcome, execute, live_clock
 from runner.workspace import ConfigError, Workspace, open_workspace
 
 
@@ -79,6 +80,7 @@ def tick(
     for line in actions.mask_lines(ws.environ):
         click.echo(line)
     runs = ws.runs()
+    stops.reap(ws.ledger, runs, live_clock(ws)())  # runs killed earlier are closed first
     plan = make_plan(
         ws.fleet,
         ws.states(runs, forge.view()),
@@ -91,26 +93,35 @@ def tick(
     click.echo(f"Tick at {plan.now}: {len(plan.picks)} run(s) planned.")
     if ws.fleet.problems:
         click.echo(quarantined(ws.fleet.problems), err=True)
+    terms = lease_terms(ws)
     outcomes: list[RunOutcome] = []
     failed = 0
-    for pick in plan.picks:
-        try:
-            outcome = execute(
-                ws,
-                forge,
-                pick.role,
-                pick.task or "",
-                trigger=trigger,
-                client_factory=anthropic_client(ws),
-                dry_run=dry_run,
-            )
-        except ConfigError as exc:  # one misconfigured role does not stop the others
-            click.echo(f"{pick.role}/{pick.task}: not run: {exc}", err=True)
-            failed += 1
-            continue
-        outcomes.append(outcome)
-        click.echo(render_outcome(outcome))
-        failed += outcome.record.outcome in FAILED
+    try:
+        with cancellable():
+            for pick in plan.picks:
+                try:
+                    outcome = execute(
+                        ws,
+                        forge,
+                        pick.role,
+                        pick.task or "",
+                        trigger=trigger,
+                        client_factory=anthropic_client(ws),
+                        dry_run=dry_run,
+                        lease_terms=terms,
+                    )
+                except ConfigError as exc:  # one misconfigured role does not stop the others
+                    click.echo(f"{pick.role}/{pick.task}: not run: {exc}", err=True)
+                    failed += 1
+                    continue
+                outcomes.append(outcome)
+                click.echo(render_outcome(outcome))
+                failed += outcome.record.outcome in FAILED and not outcome.skipped
+                if outcome.record.outcome == "cancelled":
+                    break  # the job is being cancelled: start nothing else
+    except Cancelled as exc:  # between runs: nothing was running, nothing to record
+        click.echo(f"tick {exc}; the remaining runs were not started", err=True)
+        failed += 1
     for line in report(ws, outcomes, "fleet tick"):
         click.echo(line)
     return 1 if failed else 0

@@ -13,9 +13,11 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
-from runner.clock import Clock, iso
+from runner import faults
+from runner.clock import Clock, iso, parse
 from runner.forge.base import (
     ForgeError,
     Issue,
@@ -33,6 +35,7 @@ from runner.forge.github_reads import GitHubReads
 from runner.model import ForgeSettings
 from runner.state import StateStore
 
+CLAIM_TTL = timedelta(minutes=10)  # longer than opening one issue can take, retries included
 LABELS = {  # suffix -> (colour, description)
     "escalation": ("d73a4a", "An agent needs a human: answer, then close"),
     "agent-pr": ("0e8a16", "Opened by a fleet agent; merging completes the task"),
@@ -263,6 +266,7 @@ class GitHubForge(GitHubReads):
                 ),
                 find,
             )
+        faults.hit("issue")
         if self.store is not None:
             self.store.write(
                 {claim: (f'{{"marker": "{mark}", "issue": {issue.number}}}\n').encode()},
@@ -271,10 +275,12 @@ class GitHubForge(GitHubReads):
         return issue, True
 
     def _claim_is_stale(self, old: dict[str, Any]) -> bool:
-        """A claim whose issue was closed (answered) no longer blocks a new escalation."""
+        """A claim whose issue was closed (answered) no longer blocks a new escalation;
+        nor does one whose claimant died before opening the issue (CLAIM_TTL later)."""
         number = old.get("issue")
         if number is None:
-            return False
+            claimed = old.get("claimed")
+            return not claimed or parse(str(claimed)) + CLAIM_TTL < self.clock.now()
         issue = self.repo.get_issue(int(number))
         names = {label.name for label in issue.labels}
         return issue.state == "closed" or self._label("escalation") not in names

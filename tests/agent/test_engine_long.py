@@ -110,8 +110,14 @@ def test_killed_run_is_visible_and_the_next_run_resumes_its_branch(agent_repo: P
     assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "draft"  # work kept
 
     with FakeAnthropic([reply(tool("finish", summary="finished the draft"))]) as fake:
-        outcome, _, _ = _run(agent_repo, fake)
+        held, _, _ = _run(agent_repo, fake)  # its lease is live for 5 minutes: no model call
+        assert "holds the task" in held.skipped and not fake.requests
+        # six minutes later the lease has expired without a heartbeat: the task is free
+        outcome, _, _ = _run(agent_repo, fake, FLEET_NOW="2026-11-24T10:36:00Z")
     first_turn = fake.requests[0]["messages"][0]["content"][0]["text"]
     assert "## Resuming" in first_turn and "work in progress (turn 1)" in first_turn
     assert outcome.record.outcome == "done"
     assert outcome.pr is not None
+    records = {r.run_id: r for r in Ledger(StateStore(Git(agent_repo))).runs()}
+    dead = records[killed[0].run_id]  # the ledger keeps no run "running" that nobody runs
+    assert dead.outcome == "error" and "killed: its lease expired" in dead.reason

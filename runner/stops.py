@@ -1,0 +1,154 @@
+"""How a run ends when it cannot end well: cancelled, killed, or unable to push.
+
+Each stop leaves the task resumable (the work on its branch, the checkpoint unmoved) or
+asks a human once, and the ledger says which: no run stays `running` after it died.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from runner import faults
+from runner.bodies import escalation_body, escalation_title
+from runner.clock import iso
+from runner.forge.base import Forge, Issue
+from runner.gitrepo import Git, GitError
+from runner.interrupt import Cancelled
+from runner.lease import live_leases
+from runner.model import Role, RunRecord, Task
+from runner.state import Ledger, run_path
+from runner.worktree import WorkBranch, push_needs_human
+
+PUSH_ATTEMPTS = 3  # consecutive runs whose push failed before a human is asked
+
+
+def escalate(
+    forge: Forge, role: Role, task: Task | None, kind: str, summary: str, record: RunRecord
+) -> Issue:
+    issue = forge.escalate(
+        role=role.name,
+        task=task.id if task else None,
+        kind=kind,
+        title=escalation_title(role.name, summary, task.id if task else None),
+        body=escalation_body(role.name, task, kind, summary, record),
+        assignees=role.escalate_to,
+    )
+    faults.hit("escalation")
+    return issue
+
+
+def killed(record: RunRecord, lease: Mapping[str, Any] | None, by: str) -> RunRecord | None:
+    """`record` closed as killed, when it is still `running` but its run is gone."""
+    if record.outcome != "running":
+        return None
+    record.outcome = "error"
+    lease = lease or {}
+    expired = f"its lease expired at {lease['expires']}" if lease else "it holds no lease"
+    record.reason = f"killed: {expired} and it never recorded its end; {by}"
+    record.ended = str(lease.get("renewed") or lease.get("expires") or record.started)
+    return record
+
+
+def reap(ledger: Ledger, runs: list[RunRecord], now: datetime) -> list[RunRecord]:
+    """Close every `running` record whose run holds no live lease (killed, or its machine
+    lost): a run takes its lease before its record and frees it after, so on one tip of
+    the state branch a running record without a live lease is a dead run. Returns the
+    records closed (also updated in `runs`)."""
+    if not any(r.outcome == "running" for r in runs):
+        return []
+    live = {str(v.get("run_id")) for v in live_leases(ledger.store, now).values()}
+    closed = []
+    for run in runs:
+        if run.outcome == "running" and run.run_id not in live:
+            killed(run, None, "closed by a later command")
+            if ledger.store.update(run_path(run), _close(run), f"run {run.run_id}: killed"):
+                closed.append(run)
+    return closed
+
+
+def _close(run: RunRecord) -> Callable[[Any], Any]:
+    """A change that closes `run` only if its record still says `running`."""
+
+    def change(old: Any) -> Any:
+        still_running = isinstance(old, dict) and old.get("outcome") == "running"
+        return run.to_dict() if still_running else None
+
+    return change
+
+
+def cancelled(
+    ws_now: datetime,
+    ledger: Ledger,
+    task: Task,
+    branch: WorkBranch,
+    record: RunRecord,
+    exc: Cancelled,
+) -> None:
+    """Commit and push what the run has, record it `cancelled`; the checkpoint stays, so
+    the next run resumes the branch with the same delta."""
+    if branch.path is not None:
+        try:
+            branch.commit(f"{task.id}: stopped (cancelled by {exc.signame})")
+            branch.push()  # a commit made just before the signal may not be pushed yet
+        except GitError as error:  # killed mid-git: what was committed before still counts
+            branch.push_error = branch.push_error or f"could not commit: {error}"
+    kept = f"; work so far is on {branch.branch}" if branch.commits or branch.resumed_from else ""
+    unpushed = f" (not pushed: {branch.push_error[:200]})" if branch.push_error else ""
+    record.outcome, record.reason = "cancelled", f"{exc}{kept}{unpushed}"
+    record.ended = iso(ws_now)
+    record.links.setdefault("branch", branch.branch)
+    if branch.commits:
+        record.links["commit"] = branch.commits[-1]
+    ledger.finish(record)
+
+
+def push_failed(
+    forge: Forge,
+    role: Role,
+    task: Task,
+    record: RunRecord,
+    branch: WorkBranch,
+    runs: list[RunRecord],
+    base: str,
+) -> Issue | None:
+    """The work could not be pushed: a failed run, no PR for a branch the forge does not
+    have, the work kept on the local branch for the next run to push (never forced).
+    A refusal only a human can lift, or the same failure run after run, is escalated,
+    with the work attached (on a hosted runner the local branch dies with the job)."""
+    error = (branch.push_error or "").strip()
+    record.outcome = "push_failed"
+    record.reason = f"could not push {branch.branch}: {error[:300]}"
+    hint = push_needs_human(error)
+    earlier = 0
+    for run in reversed([r for r in runs if r.task == task.id]):
+        if run.outcome != "push_failed":
+            break
+        earlier += 1
+    if hint is None and earlier + 1 < PUSH_ATTEMPTS:
+        record.reason += "; the work is kept on the local branch and the next run pushes it"
+        return None
+    hint = hint or (
+        f"the push failed {earlier + 1} runs in a row; check that the remote is reachable "
+        "and accepts pushes to the fleet's branches"
+    )
+    summary = (
+        f"The runner could not push the work branch `{branch.branch}`: {hint}. Then close "
+        f"this issue; the next run pushes the work (it is never force-pushed).\n\n"
+        f"The remote said:\n\n```\n{error[:2000]}\n```\n\n"
+        + kept_work(branch.git, base, f"refs/heads/{branch.branch}")
+    )
+    return escalate(forge, role, task, "blocked", summary, record)
+
+
+def kept_work(git: Git, base: str, ref: str, limit: int = 40_000) -> str:
+    """The unpushed commits as a patch, fenced so no line of it can end the fence."""
+    patch = git.run("format-patch", "--stdout", f"{base}..{ref}")
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", patch)), default=0))
+    if len(patch) > limit:
+        stat = git.run("diff", "--stat", f"{base}...{ref}")
+        size = f"{len(patch):,} bytes as a patch"
+        return f"The work ({size}) is too large to attach:\n\n{fence}\n{stat}{fence}\n"
+    return f"The work, as a patch (`git am` applies it):\n\n{fence}diff\n{patch}{fence}\n"

@@ -1,0 +1,200 @@
+"""Runs that cannot end well: a refused push, a cancelled job, a second run of a live task.
+
+Real processes, real git (a bare origin whose pre-receive hook refuses pushes), the
+scripted Messages API over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.gitrepo import Git
+from runner.state import Ledger, StateStore
+from tests.agent.test_engine import _env, _run
+from tests.conftest import git
+from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+
+ROOT = Path(__file__).parents[1]
+WORKFLOW_REFUSAL = (
+    "refusing to allow a GitHub App to create or update workflow "
+    "`.github/workflows/x.yml` without `workflows` permission"
+)
+WORK = [
+    reply(tool("write_file", path="out/report.md", content="# Report\n")),
+    reply(tool("finish", summary="wrote it")),
+]
+
+
+def refuse_work_pushes(repo: Path, message: str) -> Path:
+    """The origin's pre-receive hook refuses every push to a fleet/ branch with `message`."""
+    hook = repo.parent / "origin.git" / "hooks" / "pre-receive"
+    hook.write_text(
+        '#!/bin/sh\nwhile read old new ref; do case "$ref" in refs/heads/fleet/*)\n'
+        f"  echo '{message}' >&2; exit 1;; esac; done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    return hook
+
+
+def fleet(repo: Path, fake: FakeAnthropic, *args: str, **env: str) -> subprocess.Popen[str]:
+    full = {**_env(fake, **env), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", "-C", str(repo), *args],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def records(repo: Path) -> list:
+    git(repo, "fetch", "-q", "origin", "+fleet-state:refs/remotes/origin/fleet-state")
+    return Ledger(StateStore(Git(repo))).runs()
+
+
+def test_failed_push_is_a_failed_run_and_the_next_run_pushes_the_work(agent_repo: Path) -> None:
+    hook = refuse_work_pushes(agent_repo, "error: the server is having a bad day")
+    with FakeAnthropic(list(WORK)) as fake:
+        proc = fleet(agent_repo, fake, "run", "--role", "tester", "--task", "t-100")
+        out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 1, out
+    assert "push_failed" in out and "bad day" in out and "PR" not in out
+    [run] = records(agent_repo)
+    assert run.outcome == "push_failed" and "pr" not in run.links
+    state = Git(agent_repo)
+    assert not StateStore(state).list("forge/prs/")  # no PR for a branch the forge lacks
+    assert "fleet/tester/t-100" not in git(agent_repo.parent / "origin.git", "branch")
+    kept = git(agent_repo, "show", "fleet/tester/t-100:out/report.md")
+    assert kept == "# Report\n"  # the work is on the local branch
+
+    hook.unlink()  # the remote is back: the next run resumes the local work and pushes it
+    with FakeAnthropic([reply(tool("finish", summary="pushed at last"))]) as fake:
+        outcome, _, _ = _run(agent_repo, fake)
+    assert outcome.record.outcome == "done" and outcome.pr is not None
+    origin = agent_repo.parent / "origin.git"
+    assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "# Report\n"
+    assert "work in progress" in fake.requests[0]["messages"][0]["content"][0]["text"]
+
+
+def test_push_refused_for_a_human_reason_escalates_once_with_the_work(agent_repo: Path) -> None:
+    refuse_work_pushes(agent_repo, WORKFLOW_REFUSAL)
+    with FakeAnthropic(list(WORK)) as fake:
+        outcome, _, forge = _run(agent_repo, fake)
+    assert outcome.record.outcome == "push_failed" and outcome.pr is None
+    assert outcome.issue is not None and outcome.issue.kind == "blocked"
+    assert len([i for i in forge.activity(None) if i.kind == "escalation"]) == 1
+    body = StateStore(Git(agent_repo)).read_json("forge/issues/tester/t-100/blocked.json")
+    assert "`workflows` permission" in body["body"]  # what to do
+    assert "+# Report" in body["body"]  # the work itself, as a patch
+    with FakeAnthropic([reply(tool("finish", summary="again"))]) as fake:
+        again, _, forge = _run(agent_repo, fake)
+    assert again.record.outcome == "push_failed" and not again.issue.created_now
+    assert len([i for i in forge.activity(None) if i.kind == "escalation"]) == 1
+
+
+def test_transient_push_failures_escalate_after_three_runs(agent_repo: Path) -> None:
+    refuse_work_pushes(agent_repo, "error: flaky")
+    issues = []
+    for n in range(3):
+        with FakeAnthropic(list(WORK) if n == 0 else [reply(tool("finish", summary="x"))]) as f:
+            outcome, _, _ = _run(agent_repo, f)
+        assert outcome.record.outcome == "push_failed"
+        issues.append(outcome.issue)
+    assert issues[:2] == [None, None] and issues[2] is not None and issues[2].kind == "blocked"
+
+
+@pytest.mark.slow
+def test_sigterm_records_cancelled_kills_the_tool_and_the_work_resumes(
+    agent_repo: Path, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    sleeper = (
+        "import subprocess,time,pathlib; p=subprocess.Popen(['sleep','300']); "
+        f"pathlib.Path('{pidfile}').write_text(str(p.pid)); time.sleep(300)"
+    )
+    script = [
+        reply(tool("write_file", path="out/report.md", content="draft")),
+        reply(tool("run_command", command=f'python3 -c "{sleeper}"')),
+    ]
+    with FakeAnthropic(script) as fake:
+        proc = fleet(agent_repo, fake, "run", "--role", "tester", "--task", "t-100")
+        deadline = time.monotonic() + 60
+        while not pidfile.exists() or not pidfile.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.05)
+        grandchild = int(pidfile.read_text())
+        proc.send_signal(signal.SIGTERM)  # as Actions does when a job is cancelled
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 1, out
+    assert "cancelled" in out
+    [run] = records(agent_repo)
+    assert run.outcome == "cancelled" and "SIGTERM" in run.reason
+    with pytest.raises(ProcessLookupError):  # the tool's whole process group is gone
+        for _ in range(100):
+            os.kill(grandchild, 0)
+            time.sleep(0.05)
+    origin = agent_repo.parent / "origin.git"
+    assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "draft"
+    assert not StateStore(Git(agent_repo)).list("leases/")  # released: resumable at once
+    with FakeAnthropic([reply(tool("finish", summary="resumed"))]) as fake:
+        outcome, _, _ = _run(agent_repo, fake)
+    assert outcome.record.outcome == "done"
+
+
+@pytest.mark.slow
+def test_two_live_runs_of_one_task_call_the_model_once(agent_repo: Path, tmp_path: Path) -> None:
+    """Two clones, two processes, one bare origin: the lease lets exactly one work."""
+    origin = agent_repo.parent / "origin.git"
+    clones = []
+    for name in ("a", "b"):
+        git(tmp_path, "clone", "-q", str(origin), str(tmp_path / name))
+        clones.append(tmp_path / name)
+
+    def slow_write(body: dict) -> dict:
+        time.sleep(3)  # long enough for the other process to try the task
+        return WORK[0]
+
+    with FakeAnthropic([slow_write, WORK[1]]) as fake:
+        procs = [fleet(c, fake, "run", "--role", "tester", "--task", "t-100") for c in clones]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert len(fake.requests) == 2  # one run's two turns; the other never called
+    assert sum("tester/t-100: done" in o for o in outs) == 1, outs
+    assert sum(("holds the task" in o) or ("already running" in o) for o in outs) == 1
+    assert [r.outcome for r in records(agent_repo)] == ["done"]
+
+
+@pytest.mark.slow
+def test_heartbeat_keeps_a_long_run_live_past_its_ttl(agent_repo: Path, tmp_path: Path) -> None:
+    """With the wall clock (no FLEET_NOW), a run longer than the lease TTL keeps its task:
+    a run started after one TTL is refused, because the heartbeat renewed the lease."""
+    terms = {"FLEET_LEASE_TTL": "2", "FLEET_LEASE_HEARTBEAT": "0.3", "FLEET_NOW": ""}
+
+    def slow_write(body: dict) -> dict:
+        time.sleep(6)
+        return WORK[0]
+
+    with FakeAnthropic([slow_write, WORK[1]]) as fake:
+        first = fleet(agent_repo, fake, "run", "--role", "tester", "--task", "t-100", **terms)
+        store = StateStore(Git(agent_repo))
+        deadline = time.monotonic() + 60
+        while not fake.requests:  # the first run is working
+            assert first.poll() is None and time.monotonic() < deadline, first.stdout.read()
+            time.sleep(0.05)
+        time.sleep(3)  # past one TTL since the lease was taken
+        clone = tmp_path / "b"
+        git(tmp_path, "clone", "-q", str(agent_repo.parent / "origin.git"), str(clone))
+        second = fleet(clone, fake, "run", "--role", "tester", "--task", "t-100", **terms)
+        second_out = second.communicate(timeout=60)[0]
+        first_out = first.communicate(timeout=60)[0]
+    assert second.returncode == 0 and "t-100: done" not in second_out, second_out
+    assert "tester/t-100: done" in first_out, first_out
+    assert len(fake.requests) == 2
+    store.refresh()
+    assert not store.list("leases/")
