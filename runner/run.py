@@ -37,6 +37,7 @@ from runner.workspace import ConfigError, Workspace
 from runner.worktree import WorkBranch
 
 ClientFactory = Callable[[Role], Any]
+REJECTED = "model API credential rejected"  # the engine's reason for a 401/403
 ACTED = ("done", "escalated", "failed", "budget", "max_turns")  # outcomes that used the delta
 
 
@@ -89,6 +90,50 @@ def role_delta(
     )
 
 
+@dataclass
+class ModelGate:
+    """Whether the model key is known good, across the runs of one command: checked once
+    (a cheap authenticated call) before the first run writes anything; once rejected,
+    no later run of the same tick calls the model."""
+
+    checked: bool = False
+    rejected: str = ""
+
+    def check(
+        self,
+        ws: Workspace,
+        forge: Forge,
+        role: Role,
+        record: RunRecord,
+        client_factory: ClientFactory,
+    ) -> RunOutcome | None:
+        """None when the run may call the model; else how it ended (nothing else done)."""
+        from runner.agent.preflight import preflight
+
+        if self.rejected:
+            return RunOutcome(
+                record, skipped=f"the model API rejected the key earlier ({self.rejected})"
+            )
+        if self.checked:
+            return None
+        result = preflight(client_factory(role))
+        if result.status == "credential":
+            # one escalation, then one ledger write: nothing was written while unknown
+            self.rejected = result.detail or f"HTTP {result.http_status}"
+            issue = stops.model_key_rejected(forge, role, record, self.rejected)
+            record.outcome, record.reason = "escalated", f"{REJECTED}: {self.rejected}"
+            record.ended, record.links = iso(ws.now), {"issue": issue.url or issue.id}
+            ws.ledger.finish(record)
+            return RunOutcome(record, issue=issue, recorded=True)
+        if result.status == "unavailable":  # not proven bad: no issue, the next tick retries
+            record.outcome, record.reason = "model_unavailable", f"preflight: {result.detail}"
+            record.ended = iso(ws.now)
+            ws.ledger.finish(record)
+            return RunOutcome(record, recorded=True)
+        self.checked = True
+        return None
+
+
 def execute(
     ws: Workspace,
     forge: Forge,
@@ -102,6 +147,7 @@ def execute(
     run_id: str | None = None,
     push: bool = True,
     lease_terms: LeaseTerms | None = None,
+    gate: ModelGate | None = None,
 ) -> RunOutcome:
     """`run_id` and `push=False` for the agent phase: the claim named the run, and the
     apply phase pushes what the outputs bundle (runner/agent_phase.py)."""
@@ -133,6 +179,11 @@ def execute(
         )
     jail = _jail(fleet.config.sandbox)
     record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
+    if role.engine == "anthropic":
+        gate = gate if gate is not None else ModelGate()
+        stopped = gate.check(ws, forge, role, record, client_factory)
+        if stopped is not None:
+            return stopped
     job = _Job(role, task, delta, runs, client_factory, feedback, jail, push)
     if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
         return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
@@ -152,7 +203,10 @@ def execute(
             skipped=f"run {holder.get('run_id')} holds the task (its lease runs to "
             f"{holder.get('expires')}); nothing done",
         )
-    return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease)
+    outcome = _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease)
+    if gate is not None and record.reason == REJECTED:
+        gate.rejected = REJECTED  # the rest of the tick makes no model call
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -391,7 +445,9 @@ def _publish(
         )
         faults.hit("pr")
         record.links["pr"] = outcome.pr.url or outcome.pr.id
-    if result.escalation is not None:
+    if result.escalation is not None and result.reason == REJECTED:  # the key died mid-run
+        outcome.issue = stops.model_key_rejected(forge, role, record, result.escalation.summary)
+    elif result.escalation is not None:
         kind, summary = result.escalation.kind, result.escalation.summary
         outcome.issue = stops.escalate(forge, role, task, kind, summary, record)
     if outcome.issue is not None:

@@ -152,3 +152,28 @@ def kept_work(git: Git, base: str, ref: str, limit: int = 40_000) -> str:
         size = f"{len(patch):,} bytes as a patch"
         return f"The work ({size}) is too large to attach:\n\n{fence}\n{stat}{fence}\n"
     return f"The work, as a patch (`git am` applies it):\n\n{fence}diff\n{patch}{fence}\n"
+
+
+MODEL_KEY = "ANTHROPIC_API_KEY"
+FLEET_SUBJECT = "fleet"  # the escalation's "role" when the problem is the fleet's, not a role's
+
+
+def model_key_rejected(forge: Forge, role: Role, record: RunRecord, detail: str) -> Issue:
+    """The model API rejected the key (401/403): one escalation per fleet, keyed on the
+    credential, not the task (the forge notes a repeat on the open one)."""
+    subject = f"credential-{MODEL_KEY}"
+    summary = (
+        f"The model API rejected {MODEL_KEY} ({detail}). Every role on the anthropic "
+        f"engine is stopped until it works: rotate the {MODEL_KEY} secret (check the "
+        "key, its workspace and its organisation's access), then close this issue."
+    )
+    issue = forge.escalate(
+        role=FLEET_SUBJECT,
+        task=subject,
+        kind="credential",
+        title=escalation_title(FLEET_SUBJECT, f"{MODEL_KEY} rejected by the model API", subject),
+        body=escalation_body(role.name, None, "credential", summary, record),
+        assignees=role.escalate_to,
+    )
+    faults.hit("escalation")
+    return issue

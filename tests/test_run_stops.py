@@ -198,3 +198,30 @@ def test_heartbeat_keeps_a_long_run_live_past_its_ttl(agent_repo: Path, tmp_path
     assert len(fake.requests) == 2
     store.refresh()
     assert not store.list("leases/")
+
+
+def test_dead_key_is_one_escalation_per_fleet_and_stops_the_tick(agent_repo: Path) -> None:
+    """Every role is due; five use the anthropic engine and the key is rejected: one
+    preflight, no Messages call, one `credential` escalation keyed on the key (not the
+    task) and one ledger record for them; the shell roles still run; a second tick opens
+    no second escalation."""
+    with FakeAnthropic(list(WORK), api_key="sk-ant-the-real-one") as fake:
+        proc = fleet(agent_repo, fake, "tick")
+        out = proc.communicate(timeout=120)[0]
+        assert len(fake.model_requests) == 1 and not fake.requests, out  # the key check only
+        again = fleet(agent_repo, fake, "tick")
+        out2 = again.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and again.returncode == 0, out + out2
+    assert out.count("escalated (model API credential rejected") == 1
+    assert out.count("rejected the key earlier") == 4, out  # no call, no record, no issue
+    assert out.count(": done") == 2  # the shell-engine roles are not stopped
+    store = StateStore(Git(agent_repo))
+    store.refresh()
+    issues = store.list("forge/issues/")
+    assert issues == ["forge/issues/fleet/credential-ANTHROPIC_API_KEY/credential.json"]
+    issue = store.read_json(issues[0])
+    assert "rotate the ANTHROPIC_API_KEY secret" in issue["body"]
+    assert len(issue["comments"]) == 1  # the second tick noted it on the same issue
+    outcomes = sorted(r.outcome for r in records(agent_repo))
+    assert outcomes == ["done", "done", "escalated", "escalated"]  # one per tick for the key
+    assert not store.list("leases/")  # no lease was taken with a dead key

@@ -19,7 +19,7 @@ from runner.interrupt import Cancelled, cancellable
 from runner.outcome import FAILED, anthropic_client, lease_terms, render_outcome, report
 from runner.plan import make_plan
 from runner.pr_plan import plan_comment
-from runner.run import RunOutcome, execute, live_clock
+from runner.run import ModelGate, RunOutcome, execute, live_clock
 from runner.workspace import ConfigError, Workspace, open_workspace
 
 
@@ -94,6 +94,7 @@ def tick(
     if ws.fleet.problems:
         click.echo(quarantined(ws.fleet.problems), err=True)
     terms = lease_terms(ws)
+    gate = ModelGate()  # one key check per tick; after a 401/403 no more model calls
     outcomes: list[RunOutcome] = []
     failed = 0
     try:
@@ -109,6 +110,7 @@ def tick(
                         client_factory=anthropic_client(ws),
                         dry_run=dry_run,
                         lease_terms=terms,
+                        gate=gate,
                     )
                 except ConfigError as exc:  # one misconfigured role does not stop the others
                     click.echo(f"{pick.role}/{pick.task}: not run: {exc}", err=True)

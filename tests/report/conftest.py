@@ -97,6 +97,16 @@ def fixture_repo(example: Path) -> Path:
     store.write(
         dict(
             [
+                rec(  # r5 is live: it holds its task's lease (runner.lease)
+                    "leases/t-005.json",
+                    task="t-005",
+                    role="cto",
+                    run_id="r5",
+                    run_record="runs/2026-11-24/r5.json",
+                    renewed="2026-11-24T11:59:00Z",
+                    expires="2026-11-24T12:30:00Z",
+                    heartbeat=True,
+                ),
                 rec(
                     "forge/prs/devops/t-001.json",
                     id="local-pr:devops/t-001",
