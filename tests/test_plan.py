@@ -86,6 +86,7 @@ def test_blocked_review_and_running_are_explained(example: Path) -> None:
     forge = ForgeView(
         open_prs={"t-001": PullRef("#3", "", "2026-11-24T00:00:00Z")},
         escalations={"t-006": (EscalationRef("#4", "credential", "", "2026-11-24T00:00:00Z"),)},
+        live_runs=frozenset({"r9"}),  # r9 holds its task's lease
     )
     live = RunRecord("r9", "cto", "t-005", "2026-11-24T10:00:00Z")
     decisions = _by_task(_plan(example, runs=[live], forge=forge, force_due=["cto"]))

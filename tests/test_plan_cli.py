@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.gitrepo import Git
+from runner.lease import Lease, LeaseTerms
 from runner.model import RunRecord
 from runner.state import Ledger, StateStore
 
@@ -20,7 +22,11 @@ def test_plan_text_explains_every_task(repo: Path, fleet_cli, monkeypatch) -> No
 
 def test_plan_reads_the_ledger_and_work_branches(repo: Path, fleet_cli, monkeypatch) -> None:
     monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")
-    Ledger(StateStore(Git(repo))).start(RunRecord("r1", "cto", "t-005", "2026-11-24T10:00:00Z"))
+    store = StateStore(Git(repo))
+    held = datetime(2026, 11, 24, 10, 29, tzinfo=UTC)
+    path = "runs/2026-11-24/r1.json"
+    assert Lease(store, "t-005", "cto", "r1", path, lambda: held, LeaseTerms()).acquire() is None
+    Ledger(store).start(RunRecord("r1", "cto", "t-005", "2026-11-24T10:00:00Z"))
     Git(repo).run("branch", "fleet/devops/t-001")
     data = json.loads(fleet_cli("-C", str(repo), "plan", "--format", "json").stdout)
     reasons = {d["task"]: d["reason"] for d in data["decisions"] if d["task"]}
