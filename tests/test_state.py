@@ -145,6 +145,9 @@ def test_a_newer_runners_records_are_read_ignoring_what_this_runner_does_not_kno
             "runs/2026-11-24/r8.json": json.dumps(later_outcome).encode(),
             "runs/2026-11-24/r7.json": json.dumps(wrong_type).encode(),
             "checkpoints/cto.json": json.dumps(newer_checkpoint).encode(),
+            "leases/t-005.json": json.dumps(  # r9 is live: it holds its task's lease
+                {"task": "t-005", "run_id": "r9", "expires": "2026-11-24T11:00:00Z"}
+            ).encode(),
         },
         "a newer runner wrote these",
     )
