@@ -26,6 +26,7 @@ from runner.clock import iso
 from runner.errors import FleetError, UsageError
 from runner.forge.base import Forge, Issue
 from runner.gitrepo import Git
+from runner.lease import release
 from runner.model import Fleet, RunRecord, Task
 from runner.records import EscalationRef, ForgeView, TaskState
 from runner.state import Ledger
@@ -139,6 +140,8 @@ def retry_plan(
 def abandon(ledger: Ledger, record: RunRecord, now: datetime, who: str) -> RunRecord:
     ended = replace(record, outcome="error", ended=iso(now), reason=f"{ABANDONED}; by {who}")
     ledger.finish(ended)
+    if record.task:  # its lease too, or the task stays held until the lease expires
+        release(ledger.store, record.task, record.run_id)
     return ended
 
 

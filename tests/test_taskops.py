@@ -4,6 +4,7 @@ with the local forge and the GitHub forge (loopback fake)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from runner.cli import STATES
 from runner.forge.select import open_forge
 from runner.gitrepo import Git
+from runner.lease import Lease, LeaseTerms
 from runner.lifecycle import STATES as LIFECYCLE_STATES
 from runner.model import RunRecord
 from runner.state import Ledger, StateStore
@@ -74,10 +76,15 @@ def test_show_has_state_runs_cost_pr_and_the_last_delta(repo: Path, fleet_cli, l
 def test_retry_abandons_a_dead_running_record_only_when_told(repo: Path, fleet_cli, local) -> None:
     """A killed run leaves `running` behind and the task is refused for hours; retry
     refuses to guess it is dead, --force marks it abandoned and the task runs again."""
-    ledger = Ledger(StateStore(Git(repo)))
+    store = StateStore(Git(repo))
+    ledger = Ledger(store)
+    path = "runs/2026-11-24/r-dead.json"
+    held = datetime(2026, 11, 24, 10, 29, tzinfo=UTC)  # its lease has minutes left
+    lease = Lease(store, "t-001", "devops", "r-dead", path, lambda: held, LeaseTerms())
+    assert lease.acquire() is None
     ledger.start(RunRecord("r-dead", "devops", "t-001", "2026-11-24T10:00:00Z", trigger="test"))
     plan = _json(fleet_cli, repo, "plan", "--role", "devops", "--due", "devops")
-    assert plan["picks"] == []  # stuck: the dead run looks live
+    assert plan["picks"] == []  # stuck: the dead run looks live (its lease has not expired)
     refused = fleet_cli("-C", str(repo), "task", "retry", "t-001")
     assert refused.exit_code == 1
     assert "run r-dead of t-001" in refused.stderr and "--force" in refused.stderr
