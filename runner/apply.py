@@ -21,7 +21,7 @@ from runner.model import ApplyCaps, Role, Task
 from runner.neutralize import live_references
 from runner.outputs import Outputs
 from runner.paths import matches
-from runner.secretscan import Secret, scan, scan_bytes
+from runner.secretscan import Secret, redact, scan, scan_bytes
 from runner.tasks import mark_done
 from runner.worktree import agent_identity
 from runner.yamlfile import parse
@@ -87,6 +87,9 @@ def review(git: Git, directory: Path, outputs: Outputs, rules: Rules, ref: str) 
             verdict.refusals.append(f"the bundle is refused: {exc}")
     elif outputs.proposed_tasks:
         verdict.refusals.append("proposed tasks are declared but no commits carry them")
+    # refusals quote agent-chosen paths (in a security escalation): never a secret in one
+    verdict.refusals = [redact(r, rules.secrets) for r in verdict.refusals]
+    verdict.notes = [redact(n, rules.secrets) for n in verdict.notes]
     return verdict
 
 
@@ -179,9 +182,10 @@ def _check_commits(history: list[CommitInfo], rules: Rules, verdict: Review) -> 
                 f"commit {info.sha[:12]}'s message holds a closing reference (merging it "
                 "would close an issue)"
             )
-        hits = scan(info.message, rules.secrets, f"commit message {info.sha[:12]}")
+        # the whole object is published: names and any extra header, not only the message
+        hits = scan(f"{info.header}\n\n{info.message}", rules.secrets, f"commit {info.sha[:12]}")
         if hits:
-            verdict.refusals.append(f"commit {info.sha[:12]}'s message holds a secret")
+            verdict.refusals.append(f"commit {info.sha[:12]}'s message or header holds a secret")
             verdict.findings += [h.describe() for h in hits]
 
 
@@ -223,6 +227,10 @@ def _check_changes(
         problem = path_problem(change, rules, proposed)
         if problem:
             verdict.refusals.append(f"commit {change.commit[:12]}: {problem}")
+        hits = scan(change.path, rules.secrets, f"a file name in commit {change.commit[:12]}")
+        if hits:
+            verdict.refusals.append(f"commit {change.commit[:12]}: a file name holds a secret")
+            verdict.findings += [h.describe() for h in hits]
     readable = [c for c in live if sizes.get(c.new_sha, 0) <= rules.caps.max_file_bytes]
     for c in live:
         if sizes.get(c.new_sha, 0) > rules.caps.max_file_bytes:

@@ -30,6 +30,7 @@ class CommitInfo:
     author_email: str
     committer_email: str
     message: str
+    header: str = ""  # the raw header lines (author and committer names, extra headers)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def commits(git: Git, start: str, head: str) -> list[CommitInfo]:
                 author = _email(value)
             elif key == "committer":
                 committer = _email(value)
-        out.append(CommitInfo(sha, tuple(parents), author, committer, message))
+        out.append(CommitInfo(sha, tuple(parents), author, committer, message, header))
     return out
 
 

@@ -23,6 +23,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
+# Words in a variable's name that say it holds a credential (here, a leaf module, so the
+# sandbox's environment scrub and `known_secrets` share them without an import cycle).
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSW", "CREDENTIAL", "PRIVATE", "COOKIE")
 MIN_SECRET_LENGTH = 8  # shorter known values match too much ordinary text to be useful
 REDACTED = "[REDACTED:{kind}]"
 
@@ -226,8 +229,6 @@ def known_secrets(environ: Mapping[str, str], names: Iterable[str] | None = None
     whose name says credential, by the sandbox's own words), if set and long enough.
     Not every GITHUB_* variable: GITHUB_REPOSITORY is public and would match everywhere."""
     if names is None:
-        from runner.agent.sandbox import SECRET_WORDS
-
         names = [n for n in environ if any(word in n.upper() for word in SECRET_WORDS)]
     out = []
     for name in sorted(set(names)):

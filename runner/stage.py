@@ -50,6 +50,9 @@ HARDENED = (
     "protocol.ext.allow=never",
 )
 GITLINK = "160000"
+# The largest file the runner reads to commit: GitHub refuses larger blobs anyway, and a
+# sparse file the agent's code made (`truncate -s 1T`) must not be read into memory.
+MAX_FILE_BYTES = 100 * 1024 * 1024
 
 
 def safe_env(environ: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -98,6 +101,7 @@ class TreeGit:
 class Entry:
     mode: str
     data: bytes
+    oversized: bool = False  # over MAX_FILE_BYTES: never read, never committed
 
     @property
     def sha(self) -> str:
@@ -128,7 +132,9 @@ def read_entry(root: Path, rel: str) -> Entry | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     mode = "100755" if st.st_mode & stat.S_IXUSR else "100644"
-    return Entry(mode, safefs.read_bytes(root, rel))
+    if st.st_size > MAX_FILE_BYTES:
+        return Entry(mode, b"", oversized=True)
+    return Entry(mode, safefs.read_bytes(root, rel, limit=MAX_FILE_BYTES))
 
 
 def changes(tg: TreeGit) -> dict[str, Entry | None]:

@@ -189,14 +189,16 @@ class WorkBranch:
         return sha
 
     def sweep(self) -> list[str]:
-        """Revert every change outside the role's writable globs; returns those paths."""
+        """Revert every change outside the role's writable globs, and every file too big
+        to commit (its size is not read into memory); returns those paths."""
         tg = self._tree()
-        outside = [
-            p for p in stage.changes(tg) if not stage.permitted(p, self.writable, self.runner_paths)
-        ]
-        stage.revert(tg, outside)
-        self.reverted.extend(p for p in outside if p not in self.reverted)
-        return outside
+        found = stage.changes(tg)
+        outside = [p for p in found if not stage.permitted(p, self.writable, self.runner_paths)]
+        big = [p for p, e in found.items() if e is not None and e.oversized and p not in outside]
+        stage.revert(tg, outside + big)
+        notes = outside + [f"{p} (over {stage.MAX_FILE_BYTES} bytes)" for p in big]
+        self.reverted.extend(p for p in notes if p not in self.reverted)
+        return outside + big
 
     def push(self) -> None:
         """Push the branch (never forced: a rejected push keeps the work here, and the

@@ -23,10 +23,17 @@ from runner.agent.jailgit import JailGit, jail_env
 from runner.errors import FleetError
 from runner.gitrepo import GitError
 from runner.paths import matches_any
+from runner.secretscan import SECRET_WORDS, scan
 
 # Never passed to a tool subprocess, even if a role lists them as credentials.
 RUNNER_PREFIXES = ("GITHUB_", "ANTHROPIC_", "ACTIONS_", "FLEET_")
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+# Whole words of a name (split at `_`) that name a secret without the words above:
+# GH_PAT, DOCKER_AUTH_CONFIG, NPM_CONFIG__AUTH, SENTRY_DSN, DEPLOY_WEBHOOK, ...
+SECRET_PARTS = frozenset(
+    {"PAT", "AUTH", "AUTHS", "AUTHORIZATION", "DSN", "PASS", "SESSION", "HOOK", "WEBHOOK"}
+)
+# A URL carrying a password (postgres://user:pass@host, https://x:token@github.com).
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
 OUTPUT_CAP = 8000
 
 
@@ -36,14 +43,28 @@ class ToolError(FleetError):
 
 def is_secret_name(name: str) -> bool:
     upper = name.upper()
-    return upper.startswith(RUNNER_PREFIXES) or any(word in upper for word in SECRET_WORDS)
+    if upper.startswith(RUNNER_PREFIXES) or any(word in upper for word in SECRET_WORDS):
+        return True
+    return any(part in SECRET_PARTS for part in upper.split("_"))
+
+
+def is_secret_value(value: str) -> bool:
+    """A value that is a secret whatever its variable is called: a token shape the
+    secret scanner knows (ghp_, sk-ant-, AKIA..., a private key) or a URL with a
+    password in it."""
+    return bool(_URL_USERINFO.search(value)) or bool(scan(value))
 
 
 def scrub_env(environ: Mapping[str, str], grant: Iterable[str] = ()) -> dict[str, str]:
     """The environment for tool subprocesses: no credentials, except those the role file
-    explicitly grants (and never the runner's own GitHub/Anthropic/Actions variables)."""
+    explicitly grants (and never the runner's own GitHub/Anthropic/Actions variables).
+    A name that does not look secret is not enough: the value is checked too."""
     granted = {g for g in grant if not g.upper().startswith(RUNNER_PREFIXES)}
-    env = {k: v for k, v in environ.items() if k in granted or not is_secret_name(k)}
+    env = {
+        k: v
+        for k, v in environ.items()
+        if k in granted or not (is_secret_name(k) or is_secret_value(v))
+    }
     env.setdefault("PATH", os.defpath)
     env["GIT_TERMINAL_PROMPT"] = "0"
     return env
