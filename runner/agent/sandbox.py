@@ -35,6 +35,17 @@ SECRET_PARTS = frozenset(
 # A URL carrying a password (postgres://user:pass@host, https://x:token@github.com).
 _URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@")
 OUTPUT_CAP = 8000
+# What an agent command inherits from the runner's environment without a grant: the
+# locale, the terminal and where tool chains live. Everything else (an unknown variable
+# may hold a secret under any name) must be listed under the role's `credentials:`.
+PASSED_NAMES = frozenset(
+    {
+        "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "COLUMNS", "NO_COLOR", "FORCE_COLOR", "CI",
+        "USER", "LOGNAME", "SHELL", "JAVA_HOME", "GOROOT", "GOPATH", "GOFLAGS", "CARGO_HOME",
+        "RUSTUP_HOME", "NODE_PATH", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK",
+    }
+)  # fmt: skip
 
 
 class ToolError(FleetError):
@@ -56,14 +67,19 @@ def is_secret_value(value: str) -> bool:
 
 
 def scrub_env(environ: Mapping[str, str], grant: Iterable[str] = ()) -> dict[str, str]:
-    """The environment for tool subprocesses: no credentials, except those the role file
-    explicitly grants (and never the runner's own GitHub/Anthropic/Actions variables).
-    A name that does not look secret is not enough: the value is checked too."""
+    """The environment for tool subprocesses: an allow-list (`PASSED_NAMES`, `LC_*`) plus
+    what the role file explicitly grants, never the runner's own GitHub/Anthropic/Actions
+    variables. A secret can hide under any name, so names are never enough on their own:
+    an allow-listed name whose value looks secret is dropped too."""
     granted = {g for g in grant if not g.upper().startswith(RUNNER_PREFIXES)}
     env = {
         k: v
         for k, v in environ.items()
-        if k in granted or not (is_secret_name(k) or is_secret_value(v))
+        if k in granted
+        or (
+            (k in PASSED_NAMES or k.startswith("LC_"))
+            and not (is_secret_name(k) or is_secret_value(v))
+        )
     }
     env.setdefault("PATH", os.defpath)
     env["GIT_TERMINAL_PROMPT"] = "0"

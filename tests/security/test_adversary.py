@@ -94,6 +94,10 @@ INNOCUOUS = {
     "NPM_CONFIG__AUTH": "CANARY-npm-auth-0a1b2c",
     "DEPLOY_HOOK": "https://hooks.slack.com/services/T000/B000/CANARYslackhook",
     "SOME_SETTING": "sk-ant-api03-CANARYinvalue-0123456789abcdef",
+    # No secret word in the name, no token shape in the value: only an allow-list of
+    # passed variables stops it.
+    "STRIPE_LIVE": "rk_opaque_CANARY_9f8e7d6c5b4a",
+    "CI_DEPLOY_USER_SECRETLESS": "CANARY-opaque-value",
 }
 
 
