@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,13 +215,17 @@ def _roles_touched(fleet: Fleet, changed: list[str]) -> set[str]:
 
 
 def set_outputs(environ: Mapping[str, str], values: dict[str, str]) -> None:
-    """Append step outputs to GITHUB_OUTPUT (heredoc form: values may hold newlines)."""
+    """Append step outputs to GITHUB_OUTPUT (heredoc form: values may hold newlines).
+    The delimiter is random and checked against the value, so text from a task file can
+    never end its value early and add an output of its own."""
     path = environ.get("GITHUB_OUTPUT")
     if not path:
         return
     with Path(path).open("a", encoding="utf-8") as handle:
         for key, value in values.items():
-            delimiter = "FLEET_EOF_" + str(abs(hash((key, value))))
+            delimiter = f"FLEET_EOF_{secrets.token_hex(16)}"
+            while delimiter in value:  # pragma: no cover - 128 random bits
+                delimiter = f"FLEET_EOF_{secrets.token_hex(16)}"
             handle.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
