@@ -25,7 +25,7 @@ def test_the_action_arranges_the_sandbox_only_when_asked() -> None:
     check = [s for s in steps if 'probe("required")' in s.get("run", "")]
     assert len(setup) == 1 and len(check) == 1
     assert setup[0]["if"] == check[0]["if"] == "inputs.sandbox == 'true'"
-    assert setup[0]["run"].startswith("sudo bash ")
+    assert 'sudo bash "$FLEET_ACTION_PATH/sandbox-setup.sh"' in setup[0]["run"]
     assert "${{" not in setup[0]["run"]  # the path reaches the shell as data (env)
     # set up before the install, checked after it (the check imports the runner)
     names = [s["name"] for s in steps]
