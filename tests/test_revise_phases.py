@@ -100,5 +100,10 @@ def test_claim_matrix_claims_each_pick(agent_repo: Path, fleet_cli, monkeypatch,
     assert outputs(out_file)["count"] == "1"
     record = git(origin, "show", f"fleet-state:runs/2026-11-24/{entry['run_id']}.json")
     assert '"outcome": "running"' in record and '"trigger": "schedule"' in record
+    out_file.unlink()  # claimed again (a plan that raced the first claim): held, skipped
+    again = fleet_cli("-C", str(agent_repo), "claim", "--matrix", matrix)
+    assert again.exit_code == 0, again.output
+    assert "::warning" in again.output and entry["run_id"] in again.output
+    assert outputs(out_file)["count"] == "0"  # the agent and apply jobs are skipped
     bad = fleet_cli("-C", str(agent_repo), "claim", "--matrix", '{"include": [{"role": 1}]}')
     assert bad.exit_code == 2 and "not a plan matrix" in bad.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from runner import actions, pause
-from runner.errors import UsageError
+from runner.errors import FleetError, UsageError
 from runner.forge.select import open_forge
 from runner.publish import Applied, apply_outputs, claim
 from runner.workspace import open_workspace
@@ -54,7 +54,11 @@ def run_claim_matrix(root: Path, *, matrix: str, trigger: str, dry_run: bool = F
         picks = []
     claimed: list[dict[str, str]] = []
     for pick in picks:
-        run_id = "" if dry_run else claim(ws, pick["role"], pick["task"], trigger).run_id
+        try:
+            run_id = "" if dry_run else claim(ws, pick["role"], pick["task"], trigger).run_id
+        except FleetError as exc:  # held by a live run since the plan: the others still go
+            click.echo(actions.annotation("warning", f"{pick['role']}/{pick['task']}: {exc}"))
+            continue
         claimed.append({"role": pick["role"], "task": pick["task"], "run_id": run_id})
         click.echo(
             f"{pick['role']}/{pick['task']}: "
