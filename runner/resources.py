@@ -15,7 +15,7 @@ from typing import Any
 # by the commit SHA of a release of this repository: a commit cannot name itself, so a
 # release commit records the SHA of the one before it that carries action.yml and the
 # lock. `fleet init --runner-ref OWNER/REPO@SHA` writes another (a fork, a mirror).
-RUNNER_ACTION_REF = "fleet-runner/fleet-runner@1941add19cd264f242226cfc21b1c58005e5ee46"
+RUNNER_ACTION_REF = "fleet-runner/fleet-runner@7d101e537fd08f62f7ba5787ddecfb67205fd726"
 
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCE_LAYOUT = {

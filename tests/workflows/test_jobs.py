@@ -52,6 +52,8 @@ def test_the_agent_job_is_read_only_and_the_writers_hold_no_model_key(name: str)
         "pull-requests": "read",
     }
     assert "--phase agent" in runs(agent)
+    installs = [s for s in agent["steps"] if str(s.get("uses", "")).startswith("fleet-runner/")]
+    assert [s.get("with", {}).get("sandbox") for s in installs] == ["true"]  # jail arranged
     writers = [j for j in jobs.values() if writes(j)]
     assert len(writers) == 2  # the claim (ledger only) and the apply
     for job in writers:
