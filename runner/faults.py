@@ -18,8 +18,8 @@ import os
 import signal
 
 POINTS = (
+    "lease",  # the task's lease is held; nothing else written yet
     "ledger_start",  # the run record `running` is on fleet-state
-    "lease",  # the task's lease is claimed
     "commit",  # a work-branch commit was made (and pushed, when there is a remote)
     "push",  # the work branch was pushed
     "pr",  # the PR was opened or updated

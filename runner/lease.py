@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner import faults
 from runner.clock import iso, parse
 from runner.state import DELETE, StateStore
 
@@ -137,7 +136,6 @@ class Lease:
             lease_path(self.task), change, f"lease {self.task}: {self.run_id}"
         ):
             return holder or {"run_id": "?", "expires": "?"}
-        faults.hit("lease")
         return None
 
     def renew(self) -> bool:

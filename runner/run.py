@@ -230,6 +230,7 @@ def _recorded(
     ends as `cancelled`, and the lease is freed whatever happens."""
     record = outcome.record
     try:
+        faults.hit("lease")  # the lease is held; nothing else written yet
         took_over = f"run {record.run_id} took over the task"
         old = lease.taken_over if lease is not None else None
         dead = next((r for r in job.runs if old and r.run_id == old.get("run_id")), None)
@@ -280,6 +281,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) 
             cp = Checkpoint(role.name, delta_head, cursor, iso(ws.now), record.run_id)
         ws.ledger.finish(record, cp)
         outcome.recorded = True
+        faults.hit("ledger_finish")
     except Cancelled as exc:  # the job is being cancelled: keep the work, say so, stop
         if not outcome.recorded:
             stops.cancelled(ws.now, ws.ledger, task, branch, record, exc)

@@ -139,14 +139,11 @@ class StateStore:
         # The nonce keeps two claimers' commits distinct: identical content, author and
         # second would make the loser's push an "up to date" no-op that succeeds.
         unique = {**data, "nonce": secrets.token_hex(8)}
-        won = self.update(
+        return self.update(
             path,
             lambda old: unique if old is None or stale(old) else None,
             f"claim {path}",
         )
-        if won:
-            faults.hit("claim")
-        return won
 
     def update(self, path: str, change: Callable[[Any | None], Any | None], message: str) -> bool:
         """Compare-and-swap one JSON file: `change(old)` (None when absent) returns the
@@ -253,7 +250,6 @@ class Ledger:
         if checkpoint is not None:
             files[f"checkpoints/{checkpoint.role}.json"] = _json(asdict(checkpoint))
         self.store.write(files, f"run {record.run_id}: {record.outcome}")
-        faults.hit("ledger_finish")
 
     def runs(self, since_date: str | None = None) -> list[RunRecord]:
         """Run records, oldest first; dates before `since_date` (YYYY-MM-DD) are skipped."""

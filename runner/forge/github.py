@@ -33,7 +33,7 @@ from runner.forge.github_client import (
 )
 from runner.forge.github_reads import GitHubReads
 from runner.model import ForgeSettings
-from runner.state import StateStore
+from runner.state import DELETE, StateStore
 
 CLAIM_TTL = timedelta(minutes=10)  # longer than opening one issue can take, retries included
 LABELS = {  # suffix -> (colour, description)
@@ -43,6 +43,11 @@ LABELS = {  # suffix -> (colour, description)
     "role": ("1d76db", "Fleet role"),
     "task": ("c5def5", "Fleet task"),
 }
+
+
+def _unclaimed(old: Any) -> Any:
+    """Delete a claim that has no issue yet (a claim with one stays: the issue exists)."""
+    return DELETE if isinstance(old, dict) and "issue" not in old else None
 
 
 class GitHubForge(GitHubReads):
@@ -228,7 +233,6 @@ class GitHubForge(GitHubReads):
     def _create_once(
         self, mark: str, title: str, body: str, labels: list[str], assignees: tuple[str, ...]
     ) -> tuple[Any, bool] | None:
-        from github import GithubException
 
         claim = f"forge/claims/{hashlib.sha256(mark.encode()).hexdigest()[:24]}.json"
         won = self.store is None or self.store.claim(
@@ -249,7 +253,27 @@ class GitHubForge(GitHubReads):
             return found[0] if found else None
 
         try:
-            issue = self._create(
+            faults.hit("claim")  # claimed, no issue yet
+            issue = self._create_issue(title, body, labels, assignees, find)
+            faults.hit("issue")
+        except BaseException:  # cancelled or failed: free the claim for the next run
+            if self.store is not None:
+                self.store.update(claim, _unclaimed, f"claim {claim}: released")
+            raise
+        if self.store is not None:
+            self.store.write(
+                {claim: (f'{{"marker": "{mark}", "issue": {issue.number}}}\n').encode()},
+                f"claim {claim}: issue #{issue.number}",
+            )
+        return issue, True
+
+    def _create_issue(
+        self, title: str, body: str, labels: list[str], assignees: tuple[str, ...], find: Any
+    ) -> Any:
+        from github import GithubException
+
+        try:
+            return self._create(
                 lambda: self.repo.create_issue(
                     title=title, body=body, labels=labels, assignees=list(assignees)
                 ),
@@ -258,21 +282,11 @@ class GitHubForge(GitHubReads):
         except GithubException as exc:
             if exc.status != 422 or not assignees:
                 raise
-            issue = self._create(
-                lambda: self.repo.create_issue(
-                    title=title,
-                    body=body + f"\n\n(Assignees {', '.join(assignees)} could not be assigned.)",
-                    labels=labels,
-                ),
+            note = f"\n\n(Assignees {', '.join(assignees)} could not be assigned.)"
+            return self._create(
+                lambda: self.repo.create_issue(title=title, body=body + note, labels=labels),
                 find,
             )
-        faults.hit("issue")
-        if self.store is not None:
-            self.store.write(
-                {claim: (f'{{"marker": "{mark}", "issue": {issue.number}}}\n').encode()},
-                f"claim {claim}: issue #{issue.number}",
-            )
-        return issue, True
 
     def _claim_is_stale(self, old: dict[str, Any]) -> bool:
         """A claim whose issue was closed (answered) no longer blocks a new escalation;
