@@ -14,13 +14,10 @@ import pytest
 import yaml
 
 from runner.agent.jail import probe
-from runner.commands.run import anthropic_client
-from runner.forge.select import open_forge
-from runner.run import execute
-from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
-from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.fakes.anthropic_server import reply, tool
 from tests.security.apply_helpers import AgentJob, add_wide_role, apply, remote_branches
+from tests.security.scripted import run_scripted, tool_results
 
 ROLE = {
     "name": "attacker",
@@ -60,32 +57,6 @@ def _setup(repo: Path, role: dict | None = None) -> None:
     git(repo, "push", "-q", "origin", "main")
 
 
-def _run(repo: Path, steps: list, extra_env: dict[str, str] | None = None):
-    with FakeAnthropic(steps) as fake:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/tmp",
-            "FLEET_FORGE": "local",
-            "FLEET_NOW": "2026-11-24T10:30:00Z",
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-            "ANTHROPIC_BASE_URL": fake.url,
-            **(extra_env or {}),
-        }
-        ws = open_workspace(repo, env)
-        out = execute(
-            ws, open_forge(ws), "attacker", "t-400", trigger="test",
-            client_factory=anthropic_client(ws),
-        )  # fmt: skip
-    return out, fake
-
-
-def _results(request: dict) -> list[str]:
-    blocks = [b for b in request["messages"][-1]["content"] if b.get("type") == "tool_result"]
-    return [
-        b["content"] if isinstance(b["content"], str) else json.dumps(b["content"]) for b in blocks
-    ]
-
-
 # Secrets a CI job commonly holds under names without TOKEN/KEY/SECRET/PASSWORD in them.
 INNOCUOUS = {
     "DOCKER_AUTH_CONFIG": '{"auths":{"ghcr.io":{"auth":"ZmxlZXQ6Q0FOQVJZLWRvY2tlcg=="}}}',
@@ -99,6 +70,10 @@ INNOCUOUS = {
     "STRIPE_LIVE": "rk_opaque_CANARY_9f8e7d6c5b4a",
     "CI_DEPLOY_USER_SECRETLESS": "CANARY-opaque-value",
 }
+
+
+def _run(repo: Path, steps: list, extra_env: dict[str, str] | None = None):
+    return run_scripted(repo, steps, "attacker", "t-400", extra_env)
 
 
 def test_secrets_under_innocuous_names_do_not_reach_agent_commands(agent_repo: Path) -> None:
@@ -115,7 +90,7 @@ def test_secrets_under_innocuous_names_do_not_reach_agent_commands(agent_repo: P
         ],
         INNOCUOUS,
     )
-    dump = _results(fake.requests[1])[0]
+    dump = tool_results(fake.requests[1])[0]
     assert "PATH=" in dump  # the command really ran
     leaked = [name for name, value in INNOCUOUS.items() if "CANARY" in dump and value in dump]
     assert not leaked, leaked

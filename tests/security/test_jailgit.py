@@ -18,12 +18,9 @@ import pytest
 import yaml
 
 from runner.agent.jail import foreign_user, probe
-from runner.commands.run import anthropic_client
-from runner.forge.select import open_forge
-from runner.run import execute
-from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
-from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.fakes.anthropic_server import reply, tool
+from tests.security.scripted import run_scripted, tool_results
 
 ROLE = {
     "name": "reader",
@@ -79,27 +76,8 @@ def reachable_repo(agent_repo: Path) -> Iterator[Path]:
     shutil.rmtree(parent, ignore_errors=True)
 
 
-def _run(repo: Path, steps: list) -> tuple[object, FakeAnthropic]:
-    with FakeAnthropic(steps) as fake:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/tmp",
-            "FLEET_FORGE": "local",
-            "FLEET_NOW": "2026-11-24T10:30:00Z",
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-            "ANTHROPIC_BASE_URL": fake.url,
-        }
-        ws = open_workspace(repo, env)
-        out = execute(
-            ws, open_forge(ws), "reader", "t-300", trigger="test",
-            client_factory=anthropic_client(ws),
-        )  # fmt: skip
-    return out, fake
-
-
-def _results(request: dict) -> list[str]:
-    blocks = [b for b in request["messages"][-1]["content"] if b.get("type") == "tool_result"]
-    return [b["content"] for b in blocks]
+def _run(repo: Path, steps: list, extra_env: dict[str, str] | None = None):
+    return run_scripted(repo, steps, "reader", "t-300", extra_env)
 
 
 def test_git_log_diff_and_status_answer_inside_the_jail(reachable_repo: Path) -> None:
@@ -119,9 +97,9 @@ def test_git_log_diff_and_status_answer_inside_the_jail(reachable_repo: Path) ->
         reply(tool("escalate", kind="blocked", summary="stop")),
     ]
     _, fake = _run(reachable_repo, steps)
-    log = _results(fake.requests[1])[1]
+    log = tool_results(fake.requests[1])[1]
     assert "reader role: history the agent should see" in log and "Initial fleet" in log
-    diff, status, last, against_base = _results(fake.requests[2])[2:]
+    diff, status, last, against_base = tool_results(fake.requests[2])[2:]
     assert "+second line" in diff and "out/notes.md" in diff
     assert " M out/notes.md" in status and "?? out/b.md" in status
     # the runner committed turn 1; the next command's git sees that commit as HEAD
@@ -206,7 +184,7 @@ def test_scribbling_on_the_jails_git_dir_reaches_nothing_the_runner_runs(
     ]
     out, fake = _run(reachable_repo, steps)
     report_line = next(
-        x for x in _results(fake.requests[1])[2].splitlines() if x.startswith("REPORT ")
+        x for x in tool_results(fake.requests[1])[2].splitlines() if x.startswith("REPORT ")
     )
     report = json.loads(report_line.removeprefix("REPORT "))
     for name in ("new object", "alternates", "append to object", "unlink object"):
@@ -222,7 +200,7 @@ def test_scribbling_on_the_jails_git_dir_reaches_nothing_the_runner_runs(
     assert not (reachable_repo / ".git/objects/pwned").exists()
     assert not (reachable_repo / ".git/objects/info/alternates").exists()
     # the next command got a fresh throwaway directory, the runner committed and pushed
-    peek = _results(fake.requests[2])[1]
+    peek = tool_results(fake.requests[2])[1]
     assert "CLEAN" in peek and "hooks" not in peek
     assert not canary.exists()
     record = out.record  # type: ignore[attr-defined]
@@ -247,6 +225,6 @@ def test_an_unreachable_object_store_is_said_not_silent(agent_repo: Path) -> Non
         reply(tool("escalate", kind="blocked", summary="stop")),
     ]
     _, fake = _run(agent_repo, steps)
-    result = _results(fake.requests[1])[0]
+    result = tool_results(fake.requests[1])[0]
     assert "git is unavailable in this sandbox" in result
     assert "cannot reach the object store" in result and "chmod o+x" in result

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.commands.run import anthropic_client
-from runner.forge.select import open_forge
-from runner.run import execute
-from runner.workspace import open_workspace
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.security.scripted import run_scripted
 
 LINKS = """\
 import os
@@ -20,27 +17,12 @@ os.link("fleet/fleet.yaml", "out/hard.yaml")
 """
 
 
-def _run(repo: Path, steps: list) -> FakeAnthropic:
-    with FakeAnthropic(steps) as fake:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/tmp",
-            "FLEET_FORGE": "local",
-            "FLEET_NOW": "2026-11-24T10:30:00Z",
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-            "ANTHROPIC_BASE_URL": fake.url,
-            "STAGING_DATABASE_URL": "postgres://granted",
-        }
-        ws = open_workspace(repo, env)
-        execute(
-            ws, open_forge(ws), "tester", "t-100", trigger="test",
-            client_factory=anthropic_client(ws),
-        )  # fmt: skip
-    return fake
-
-
 def _result(fake: FakeAnthropic, n: int) -> dict:
     return fake.requests[n]["messages"][-1]["content"][0]
+
+
+def _run(repo: Path, steps: list) -> FakeAnthropic:
+    return run_scripted(repo, steps)[1]
 
 
 def test_attack7_symlink_to_proc_self_environ_is_never_read(agent_repo: Path) -> None:

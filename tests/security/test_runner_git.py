@@ -10,12 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from runner.commands.run import anthropic_client
-from runner.forge.select import open_forge
-from runner.run import execute
-from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
-from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.fakes.anthropic_server import reply, tool
+from tests.security.scripted import run_scripted
 
 EVIL = """\
 import os, pathlib, sys
@@ -56,23 +53,8 @@ def _setup(repo: Path) -> None:
     git(repo, "push", "-q", "origin", "main")
 
 
-def _run(repo: Path, steps: list) -> tuple:
-    with FakeAnthropic(steps) as fake:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/tmp",
-            "FLEET_FORGE": "local",
-            "FLEET_NOW": "2026-11-24T10:30:00Z",
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-            "ANTHROPIC_BASE_URL": fake.url,
-            "STAGING_DATABASE_URL": "postgres://granted",
-        }
-        ws = open_workspace(repo, env)
-        out = execute(
-            ws, open_forge(ws), "tester", "t-100", trigger="test",
-            client_factory=anthropic_client(ws),
-        )  # fmt: skip
-    return out, fake
+def _run(repo: Path, steps: list, extra_env: dict[str, str] | None = None):
+    return run_scripted(repo, steps, "tester", "t-100", extra_env)
 
 
 def test_attack_git_config_fsmonitor_hooks_filter_and_insteadof_run_nothing(

@@ -1,0 +1,46 @@
+"""One scripted run for the attack tests: the real engine, the real jail, the scripted
+Messages API over HTTP, the local forge. Each test file names its role, task and script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runner.forge.select import open_forge
+from runner.outcome import anthropic_client
+from runner.run import RunOutcome, execute
+from runner.workspace import open_workspace
+from tests.fakes.anthropic_server import FakeAnthropic
+
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/tmp",
+    "FLEET_FORGE": "local",
+    "FLEET_NOW": "2026-11-24T10:30:00Z",
+    "ANTHROPIC_API_KEY": "sk-ant-test",
+    "STAGING_DATABASE_URL": "postgres://granted",
+}
+
+
+def run_scripted(
+    repo: Path,
+    steps: list,
+    role: str = "tester",
+    task: str = "t-100",
+    extra_env: dict[str, str] | None = None,
+) -> tuple[RunOutcome, FakeAnthropic]:
+    with FakeAnthropic(steps) as fake:
+        env = {**ENV, "ANTHROPIC_BASE_URL": fake.url, **(extra_env or {})}
+        ws = open_workspace(repo, env)
+        out = execute(
+            ws, open_forge(ws), role, task, trigger="test", client_factory=anthropic_client(ws)
+        )
+    return out, fake
+
+
+def tool_results(request: dict) -> list[str]:
+    """The text of each tool result in a request's last (user) turn."""
+    blocks = [b for b in request["messages"][-1]["content"] if b.get("type") == "tool_result"]
+    return [
+        b["content"] if isinstance(b["content"], str) else json.dumps(b["content"]) for b in blocks
+    ]
