@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from runner.model import RunRecord, Task
+from runner.model import Role, RunRecord, Task
 from runner.records import EscalationRef as EscalationRef
 from runner.records import ForgeView, TaskState
 from runner.records import PullRef as PullRef
@@ -113,3 +113,33 @@ def derive_all(
 
 def _first_start(runs: list[RunRecord]) -> str | None:
     return runs[0].started if runs else None
+
+
+CREDENTIAL_SUBJECT = "credential-"  # the escalation "task" of a fleet-wide credential problem
+MODEL_KEY = "ANTHROPIC_API_KEY"
+
+
+def needs(role: Role, credential: str) -> bool:
+    """Does `role` need `credential` to work (the model key for model-engine roles)?"""
+    return credential in role.credentials or (credential == MODEL_KEY and role.engine != "shell")
+
+
+def hold_on_credentials(
+    escalations: dict[str, tuple[EscalationRef, ...]],
+    tasks: dict[str, Task],
+    roles: dict[str, Role],
+) -> dict[str, tuple[EscalationRef, ...]]:
+    """A credential problem is one escalation per credential per fleet (keyed
+    `credential-<NAME>`), and it holds every task whose role needs that credential: those
+    tasks are `blocked` on it, so no run starts, asks again or spends, until a human
+    answers and closes the one issue."""
+    out = dict(escalations)
+    for subject, refs in escalations.items():
+        if not subject.startswith(CREDENTIAL_SUBJECT):
+            continue
+        name = subject[len(CREDENTIAL_SUBJECT) :]
+        for tid, task in tasks.items():
+            role = roles.get(task.role)
+            if role is not None and needs(role, name):
+                out[tid] = (*out.get(tid, ()), *refs)
+    return out

@@ -21,7 +21,7 @@ from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
 from runner.agent.loop import EngineResult, Limits
 from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.sandbox import Sandbox, scrub_env
-from runner.agent.tools import Terminal, ToolBox
+from runner.agent.tools import ToolBox
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
 from runner.fmt import usd
@@ -479,21 +479,15 @@ def _ahead(ws: Workspace, branch: WorkBranch) -> bool:
 def _credential_escalation(
     ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord, missing: list[str]
 ) -> RunOutcome:
-    """A required credential is absent: ask once, do not start work that cannot succeed."""
-    names = ", ".join(missing)
-    record.outcome, record.reason = "escalated", f"missing credential(s): {names}"
+    """A required credential is absent: ask once per credential for the whole fleet (the
+    issue holds every task that needs it), and do not start work that cannot succeed."""
+    record.outcome, record.reason = "escalated", f"missing credential(s): {', '.join(missing)}"
     record.ended = iso(ws.now)
-    terminal = Terminal(
-        "credential",
-        f"Role '{role.name}' needs {names} to work on this task, "
-        "and it is not set in the job's environment. Add it as a repository "
-        "secret and pass it to the fleet job, then close this issue.",
-    )
     ws.ledger.start(record)
-    issue = stops.escalate(forge, role, task, terminal.kind, terminal.summary, record)
-    record.links = {"issue": issue.url or issue.id}
+    issues = [stops.credential_missing(forge, role, record, name) for name in missing]
+    record.links = {"issue": issues[0].url or issues[0].id}
     ws.ledger.finish(record)
-    return RunOutcome(record, issue=issue)
+    return RunOutcome(record, issue=issues[0])
 
 
 def _dry_run_text(

@@ -18,6 +18,7 @@ from runner.forge.base import Forge, Issue
 from runner.gitrepo import Git, GitError
 from runner.interrupt import Cancelled
 from runner.lease import live_leases
+from runner.lifecycle import CREDENTIAL_SUBJECT, MODEL_KEY
 from runner.model import Role, RunRecord, Task
 from runner.state import Ledger, run_path
 from runner.worktree import WorkBranch, push_needs_human
@@ -154,24 +155,40 @@ def kept_work(git: Git, base: str, ref: str, limit: int = 40_000) -> str:
     return f"The work, as a patch (`git am` applies it):\n\n{fence}diff\n{patch}{fence}\n"
 
 
-MODEL_KEY = "ANTHROPIC_API_KEY"
 FLEET_SUBJECT = "fleet"  # the escalation's "role" when the problem is the fleet's, not a role's
 
 
 def model_key_rejected(forge: Forge, role: Role, record: RunRecord, detail: str) -> Issue:
     """The model API rejected the key (401/403): one escalation per fleet, keyed on the
     credential, not the task (the forge notes a repeat on the open one)."""
-    subject = f"credential-{MODEL_KEY}"
     summary = (
         f"The model API rejected {MODEL_KEY} ({detail}). Every role on the anthropic "
         f"engine is stopped until it works: rotate the {MODEL_KEY} secret (check the "
         "key, its workspace and its organisation's access), then close this issue."
     )
+    return _credential_issue(forge, role, record, MODEL_KEY, "rejected by the model API", summary)
+
+
+def credential_missing(forge: Forge, role: Role, record: RunRecord, name: str) -> Issue:
+    """A credential a role lists is not in the job's environment: one escalation per
+    credential per fleet; it holds every task of every role that needs it."""
+    summary = (
+        f"{name} is not set in the job's environment, and role '{role.name}' (and any "
+        "other role that lists it under credentials:) cannot work without it. Add it as "
+        "a repository secret and pass it to the agent job's env, then close this issue."
+    )
+    return _credential_issue(forge, role, record, name, "is not set", summary)
+
+
+def _credential_issue(
+    forge: Forge, role: Role, record: RunRecord, name: str, what: str, summary: str
+) -> Issue:
+    subject = f"{CREDENTIAL_SUBJECT}{name}"
     issue = forge.escalate(
         role=FLEET_SUBJECT,
         task=subject,
         kind="credential",
-        title=escalation_title(FLEET_SUBJECT, f"{MODEL_KEY} rejected by the model API", subject),
+        title=escalation_title(FLEET_SUBJECT, f"{name} {what}", subject),
         body=escalation_body(role.name, None, "credential", summary, record),
         assignees=role.escalate_to,
     )

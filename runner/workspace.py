@@ -14,7 +14,7 @@ from pathlib import Path
 from runner import basecfg, clock
 from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
-from runner.lifecycle import derive_all
+from runner.lifecycle import derive_all, hold_on_credentials
 from runner.load import load, require_git_root
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
@@ -77,7 +77,7 @@ class Workspace:
         )
         view = ForgeView(
             forge.open_prs,
-            forge.escalations,
+            hold_on_credentials(forge.escalations, self.fleet.tasks, self.fleet.roles),
             frozenset(self.work_branches()) | forge.branches,
             live | forge.live_runs,
         )

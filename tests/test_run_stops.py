@@ -5,6 +5,7 @@ scripted Messages API over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -215,25 +216,62 @@ def test_heartbeat_keeps_a_long_run_live_past_its_ttl(agent_repo: Path, tmp_path
 def test_dead_key_is_one_escalation_per_fleet_and_stops_the_tick(agent_repo: Path) -> None:
     """Every role is due; five use the anthropic engine and the key is rejected: one
     preflight, no Messages call, one `credential` escalation keyed on the key (not the
-    task) and one ledger record for them; the shell roles still run; a second tick opens
-    no second escalation."""
+    task) and one ledger record for them; the shell roles still run. The open issue holds
+    every model-engine task, so a second tick calls nothing and adds nothing to it."""
     with FakeAnthropic(list(WORK), api_key="sk-ant-the-real-one") as fake:
         proc = fleet(agent_repo, fake, "tick")
         out = proc.communicate(timeout=120)[0]
         assert len(fake.model_requests) == 1 and not fake.requests, out  # the key check only
         again = fleet(agent_repo, fake, "tick")
         out2 = again.communicate(timeout=120)[0]
+        assert len(fake.model_requests) == 1 and not fake.requests, out2  # held, not asked
     assert proc.returncode == 0 and again.returncode == 0, out + out2
     assert out.count("escalated (model API credential rejected") == 1
     assert out.count("rejected the key earlier") == 4, out  # no call, no record, no issue
     assert out.count(": done") == 2  # the shell-engine roles are not stopped
+    assert "escalated" not in out2 and "rejected" not in out2, out2
     store = StateStore(Git(agent_repo))
     store.refresh()
     issues = store.list("forge/issues/")
     assert issues == ["forge/issues/fleet/credential-ANTHROPIC_API_KEY/credential.json"]
     issue = store.read_json(issues[0])
     assert "rotate the ANTHROPIC_API_KEY secret" in issue["body"]
-    assert len(issue["comments"]) == 1  # the second tick noted it on the same issue
-    outcomes = sorted(r.outcome for r in records(agent_repo))
-    assert outcomes == ["done", "done", "escalated", "escalated"]  # one per tick for the key
+    assert not issue["comments"]  # the second tick did not ask again
+    outcomes = [r.outcome for r in records(agent_repo)]
+    assert outcomes.count("escalated") == 1 and "error" not in outcomes, outcomes
     assert not store.list("leases/")  # no lease was taken with a dead key
+
+
+def test_missing_role_credential_is_one_escalation_that_holds_every_task_needing_it(
+    agent_repo: Path,
+) -> None:
+    """Issue 12 #5: a credential a role lists is missing: one escalation per credential
+    per fleet (not one per task); every task of a role that needs it waits on that one
+    issue, and closing it makes them runnable again."""
+    second = (agent_repo / "tasks/t-100.yaml").read_text().replace("t-100", "t-101")
+    (agent_repo / "tasks/t-101.yaml").write_text(second)
+    git(agent_repo, "add", "-A")
+    git(agent_repo, "commit", "-q", "-m", "second tester task")
+    git(agent_repo, "push", "-q", "origin", "main")
+    with FakeAnthropic(list(WORK)) as fake:
+        for task in ("t-100", "t-101"):
+            proc = fleet(agent_repo, fake, "run", "--role", "tester", "--task", task,
+                         STAGING_DATABASE_URL="")  # fmt: skip
+            out = proc.communicate(timeout=120)[0]
+        assert not fake.requests  # no model call without the credential
+    assert "missing credential" in out or "blocked" in out, out
+    store = StateStore(Git(agent_repo))
+    store.refresh()
+    issues = store.list("forge/issues/")
+    assert issues == ["forge/issues/fleet/credential-STAGING_DATABASE_URL/credential.json"]
+    for task in ("t-100", "t-101"):
+        plan = subprocess.run(
+            [sys.executable, "-m", "runner", "-C", str(agent_repo), "plan", "--task", task,
+             "--format", "json"],
+            capture_output=True, text=True, check=True,
+            env={**_env(fake), "PYTHONPATH": str(ROOT)},
+        ).stdout  # fmt: skip
+        data = json.loads(plan)
+        assert data["picks"] == [], plan
+        reasons = {d["task"]: d["reason"] for d in data["decisions"] if d["task"]}
+        assert "credential" in reasons[task], reasons
