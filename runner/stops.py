@@ -166,29 +166,32 @@ def model_key_rejected(forge: Forge, role: Role, record: RunRecord, detail: str)
         f"engine is stopped until it works: rotate the {MODEL_KEY} secret (check the "
         "key, its workspace and its organisation's access), then close this issue."
     )
-    return _credential_issue(forge, role, record, MODEL_KEY, "rejected by the model API", summary)
+    what = "rejected by the model API"
+    return _credential_issue(forge, role, record, MODEL_KEY, what, summary, FLEET_SUBJECT)
 
 
 def credential_missing(forge: Forge, role: Role, record: RunRecord, name: str) -> Issue:
     """A credential a role lists is not in the job's environment: one escalation per
-    credential per fleet; it holds every task of every role that needs it."""
+    credential, not per task. It is filed under the role (so the answer reaches that
+    role's delta) and holds every task of every role that needs the credential, so no
+    other role files a second one while it is open."""
     summary = (
         f"{name} is not set in the job's environment, and role '{role.name}' (and any "
         "other role that lists it under credentials:) cannot work without it. Add it as "
         "a repository secret and pass it to the agent job's env, then close this issue."
     )
-    return _credential_issue(forge, role, record, name, "is not set", summary)
+    return _credential_issue(forge, role, record, name, "is not set", summary, role.name)
 
 
 def _credential_issue(
-    forge: Forge, role: Role, record: RunRecord, name: str, what: str, summary: str
+    forge: Forge, role: Role, record: RunRecord, name: str, what: str, summary: str, owner: str
 ) -> Issue:
     subject = f"{CREDENTIAL_SUBJECT}{name}"
     issue = forge.escalate(
-        role=FLEET_SUBJECT,
+        role=owner,
         task=subject,
         kind="credential",
-        title=escalation_title(FLEET_SUBJECT, f"{name} {what}", subject),
+        title=escalation_title(owner, f"{name} {what}", subject),
         body=escalation_body(role.name, None, "credential", summary, record),
         assignees=role.escalate_to,
     )

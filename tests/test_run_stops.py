@@ -263,7 +263,7 @@ def test_missing_role_credential_is_one_escalation_that_holds_every_task_needing
     store = StateStore(Git(agent_repo))
     store.refresh()
     issues = store.list("forge/issues/")
-    assert issues == ["forge/issues/fleet/credential-STAGING_DATABASE_URL/credential.json"]
+    assert issues == ["forge/issues/tester/credential-STAGING_DATABASE_URL/credential.json"]
     for task in ("t-100", "t-101"):
         plan = subprocess.run(
             [sys.executable, "-m", "runner", "-C", str(agent_repo), "plan", "--task", task,

@@ -39,8 +39,9 @@ def test_answer_closes_the_escalation_and_reaches_the_delta(
 ) -> None:
     _env(monkeypatch)
     run = fleet_cli("-C", str(repo), "run", "--role", "fullstack", "--task", "t-006")
-    assert "escalation local-issue:fullstack/t-006/credential" in run.stdout
-    issue = "local-issue:fullstack/t-006/credential"
+    # one escalation per credential (not per task), filed under the role that needs it
+    issue = "local-issue:fullstack/credential-STAGING_DATABASE_URL/credential"
+    assert f"escalation {issue}" in run.stdout
     out = fleet_cli("-C", str(repo), "local", "answer", issue, "Use the staging vault key.")
     assert out.exit_code == 0, out.output
     plan = json.loads(
