@@ -4,13 +4,13 @@ and fails when fleet.yaml says `sandbox: required` and none works."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from runner.agent.jail import advice, foreign_user, probe
 from tests.conftest import commit_all
+from tests.security.scripted import require_jail
 
 
 def _sandbox_check(fleet_cli, repo: Path) -> tuple[int, dict]:
@@ -40,11 +40,7 @@ def local_forge(monkeypatch) -> None:
 
 
 def test_doctor_names_the_jail_in_use(repo: Path, fleet_cli) -> None:
-    jail = probe("auto")
-    if not jail.isolated:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
-        pytest.skip(f"no sandbox on this machine: {jail.reason}")
+    jail = require_jail()
     _mode(repo, "required")
     code, check = _sandbox_check(fleet_cli, repo)
     assert check["level"] == "ok" and code == 0

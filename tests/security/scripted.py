@@ -4,8 +4,12 @@ Messages API over HTTP, the local forge. Each test file names its role, task and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from runner.agent.jail import Jail, probe
 from runner.forge.select import open_forge
 from runner.outcome import anthropic_client
 from runner.run import RunOutcome, execute
@@ -44,3 +48,14 @@ def tool_results(request: dict) -> list[str]:
     return [
         b["content"] if isinstance(b["content"], str) else json.dumps(b["content"]) for b in blocks
     ]
+
+
+def require_jail() -> Jail:
+    """The real sandbox, or skip the test; CI must have one (a skip there would hide
+    that every jail test stopped running)."""
+    jail = probe("auto")
+    if not jail.isolated:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
+        pytest.skip(f"no sandbox on this machine: {jail.reason}")
+    return jail

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from runner.agent.jail import probe
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import reply, tool
 from tests.security.apply_helpers import AgentJob, add_wide_role, apply, remote_branches
-from tests.security.scripted import run_scripted, tool_results
+from tests.security.scripted import require_jail, run_scripted, tool_results
 
 ROLE = {
     "name": "attacker",
@@ -38,14 +36,6 @@ TASK = {
     "description": "Work.",
     "acceptance": [{"review": "a person looks"}],
 }
-
-
-def _jail() -> None:
-    jail = probe("auto")
-    if not jail.isolated:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
-        pytest.skip(f"no sandbox on this machine: {jail.reason}")
 
 
 def _setup(repo: Path, role: dict | None = None) -> None:
@@ -80,7 +70,7 @@ def test_secrets_under_innocuous_names_do_not_reach_agent_commands(agent_repo: P
     """Attack: `env` (or any test the agent wrote) in the jail prints the runner's
     environment minus names that *look* secret; a registry auth, a PAT, a database URL
     with its password or a token-shaped value under a plain name went through."""
-    _jail()
+    require_jail()
     _setup(agent_repo)
     _out, fake = _run(
         agent_repo,
@@ -101,7 +91,7 @@ def test_a_huge_sparse_file_is_neither_read_nor_committed(agent_repo: Path) -> N
     """Attack: the agent's code makes `out/big` a sparse file far larger than memory
     (`truncate -s 1T`); committing its work the runner read it whole into memory (a
     dead runner, no record). Here 200 MiB, over GitHub's 100 MiB blob limit."""
-    _jail()
+    require_jail()
     _setup(agent_repo)
     _run(
         agent_repo,

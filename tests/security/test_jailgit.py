@@ -8,7 +8,6 @@ dropped to an unprivileged user), real git."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import yaml
 from runner.agent.jail import foreign_user, probe
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import reply, tool
-from tests.security.scripted import run_scripted, tool_results
+from tests.security.scripted import require_jail, run_scripted, tool_results
 
 ROLE = {
     "name": "reader",
@@ -45,11 +44,7 @@ TASK = {
 
 @pytest.fixture(autouse=True)
 def jail_here() -> None:
-    jail = probe("auto")
-    if not jail.isolated:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
-        pytest.skip(f"no sandbox on this machine: {jail.reason}")
+    require_jail()
 
 
 def _setup(repo: Path) -> Path:

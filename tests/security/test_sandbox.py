@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.agent.jail import probe
 from runner.commands.run import anthropic_client
 from runner.forge.select import open_forge
 from runner.run import execute
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+from tests.security.scripted import require_jail
 
 GITHUB_TOKEN = "ghp_LEAKCANARY0123456789abcdefABCDEF0123"
 API_KEY = "sk-ant-api03-LEAKCANARY-model-key-0123456789"
@@ -60,11 +60,7 @@ TASK = {
 
 @pytest.fixture(autouse=True)
 def jail_here() -> None:
-    jail = probe("auto")
-    if not jail.isolated:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
-        pytest.skip(f"no sandbox on this machine: {jail.reason}")
+    require_jail()
 
 
 def _setup(repo: Path, network: bool = False) -> None:

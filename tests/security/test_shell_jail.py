@@ -4,17 +4,16 @@ task's steps and checks (to dump the environment) changes nothing."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from runner.agent.jail import probe
 from runner.forge.select import open_forge
 from runner.run import execute
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
+from tests.security.scripted import require_jail
 
 SECRET = "sk-ant-api03-SHELLJAIL-canary-0123456789"
 ROLE = {
@@ -49,11 +48,7 @@ def _task(gitconfig: Path) -> dict:
 
 @pytest.fixture(autouse=True)
 def jail_here() -> None:
-    jail = probe("auto")
-    if not jail.isolated:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real sandbox: {jail.reason}")
-        pytest.skip(f"no sandbox on this machine: {jail.reason}")
+    require_jail()
 
 
 def test_shell_steps_and_checks_run_jailed_with_the_base_definitions(agent_repo: Path) -> None:
