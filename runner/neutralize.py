@@ -104,23 +104,35 @@ def _prose(text: str) -> str:
     """Resolve what Markdown would (backslash escapes, entities: `&#64;alice` is a
     mention too), then escape so that nothing but the code spans inserted here is
     markup: no entity, backslash, tag or backtick is left to interfere with them."""
-    text = strip_invisible(html.unescape(_MD_ESCAPE.sub(r"\1", text)))
+    text = _resolved(text)
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)
     return _LINKY.sub(_code, text)
 
 
-def neutralize(text: str) -> str:
-    """Mentions and closing references quoted as code, HTML escaped, hidden text (and so
-    any marker-like comment) removed. Code is left as it is: nothing links inside it."""
+def _resolved(prose: str) -> str:
+    """Prose as GitHub reads it: backslash escapes and entities resolved (`&#64;alice`
+    is a mention too), invisible characters gone."""
+    return strip_invisible(html.unescape(_MD_ESCAPE.sub(r"\1", prose)))
+
+
+def _merged(text: str) -> list[tuple[bool, str]]:
+    """`_segments` with adjacent prose joined: a closing phrase may run across lines
+    ("closes:\n#4" closes)."""
     merged: list[tuple[bool, str]] = []
-    for code, piece in _segments(clean(text)):  # prose across lines: "closes:\n#4" closes
+    for code, piece in _segments(text):
         if merged and not code and not merged[-1][0]:
             merged[-1] = (False, merged[-1][1] + piece)
         else:
             merged.append((code, piece))
+    return merged
+
+
+def neutralize(text: str) -> str:
+    """Mentions and closing references quoted as code, HTML escaped, hidden text (and so
+    any marker-like comment) removed. Code is left as it is: nothing links inside it."""
     out: list[str] = []
-    for code, piece in merged:
+    for code, piece in _merged(clean(text)):
         done = piece if code else _prose(piece)
         if out and done.startswith("`") and not out[-1][-1:].isspace():
             out.append(" ")  # no merging of backtick runs, no autolink swallowing one
@@ -133,18 +145,11 @@ def live_references(text: str, *, mentions: bool = True) -> list[str]:
     it is. The apply phase checks the agent phase's bodies with this instead of trusting
     them (a compromised agent job writes `outputs.json` itself) or re-neutralising them
     (which would mangle the runner's own Markdown); a hit blocks the output."""
-    prose: list[str] = []
-    for code, piece in _segments(text):
-        if code:
-            prose.append("\n")
-        elif prose and prose[-1] != "\n":
-            prose[-1] += piece  # a closing phrase may run across lines
-        else:
-            prose.append(piece)
     found = []
-    for piece in prose:
-        plain = strip_invisible(html.unescape(_MD_ESCAPE.sub(r"\1", piece)))
-        for m in _LINKY.finditer(plain):
+    for code, piece in _merged(text):
+        if code:
+            continue
+        for m in _LINKY.finditer(_resolved(piece)):
             if m.group("keyword") or (mentions and len(m.group("ref")) > 1):
                 found.append(m.group(0).strip())
     return found
