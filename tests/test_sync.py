@@ -173,3 +173,13 @@ def test_cli_sync_json_and_empty_repository(repo: Path, tmp_path: Path, fleet_cl
     result = fleet_cli("-C", str(empty), "sync", "engineer")
     assert result.exit_code == 2
     assert "no commits yet" in result.stderr
+
+
+def test_tick_in_a_repository_without_commits_says_so_once(tmp_path: Path, fleet_cli) -> None:
+    """A property of the repository, not of a role: one error (exit 2), not one per pick."""
+    empty = tmp_path / "empty"
+    fleet_cli("init", "--example", str(empty))
+    git(empty, "init", "-q", "-b", "main")
+    result = fleet_cli("-C", str(empty), "tick", "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("no commits yet") == 1

@@ -93,6 +93,11 @@ def tick(
     click.echo(f"Tick at {plan.now}: {len(plan.picks)} run(s) planned.")
     if ws.fleet.problems:
         click.echo(quarantined(ws.fleet.problems), err=True)
+    if plan.picks and ws.git.rev("HEAD") is None:  # said once, not once per planned run
+        raise ConfigError(
+            f"the repository at {ws.git.root} has no commits yet: nothing was run",
+            hint="commit the fleet files first: git add -A && git commit -m 'fleet'",
+        )
     terms = lease_terms(ws)
     gate = ModelGate()  # one key check per tick; after a 401/403 no more model calls
     outcomes: list[RunOutcome] = []
