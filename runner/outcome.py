@@ -73,7 +73,9 @@ def render_outcome(o: RunOutcome) -> str:
             f"{usage.get('cache_creation_input_tokens', 0):,} written to cache, "
             f"{usd(r.cost_usd)}"
         )
-    parts.append(f"  run {r.run_id}, {len(o.commits)} commit(s) on {r.links.get('branch', '-')}")
+    branch = r.links.get("branch")
+    work = f", {len(o.commits)} commit(s) on {branch}" if branch else ", no work branch"
+    parts.append(f"  run {r.run_id}{work}")
     if r.sandbox.startswith("none"):
         parts.insert(0, f"WARNING: agent commands ran without a sandbox ({r.sandbox})")
     if r.reverted:

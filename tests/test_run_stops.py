@@ -254,12 +254,14 @@ def test_missing_role_credential_is_one_escalation_that_holds_every_task_needing
     git(agent_repo, "commit", "-q", "-m", "second tester task")
     git(agent_repo, "push", "-q", "origin", "main")
     with FakeAnthropic(list(WORK)) as fake:
+        outs = []
         for task in ("t-100", "t-101"):
             proc = fleet(agent_repo, fake, "run", "--role", "tester", "--task", task,
                          STAGING_DATABASE_URL="")  # fmt: skip
-            out = proc.communicate(timeout=120)[0]
+            outs.append(out := proc.communicate(timeout=120)[0])
         assert not fake.requests  # no model call without the credential
     assert "missing credential" in out or "blocked" in out, out
+    assert "no work branch" in outs[0] and "commit(s) on -" not in outs[0], outs[0]
     store = StateStore(Git(agent_repo))
     store.refresh()
     issues = store.list("forge/issues/")
