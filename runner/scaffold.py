@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from runner.resources import RUNNER_ACTION_REF, data_dir
@@ -43,9 +44,12 @@ acceptance:
 """
 
 
-def files(*, example: bool, name: str, runner_ref: str | None = None) -> dict[str, str]:
+def files(
+    *, example: bool, name: str, runner_ref: str | None = None, today: date | None = None
+) -> dict[str, str]:
     """`runner_ref` (OWNER/REPO@SHA, checked by the caller) replaces the runner action
-    the workflows use."""
+    the workflows use. `today` dates the example tasks' `created:` (shipped fixed dates
+    greeted a new fleet with SLA breaches)."""
     out: dict[str, str] = {}
     for kind, prefix in (("schemas", "schemas"), ("workflows", ".github/workflows")):
         out.update(_tree(data_dir(kind), prefix))
@@ -60,11 +64,34 @@ def files(*, example: bool, name: str, runner_ref: str | None = None) -> dict[st
         for rel, text in _tree(fleet_dir, "fleet").items():
             out.setdefault(rel, text)
         out.update(_tree(data_dir("tasks"), "tasks"))
+        if today is not None:
+            out.update(_dated(out, today))
     else:
         out["fleet/roles/engineer.yaml"] = MINIMAL_ROLE
         out["fleet/directives/engineer.md"] = MINIMAL_DIRECTIVES
         out["tasks/t-001.yaml"] = MINIMAL_TASK
     return out
+
+
+_CREATED = re.compile(r"^created: (\d{4}-\d{2}-\d{2})$", re.MULTILINE)
+
+
+def _dated(out: dict[str, str], today: date) -> dict[str, str]:
+    """The task files created today: the example's own spread of dates already put
+    tasks past a 72-hour SLA on a new fleet's first day."""
+    tasks = {rel: text for rel, text in out.items() if rel.startswith("tasks/")}
+    return {rel: _CREATED.sub(f"created: {today}", text) for rel, text in tasks.items()}
+
+
+def dated_before(root: Path) -> date | None:
+    """The newest `created:` among the tasks an earlier `init` wrote under `root`, so
+    running init again another day changes nothing instead of refusing to overwrite."""
+    found = [
+        date.fromisoformat(m)
+        for path in sorted((root / "tasks").glob("t-*.yaml"))
+        for m in _CREATED.findall(path.read_text("utf-8", errors="replace"))
+    ]
+    return max(found) if found else None
 
 
 def write(root: Path, files: dict[str, str]) -> list[str]:

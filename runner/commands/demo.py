@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from runner import findings, scaffold
+from runner import clock, findings, scaffold
 from runner.errors import UsageError
 from runner.forge.select import open_forge
 from runner.load import load
@@ -65,7 +65,8 @@ def _git(cwd: Path, *args: str) -> str:
 
 def _demo(base: Path) -> int:
     root, origin = base / "acme", base / "origin.git"
-    scaffold.write(root, scaffold.files(example=True, name="acme"))
+    today = clock.now(os.environ).date()
+    scaffold.write(root, scaffold.files(example=True, name="acme", today=today))
     _git(base, "init", "-q", "--bare", "-b", "main", str(origin))
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")

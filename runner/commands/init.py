@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from runner import pinning, scaffold
+from runner import clock, pinning, scaffold
 from runner.gitrepo import Git
 
 
@@ -21,7 +22,10 @@ def run(
     if runner_ref and (why := pinning.check_ref(runner_ref)):
         raise click.UsageError(f"--runner-ref: {why}; a branch or tag can move")
     directory = directory.resolve()
-    files = scaffold.files(example=example, name=name or directory.name, runner_ref=runner_ref)
+    today = scaffold.dated_before(directory) or clock.now(os.environ).date()
+    files = scaffold.files(
+        example=example, name=name or directory.name, runner_ref=runner_ref, today=today
+    )
     conflicts = [rel for rel, text in files.items() if _differs(directory / rel, text)]
     if conflicts and not force:
         click.echo(
