@@ -6,7 +6,7 @@ from collections.abc import Container, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from runner import cron
+from runner import cron, mcp_config
 from runner.model import Finding, Fleet, Role, Severity, Task
 from runner.yamlfile import Document, pointer
 
@@ -19,6 +19,7 @@ def run(fleet: Fleet, docs: dict[str, Document]) -> list[Finding]:
         *_task_refs(fleet, at),
         *_cycles(fleet, at),
         *_budgets(fleet, at),
+        *_mcp(fleet, at),
     ]
 
 
@@ -75,6 +76,13 @@ def _roles(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
                 "unpriced-model",
                 "warning",
             )
+
+
+def _mcp(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
+    """`mcp_servers` and `mcp_tools` entries a schema cannot judge (runner.mcp_config)."""
+    for role in fleet.roles.values():
+        for p in mcp_config.problems(role):
+            yield at(role.path, p.field, p.message, p.code, p.severity)
 
 
 def _task_ids(docs: dict[str, Document], at: _Locator) -> Iterator[Finding]:

@@ -82,6 +82,42 @@ class ApplyCaps:
     max_proposed_tasks: int = 5
 
 
+@dataclass(frozen=True)
+class SetupStep:
+    """A human-reviewed command run before the agent starts (`setup:`)."""
+
+    run: str
+    timeout_s: int | None = None
+
+    @classmethod
+    def of(cls, item: str | dict[str, Any]) -> SetupStep:
+        if isinstance(item, str):
+            return cls(item)
+        return cls(item["run"], item.get("timeout_s"))
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """One MCP server of a role (`mcp_servers:`): a stdio command or a streamable-HTTP
+    URL. `env` holds names only; values are read from the job's environment per run."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    url: str | None = None
+
+    @classmethod
+    def of(cls, name: str, d: dict[str, Any]) -> McpServer:
+        return cls(
+            name=name,
+            command=d.get("command"),
+            args=tuple(d.get("args", ())),
+            env=tuple(d.get("env", ())),
+            url=d.get("url"),
+        )
+
+
 DEFAULT_SLA_HOURS = {"open": 72.0, "in_progress": 24.0, "review": 48.0, "blocked": 48.0}
 
 
@@ -100,6 +136,12 @@ class Defaults:
     model_connect_timeout_s: float = 10.0
     model_read_timeout_s: float = 60.0
     model_total_timeout_s: float = 600.0
+    setup: tuple[SetupStep, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Defaults:
+        steps = tuple(SetupStep.of(s) for s in d.get("setup", ()))
+        return cls(**{**{k: v for k, v in d.items() if k != "setup"}, "setup": steps})
 
 
 @dataclass(frozen=True)
@@ -132,7 +174,7 @@ class FleetConfig:
         return cls(
             name=d["name"],
             description=d.get("description", ""),
-            defaults=Defaults(**d.get("defaults", {})),
+            defaults=Defaults.from_dict(d.get("defaults", {})),
             daily_budget_usd=d.get("daily_budget_usd"),
             max_parallel=d.get("max_parallel", 4),
             tasks_per_role=d.get("tasks_per_role", 1),
@@ -165,6 +207,9 @@ class Role:
     escalate_to: tuple[str, ...]
     path: str = ""
     network: bool = False
+    mcp_servers: tuple[McpServer, ...] = ()
+    mcp_tools: tuple[str, ...] = ()  # globs over server/tool
+    setup: tuple[SetupStep, ...] = ()  # the role's own, else fleet.yaml defaults.setup
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], defaults: Defaults, path: str = "") -> Role:
@@ -187,6 +232,9 @@ class Role:
             escalate_to=tuple(d.get("escalate_to", ())),
             path=path,
             network=d.get("network", "off") == "allow",
+            mcp_servers=tuple(McpServer.of(n, s) for n, s in d.get("mcp_servers", {}).items()),
+            mcp_tools=tuple(d.get("mcp_tools", ())),
+            setup=(tuple(SetupStep.of(s) for s in d["setup"]) if "setup" in d else defaults.setup),
         )
 
 
