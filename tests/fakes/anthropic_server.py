@@ -13,6 +13,10 @@ any header; `stall(step, s)` sends the stream's first events and then goes silen
 arrives); `spend_limit()` is the 429 the API sends once an enforced spend limit is
 reached. `GET /v1/models` (the key preflight) answers from `models_script` (errors,
 hangs) or lists one model; with `api_key` set, any other key gets a 401.
+
+`calls` logs every request as "METHOD path" in order (the Claude Code CLI posts to
+`/v1/messages?beta=true`; anything it calls besides the model shows up here). A POST
+anywhere but `/v1/messages` is a 404; `HEAD` (a client's connectivity probe) is a 200.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class FakeAnthropic(Loopback):
     models_script: list[dict[str, Any]] = field(default_factory=list)
     model_requests: list[str] = field(default_factory=list)  # paths of GET /v1/models
     requests: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # "METHOD path" of every request
     headers: list[dict[str, str]] = field(default_factory=list)
     over_limit: int = 0
     timings: list[tuple[float, float]] = field(default_factory=list)  # (received, responded)
@@ -132,12 +137,25 @@ class FakeAnthropic(Loopback):
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 received = time.perf_counter()
+                with fake._lock:
+                    fake.calls.append(f"POST {self.path}")
+                if self.path.split("?")[0] != "/v1/messages":
+                    fake._send_error(self, error(404, "not_found_error", f"no route {self.path}"))
+                    return
                 if fake._authorised(self):
                     fake._handle(self, body)
                 fake.timings.append((received, time.perf_counter()))
 
+            def do_HEAD(self) -> None:
+                with fake._lock:
+                    fake.calls.append(f"HEAD {self.path}")
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
             def do_GET(self) -> None:
                 with fake._lock:
+                    fake.calls.append(f"GET {self.path}")
                     fake.model_requests.append(self.path)
                 if fake._authorised(self):
                     fake._models(self)
