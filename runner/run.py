@@ -11,20 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from runner import faults, stops, sync, sync_render
+from runner import engines, faults, stops, sync, sync_render
 from runner.acceptance import Report, run_checks
-from runner.agent import shell
-from runner.agent.context import Conversation
 from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
-from runner.agent.loop import EngineResult, Limits
-from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.sandbox import Sandbox, scrub_env
-from runner.agent.tools import ToolBox
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
-from runner.fmt import usd
+from runner.engines.base import ClientFactory, EngineResult, Job, Limits, Plan, unset_names
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
@@ -33,10 +27,10 @@ from runner.plan import spent_on
 from runner.records import Checkpoint, ForgeEvent
 from runner.state import new_run_id, run_path
 from runner.tasks import mark_done
+from runner.transcript import Transcript
 from runner.workspace import ConfigError, Workspace
 from runner.worktree import WorkBranch
 
-ClientFactory = Callable[[Role], Any]
 REJECTED = "model API credential rejected"  # the engine's reason for a 401/403
 ACTED = ("done", "escalated", "failed", "budget", "max_turns")  # outcomes that used the delta
 
@@ -52,6 +46,11 @@ class RunOutcome:
     skipped: str = ""  # why the run did not start (another live run holds the task)
     recorded: bool = False  # the run's final record is on the ledger
     events_cursor: str | None = None  # the forge's time before the delta's events were read
+    transcript: Transcript = field(default_factory=lambda: Transcript(""))  # what the run did
+
+    def __post_init__(self) -> None:
+        if not self.transcript.run_id:
+            self.transcript.run_id = self.record.run_id
 
 
 def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> float:
@@ -108,15 +107,15 @@ class ModelGate:
         client_factory: ClientFactory,
     ) -> RunOutcome | None:
         """None when the run may call the model; else how it ended (nothing else done)."""
-        from runner.agent.preflight import preflight
-
         if self.rejected:
             return RunOutcome(
                 record, skipped=f"the model API rejected the key earlier ({self.rejected})"
             )
         if self.checked:
             return None
-        result = preflight(client_factory(role))
+        result = engines.get(role.engine).preflight(role, client_factory)
+        if result is None:
+            return None
         if result.status == "credential":
             # one escalation, then one ledger write: nothing was written while unknown
             self.rejected = result.detail or f"HTTP {result.http_status}"
@@ -153,6 +152,7 @@ def execute(
     apply phase pushes what the outputs bundle (runner/agent_phase.py)."""
     fleet = ws.fleet
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
+    engine = engines.get(role.engine)
     runs = ws.runs()
     cursor = forge.cursor()  # read before the events: nothing posted meanwhile is lost
     delta = role_delta(ws, forge, role_name, runs=runs)
@@ -164,7 +164,7 @@ def execute(
         started=iso(started),
         trigger=trigger,
         engine=role.engine,
-        model=role.model if role.engine == "anthropic" else None,
+        model=role.model if engine.uses_model else None,
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
     if dry_run:
@@ -172,14 +172,16 @@ def execute(
     missing = [name for name in role.credentials if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
-    if role.engine == "anthropic" and not ws.environ.get("ANTHROPIC_API_KEY"):
+    unset = unset_names(engine.credentials(role), ws.environ)
+    if unset:
         raise ConfigError(
-            f"role '{role_name}' uses the anthropic engine but ANTHROPIC_API_KEY is not set; "
-            "add it as a repository secret (or run 'fleet run --dry-run' to see the prompt)"
+            f"role '{role_name}' uses the {engine.name} engine but {', '.join(unset)} "
+            f"{'is' if len(unset) == 1 else 'are'} not set; add it as a repository secret "
+            "(or run 'fleet run --dry-run' to see what would be sent)"
         )
     jail = _jail(fleet.config.sandbox)
     record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
-    if role.engine == "anthropic":
+    if engine.uses_model:
         gate = gate if gate is not None else ModelGate()
         stopped = gate.check(ws, forge, role, record, client_factory)
         if stopped is not None:
@@ -267,9 +269,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) 
     )
     delta_md = sync_render.render(job.delta)
     try:
-        result = _work(
-            ws, role, task, branch, job.delta, runs, job.client_factory, job.feedback, job.jail
-        )
+        result = _work(ws, job, branch, outcome.transcript)
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
@@ -311,17 +311,8 @@ def _jail(mode: str) -> Jail:
         ) from None
 
 
-def _work(
-    ws: Workspace,
-    role: Role,
-    task: Task,
-    branch: WorkBranch,
-    delta: sync.Delta,
-    runs: list[RunRecord],
-    client_factory: ClientFactory,
-    feedback: Sequence[ForgeEvent],
-    jail: Jail,
-) -> EngineResult:
+def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) -> EngineResult:
+    role, task, jail = run.role, run.task, run.jail
     path = branch.open(ws.head_ref())
     defaults = ws.fleet.config.defaults
     sandbox = Sandbox(
@@ -339,34 +330,30 @@ def _work(
     def acceptance() -> Report:  # checks come from the base branch, never the agent's edits
         return run_checks(task, sandbox)
 
-    if role.engine == "shell":
-        return shell.run(task, role, sandbox, branch, acceptance)
-    from runner.agent import loop
+    job = Job(
+        fleet=ws.fleet,
+        role=role,
+        task=task,
+        delta=run.delta,
+        sandbox=sandbox,
+        branch=branch,
+        limits=_limits(ws, role, task, run.runs),
+        price=ws.fleet.config.prices.get(role.model),
+        acceptance=acceptance,
+        commit=lambda turn: _commit_turn(branch, task, turn),
+        transcript=transcript,
+        client_factory=run.client_factory,
+        feedback=run.feedback,
+        resume_note=branch.resume_note(ws.git),
+        today=ws.now.strftime("%Y-%m-%d"),
+        environ=ws.environ,
+    )
+    return engines.get(role.engine).run(job)
 
-    toolbox = ToolBox(
-        sandbox,
-        role,
-        task,
-        ws.fleet.roles,
-        set(ws.fleet.tasks),
-        acceptance,
-        ws.now.strftime("%Y-%m-%d"),
-        files=branch.files,
-        runner_paths=branch.runner_paths,
-    )
-    conversation = Conversation(system_blocks(ws.fleet, role), toolbox.specs())
-    conversation.add(
-        "user",
-        [
-            {
-                "type": "text",
-                "text": first_turn(
-                    task, delta, resume_note=branch.resume_note(ws.git), feedback=feedback
-                ),
-            }
-        ],
-    )
-    limits = Limits(
+
+def _limits(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> Limits:
+    defaults = ws.fleet.config.defaults
+    return Limits(
         model=role.model,
         max_turns=task.max_turns or role.max_turns,
         budget_usd=budget_left(ws, role, task, runs),
@@ -376,17 +363,6 @@ def _work(
         stream=defaults.stream,
         total_timeout_s=defaults.model_total_timeout_s,
     )
-    result = loop.run(
-        client_factory(role),
-        conversation,
-        toolbox,
-        limits,
-        ws.fleet.config.prices.get(role.model),
-        on_write=lambda turn: _commit_turn(branch, task, turn),
-        acceptance=acceptance,
-    )
-    result.delegated = list(toolbox.proposed)
-    return result
 
 
 def _commit_turn(branch: WorkBranch, task: Task, turn: int) -> None:
@@ -493,18 +469,15 @@ def _credential_escalation(
 def _dry_run_text(
     ws: Workspace, role: Role, task: Task, delta: sync.Delta, runs: list[RunRecord]
 ) -> str:
-    lines = [f"Dry run: {role.name} on {task.id} ({role.engine} engine). Nothing is called.", ""]
-    if role.engine == "shell":
-        lines += ["Steps:"] + [f"  $ {s}" for s in task.steps]
-        lines += ["Acceptance:"] + [f"  $ {c.text}" for c in task.checks]
-        return "\n".join(lines)
-    lines += [
-        f"Model: {role.model}; max turns {task.max_turns or role.max_turns}; "
-        f"budget {usd(budget_left(ws, role, task, runs))}",
-        f"Tools: {', '.join(role.tools)}",
-        "",
-        "--- system ---",
-    ]
-    lines += [b["text"] for b in system_blocks(ws.fleet, role)]
-    lines += ["--- first user turn ---", first_turn(task, delta)]
-    return "\n".join(lines)
+    engine = engines.get(role.engine)
+    head = f"Dry run: {role.name} on {task.id} ({engine.name} engine). Nothing is called."
+    plan = Plan(
+        ws.fleet,
+        role,
+        task,
+        delta,
+        _limits(ws, role, task, runs),
+        ws.fleet.config.prices.get(role.model),
+        ws.environ,
+    )
+    return head + "\n\n" + engine.dry_run(plan)

@@ -1,4 +1,4 @@
-"""The anthropic engine: a tool-use loop on the official SDK, with discipline built in.
+"""The built-in engine's tool-use loop on the official SDK, with discipline built in.
 
 It stops, and says why, on: finish with passing acceptance (done), escalation, a dead
 credential (401/403: escalate at once, never retried), an enforced spend limit (one
@@ -29,6 +29,7 @@ from runner.agent import cycles
 from runner.agent.context import Conversation
 from runner.agent.cost import Usage
 from runner.agent.tools import Terminal, ToolBox
+from runner.engines.base import EngineResult, Limits
 from runner.fmt import clip, usd
 from runner.model import Price
 
@@ -38,36 +39,6 @@ CUT_OFF = (
     "Redo it in smaller steps (for a long file: write a first part, then add the rest "
     "with edit_file)."
 )
-
-
-@dataclass
-class Limits:
-    model: str
-    max_turns: int
-    budget_usd: float
-    max_attempts: int
-    context_window: int
-    compact_at: float
-    max_tokens: int = 8192
-    stream: bool = True
-    total_timeout_s: float = 600.0  # one model call: every attempt and the whole stream
-
-
-@dataclass
-class EngineResult:
-    outcome: str  # done, escalated, failed, budget, max_turns, model_unavailable, error
-    reason: str
-    turns: int = 0
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    summary: str = ""
-    escalation: Terminal | None = None
-    report: Report | None = None
-    attempts: int = 0
-    per_turn: list[dict[str, int]] = field(default_factory=list)
-    delegated: list[str] = field(default_factory=list)  # task ids proposed to other roles
-    truncated: int = 0  # tool calls cut off by max_tokens (never executed)
-    paused: int = 0  # pause_turn stops continued
 
 
 @dataclass

@@ -6,23 +6,60 @@ outside the role's writable paths is reverted and reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
-from runner.acceptance import Report
-from runner.agent.loop import EngineResult
-from runner.agent.sandbox import Sandbox
-from runner.agent.tools import Terminal
-from runner.model import Role, Task
-from runner.worktree import WorkBranch
+from runner.engines.base import (
+    ClientFactory,
+    EngineResult,
+    Job,
+    Need,
+    Plan,
+    Problem,
+    Terminal,
+)
+from runner.model import FleetConfig, Role, Task
 
 
-def run(
-    task: Task,
-    role: Role,
-    sandbox: Sandbox,
-    branch: WorkBranch,
-    acceptance: Callable[[], Report],
-) -> EngineResult:
+class ShellEngine:
+    name = "shell"
+    uses_model = False
+    priced = False
+
+    def credentials(self, role: Role) -> tuple[str, ...]:
+        return ()
+
+    def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
+        return []
+
+    def check_task(self, role: Role, task: Task) -> list[Problem]:
+        if task.steps:
+            return []
+        return [
+            Problem(
+                ("role",),
+                f"role '{role.name}' uses the shell engine, which runs a task's steps, "
+                "but this task has no 'steps:'; add steps or assign it to a model role",
+                "engine-mismatch",
+            )
+        ]
+
+    def needs(self, role: Role, environ: Mapping[str, str]) -> list[Need]:
+        return []
+
+    def dry_run(self, plan: Plan) -> str:
+        lines = ["Steps:"] + [f"  $ {s}" for s in plan.task.steps]
+        lines += ["Acceptance:"] + [f"  $ {c.text}" for c in plan.task.checks]
+        return "\n".join(lines)
+
+    def preflight(self, role: Role, client_factory: ClientFactory) -> None:
+        return None
+
+    def run(self, job: Job) -> EngineResult:
+        return run(job)
+
+
+def run(job: Job) -> EngineResult:
+    task, role, sandbox, branch = job.task, job.role, job.sandbox, job.branch
     result = EngineResult("error", "")
     for step in task.steps:
         if not sandbox.allowed(step):
@@ -56,7 +93,7 @@ def run(
         if failed is not None:
             evidence = f"Step `{failed.command}` exited {failed.exit_code}:\n{failed.output}"
             continue
-        report = acceptance()
+        report = job.acceptance()
         result.report = report
         if report.passed:
             result.outcome, result.reason = "done", report.summary()
