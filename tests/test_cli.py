@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("anthropic", "github", "git")
+HEAVY = ("anthropic", "github", "git", "mcp")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["validate", "--help"]])
@@ -22,6 +22,11 @@ def test_help_does_not_import_heavy_clients(args: list[str]) -> None:
 
 
 def test_validate_does_not_import_heavy_clients(example: Path) -> None:
+    (example / "fleet/roles/cto.yaml").write_text(
+        (example / "fleet/roles/cto.yaml").read_text()
+        + "mcp_servers:\n  docs: {command: docs-mcp, env: [DOCS_TOKEN]}\n"
+        + "mcp_tools: ['docs/*']\n"
+    )
     code = (
         "import sys\nfrom runner.cli import main\n"
         f"rc = main(['-C', {str(example)!r}, 'validate'])\n"
