@@ -533,6 +533,38 @@ def local_answer(ctx: _Context, issue: str, text: str, keep_open: bool) -> None:
     sys.exit(command.answer(ctx.root(), issue, text, keep_open))
 
 
+@cli.group()
+def ledger() -> None:
+    """The ledger's index on fleet-state: check it, rebuild it, migrate an old ledger."""
+
+
+@ledger.command("check")
+@pass_ctx
+def ledger_check(ctx: _Context) -> None:
+    """Verify the index and day roll-ups against the run records (exit 1 on a difference)."""
+    from runner.commands import ledger as command
+
+    sys.exit(command.run_check(ctx.root()))
+
+
+@ledger.command("repair")
+@pass_ctx
+def ledger_repair(ctx: _Context) -> None:
+    """Rebuild the index and roll-ups from the run records, in one commit."""
+    from runner.commands import ledger as command
+
+    sys.exit(command.run_repair(ctx.root(), migrate=False))
+
+
+@ledger.command("migrate")
+@pass_ctx
+def ledger_migrate(ctx: _Context) -> None:
+    """Index a ledger written before indexes (once; idempotent, safe to re-run)."""
+    from runner.commands import ledger as command
+
+    sys.exit(command.run_repair(ctx.root(), migrate=True))
+
+
 @cli.command()
 @click.option(
     "--keep",

@@ -22,6 +22,7 @@ from runner.engines.base import ClientFactory, EngineResult, Job, Limits, Plan, 
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
+from runner.ledger_index import Scope
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
 from runner.records import Checkpoint, ForgeEvent
@@ -83,7 +84,7 @@ def role_delta(
         ws.head_ref(),
         checkpoint=checkpoint,
         since=since,
-        runs=ws.runs() if runs is None else runs,
+        runs=ws.runs(Scope(today=ws.today, recent=(role_name,))) if runs is None else runs,
         events=events,
         remote=ws.remote,
     )
@@ -153,7 +154,7 @@ def execute(
     fleet = ws.fleet
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
     engine = engines.get(role.engine)
-    runs = ws.runs()
+    runs = ws.runs(Scope(today=ws.today, recent=(role_name,)))  # budget, delta, resume
     cursor = forge.cursor()  # read before the events: nothing posted meanwhile is lost
     delta = role_delta(ws, forge, role_name, runs=runs)
     started = ws.now

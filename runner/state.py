@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import faults, schema
+from runner import faults, ledger_index, schema
 from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
@@ -117,8 +117,15 @@ class StateStore:
     # -- writing --------------------------------------------------------------------
 
     def write(self, files: dict[str, bytes | None], message: str) -> str:
-        """Commit `files` (None deletes) on top of the current tip and publish it."""
-        commit = self._land(lambda base: self._commit(base, files, message))
+        """Commit `files` (None deletes) on top of the current tip and publish it; run
+        records bring their index files (ledger_index), computed from the same tip."""
+
+        def build(base: str | None) -> str:
+            return self._commit(
+                base, {**files, **ledger_index.derived(self.git, base, files)}, message
+            )
+
+        commit = self._land(build)
         assert commit is not None  # this build never declines
         return commit
 
@@ -269,6 +276,15 @@ class Ledger:
             if schema.is_readable(data, "run"):  # a newer runner's fields are ignored
                 records.append(RunRecord.from_dict(data))
         return sorted(records, key=lambda r: (r.started, r.run_id))
+
+    def select(self, scope: ledger_index.Scope) -> list[RunRecord]:
+        """The runs `scope` asks for, oldest first: through the index, or every record on a
+        ledger not migrated yet (or whose index an older runner left behind)."""
+        tip = self.store.tip()
+        if not tip:
+            return []
+        found = ledger_index.read(self.store.git, tip, scope)
+        return self.runs() if found is None else found
 
     def checkpoint(self, role: str) -> Checkpoint | None:
         data = self.store.read_json(f"checkpoints/{role}.json")

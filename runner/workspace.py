@@ -14,6 +14,7 @@ from pathlib import Path
 from runner import basecfg, clock
 from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
+from runner.ledger_index import Scope
 from runner.lifecycle import derive_all, hold_on_credentials
 from runner.load import load, require_git_root
 from runner.model import Fleet, RunRecord
@@ -64,8 +65,16 @@ class Workspace:
                 found[task] = role
         return found
 
-    def runs(self) -> list[RunRecord]:
-        return self.ledger.runs()
+    @property
+    def today(self) -> str:
+        """The current UTC day, YYYY-MM-DD: the day budgets count."""
+        return self.now.strftime("%Y-%m-%d")
+
+    def runs(self, scope: Scope | None = None) -> list[RunRecord]:
+        """The runs a command needs, oldest first; by default what planning reads: today's
+        records (spend), the first and last run of every task (states), every role's last
+        run (schedules). Cost follows the scope, not the length of the ledger."""
+        return self.ledger.select(scope or Scope(today=self.today, tasks=True, roles=True))
 
     def states(self, runs: list[RunRecord], forge: ForgeView | None = None) -> dict[str, TaskState]:
         """Derived task states from the ledger, the forge's view and the work branches."""

@@ -133,7 +133,7 @@ def _demo(base: Path) -> int:
     for _, issues in sorted(view.escalations.items()):
         for issue in issues:
             click.echo(f"   escalation {issue.id}: {issue.title}")
-    records = ws.runs()
+    records = ws.ledger.runs()
     click.echo(f"   ledger (branch fleet-state): {len(records)} run record(s)")
     for r in records:
         click.echo(f"     {r.run_id}  {r.role}/{r.task}  {r.outcome}")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from runner.clock import iso, parse
 from runner.forge.base import Forge, ForgeItem
 from runner.gitlog import read_log
+from runner.ledger_index import Scope
 from runner.model import RunRecord
 from runner.plan import Plan, make_plan
 from runner.records import Commit, TaskState
@@ -53,11 +54,11 @@ class Gathered:
 
 def gather(ws: Workspace, forge: Forge, since: datetime) -> Gathered:
     """Read the ledger, the forge and git once, and compute the status from them."""
-    runs = ws.runs()
+    earliest = min(since, ws.now - timedelta(days=7))
+    runs = ws.runs(Scope(ws.today, earliest.strftime("%Y-%m-%d"), tasks=True, roles=True))
     view = forge.view()
     states = ws.states(runs, view)
     plan = make_plan(ws.fleet, states, runs, ws.now)
-    earliest = min(since, ws.now - timedelta(days=7))
     items = forge.activity(iso(earliest))
     previous = ws.ledger.store.read_json(SNAPSHOT)
     status = compute(
