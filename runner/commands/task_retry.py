@@ -18,7 +18,8 @@ def run(root: Path, *, task_id: str, force: bool) -> int:
     ws = open_workspace(root)
     task = taskops.require_task(ws.fleet, task_id)
     forge = open_forge(ws)
-    runs, view = ws.runs(), forge.view()
+    # every running record of the task, in full (they are rewritten): the full ledger
+    runs, view = ws.ledger.runs(), forge.view()
     state = ws.states(runs, view)[task.id]
     plan = taskops.retry_plan(task, state, runs, view, force=force)
     if plan.live is not None:

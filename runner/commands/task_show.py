@@ -17,7 +17,7 @@ from runner.workspace import open_workspace
 def run(root: Path, *, task_id: str, fmt: str) -> int:
     ws = open_workspace(root)
     task = taskops.require_task(ws.fleet, task_id)
-    runs = ws.runs()
+    runs = ws.ledger.runs()  # every run of the task: the full ledger (a rare, human command)
     view = open_forge(ws).view()
     states = ws.states(runs, view)
     info = taskops.summarise(task, states[task.id], runs, view)
