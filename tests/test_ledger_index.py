@@ -128,7 +128,7 @@ def test_new_writes_keep_the_index_equal_to_reading_every_record(at_now: Path, f
     assert fleet_cli("-C", ".", "ledger", "check").exit_code == 0
     indexed = _outputs(fleet_cli)
     # the same ledger without its index: every command reads every record
-    ledger.store.write({p: None for p in ledger.store.list("ledger/")}, "drop the index")
+    ledger.store.write(dict.fromkeys(ledger.store.list("ledger/")), "drop the index")
     assert _outputs(fleet_cli) == indexed
 
 
