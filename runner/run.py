@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from runner import engines, faults, stops, sync, sync_render
 from runner.acceptance import Report, run_checks
@@ -226,6 +227,20 @@ class _Job:
     push: bool
 
 
+def _holder_record(
+    ws: Workspace, runs: list[RunRecord], lease: dict[str, Any] | None
+) -> RunRecord | None:
+    """The record of the run whose dead lease this run took, read in full: it is closed
+    and rewritten, and `runs` may hold only its index summary."""
+    if not lease:
+        return None
+    path = lease.get("run_record")
+    if not isinstance(path, str):
+        known = next((r for r in runs if r.run_id == lease.get("run_id")), None)
+        path = run_path(known) if known else None
+    return ws.ledger.record(path) if path else None
+
+
 def _recorded(
     ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome, lease: Lease | None
 ) -> RunOutcome:
@@ -236,7 +251,7 @@ def _recorded(
         faults.hit("lease")  # the lease is held; nothing else written yet
         took_over = f"run {record.run_id} took over the task"
         old = lease.taken_over if lease is not None else None
-        dead = next((r for r in job.runs if old and r.run_id == old.get("run_id")), None)
+        dead = _holder_record(ws, job.runs, old)
         ws.ledger.start(record, killed=dead and stops.killed(dead, old, took_over))
         if lease is not None:
             lease.start_heartbeat()

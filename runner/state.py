@@ -120,12 +120,7 @@ class StateStore:
         """Commit `files` (None deletes) on top of the current tip and publish it; run
         records bring their index files (ledger_index), computed from the same tip."""
 
-        def build(base: str | None) -> str:
-            return self._commit(
-                base, {**files, **ledger_index.derived(self.git, base, files)}, message
-            )
-
-        commit = self._land(build)
+        commit = self._land(lambda base: self._indexed(base, files, message))
         assert commit is not None  # this build never declines
         return commit
 
@@ -167,7 +162,7 @@ class StateStore:
                 return None
             if new is DELETE:
                 return self._commit(base, {path: None}, message) if old is not None else None
-            return self._commit(base, {path: _json(new)}, message)
+            return self._indexed(base, {path: _json(new)}, message)
 
         return self._land(build) is not None
 
@@ -209,6 +204,11 @@ class StateStore:
         self.git.run("update-ref", self.remote_ref, commit)
         self.git.run("update-ref", self.local_ref, commit)
         return True
+
+    def _indexed(self, base: str | None, files: dict[str, bytes | None], message: str) -> str:
+        """`_commit` with the index files the run records among `files` change, computed
+        from the same base (a rebuilt commit folds them into the new tip's index)."""
+        return self._commit(base, {**files, **ledger_index.derived(self.git, base, files)}, message)
 
     def _commit(self, base: str | None, files: dict[str, bytes | None], message: str) -> str:
         with tempfile.TemporaryDirectory(prefix="fleet-state-") as tmp:
@@ -285,6 +285,11 @@ class Ledger:
             return []
         found = ledger_index.read(self.store.git, tip, scope)
         return self.runs() if found is None else found
+
+    def record(self, path: str) -> RunRecord | None:
+        """One run record in full, by path: what a writer reads before rewriting a run
+        it knows only from an index summary (`select` returns summaries)."""
+        return ledger_index.parse_record(self.store.read_many([path])[path])
 
     def checkpoint(self, role: str) -> Checkpoint | None:
         data = self.store.read_json(f"checkpoints/{role}.json")

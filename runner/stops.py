@@ -71,11 +71,14 @@ def reap(ledger: Ledger, runs: list[RunRecord], now: datetime) -> list[RunRecord
 
 
 def _close(run: RunRecord) -> Callable[[Any], Any]:
-    """A change that closes `run` only if its record still says `running`."""
+    """A change that closes `run` only if its record still says `running`. The record on
+    the tip is rewritten, not `run`: an indexed read returns a summary of an older run,
+    and writing it back would drop its usage, links and sync."""
 
     def change(old: Any) -> Any:
-        still_running = isinstance(old, dict) and old.get("outcome") == "running"
-        return run.to_dict() if still_running else None
+        if not (isinstance(old, dict) and old.get("outcome") == "running"):
+            return None
+        return {**old, "outcome": run.outcome, "reason": run.reason, "ended": run.ended}
 
     return change
 

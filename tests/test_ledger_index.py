@@ -191,3 +191,73 @@ def test_sync_reads_the_roles_index_not_every_record(at_now: Path) -> None:
         "ledger/roles",
         "ledger/tasks",
     ]
+
+
+def _dead_run(ledger: Ledger, role: str, task: str, started: str) -> RunRecord:
+    """A `running` record from an earlier day with fields no index summary carries."""
+    dead = RunRecord(
+        "r-dead",
+        role,
+        task,
+        started,
+        outcome="running",
+        usage={"input_tokens": 1234},
+        links={"branch": f"fleet/{role}/{task}"},
+        sync={"base": "a" * 40, "head": "b" * 40, "summary": "2 commits"},
+    )
+    ledger.start(dead)
+    return dead
+
+
+def test_reaping_a_run_known_by_its_summary_keeps_its_full_record(at_now: Path) -> None:
+    """The planning scope returns an older run as its index summary; closing it as killed
+    must rewrite the record on the tip, not the summary, and keep the index consistent."""
+    from runner import stops
+    from runner.workspace import open_workspace
+
+    ledger = Ledger(StateStore(Git(at_now)))
+    dead = _dead_run(ledger, "cto", "t-002", "2026-11-20T09:00:00Z")
+    ws = open_workspace(at_now)
+    runs = ws.runs()
+    summary = next(r for r in runs if r.run_id == "r-dead")
+    assert summary.usage == {} and summary.outcome == "running"  # a summary, not the record
+
+    assert [r.run_id for r in stops.reap(ws.ledger, runs, ws.now)] == ["r-dead"]
+    closed = ws.ledger.record("runs/2026-11-20/r-dead.json")
+    assert closed is not None and closed.outcome == "error" and "killed" in closed.reason
+    assert (closed.usage, closed.links, closed.sync) == (dead.usage, dead.links, dead.sync)
+    from runner.ledger_admin import check
+
+    assert check(ws.ledger.store).ok
+
+
+def test_taking_over_a_dead_lease_closes_the_holders_full_record(agent_repo: Path) -> None:
+    """A run whose task's lease expired closes the holder's record in its start commit,
+    read in full: the run's scope (its role's latest runs) misses a holder of another role
+    (the task was reassigned) and holds only summaries of older runs."""
+    from runner.lease import lease_path
+    from tests.agent.test_engine import _run
+    from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
+
+    store = StateStore(Git(agent_repo))
+    dead = _dead_run(Ledger(store), "ceo", "t-100", "2026-11-21T09:00:00Z")
+    lease = {
+        "task": "t-100",
+        "role": "ceo",
+        "run_id": "r-dead",
+        "run_record": "runs/2026-11-21/r-dead.json",
+        "renewed": "2026-11-21T09:00:00Z",
+        "expires": "2026-11-21T09:10:00Z",
+        "heartbeat": True,
+    }
+    store.write_json(lease_path("t-100"), lease, "a dead run's lease")
+    script = [reply(tool("finish", summary="nothing to do"))]
+    with FakeAnthropic(script) as fake:
+        outcome, ws, _ = _run(agent_repo, fake)
+    assert not outcome.skipped
+    closed = ws.ledger.record("runs/2026-11-21/r-dead.json")
+    assert closed is not None and closed.outcome == "error" and "took over" in closed.reason
+    assert (closed.usage, closed.links, closed.sync) == (dead.usage, dead.links, dead.sync)
+    from runner.ledger_admin import check
+
+    assert check(ws.ledger.store).ok
