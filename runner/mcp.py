@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner import mcp_config
+from runner.agent.jail import JailSpec
+from runner.agent.sandbox import Sandbox, scrub_env
 from runner.errors import FleetError
 from runner.fmt import clip
 from runner.model import McpServer
@@ -305,6 +307,30 @@ class McpTools:
             if conn.errlog is not None:
                 conn.errlog.close()
         self._loop = self._thread = None
+
+
+def for_run(
+    servers: Sequence[McpServer],
+    allow: Sequence[str],
+    sandbox: Sandbox,
+    environ: Mapping[str, str],
+    transcript: Transcript | None,
+) -> McpTools:
+    """The role's servers for a run in `sandbox`: a stdio server starts in the work tree,
+    inside the run's jail where there is one (the role's network policy, the fleet's
+    read-only mounts), with the scrubbed environment (no role credential) plus the names
+    it lists."""
+    wrap: Wrap | None = None
+    if sandbox.jail.isolated and any(s.command for s in servers):
+        spec = JailSpec(sandbox.root, sandbox.network, sandbox.read_only)
+        sandbox.jail.prepare(sandbox.root)
+        jail = sandbox.jail
+
+        def wrap(argv: list[str]) -> list[str]:
+            return jail.wrap(argv, spec)
+
+    launch = Launch(cwd=sandbox.root, env=scrub_env(environ), environ=environ, wrap=wrap)
+    return McpTools(servers, allow, launch, transcript)
 
 
 async def _list_all(client: Any) -> list[Any]:

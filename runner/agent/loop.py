@@ -199,6 +199,10 @@ def _work(
             continue
         outcome = toolbox.call(call["name"], call.get("input") or {})
         wrote = wrote or outcome.wrote
+        if outcome.fatal:  # not the model's to fix (an MCP server died): stop, say why
+            _commit(wrote, on_write, result)
+            _stop(result, "error", outcome.fatal)
+            return True
         stop = _watch(result, watch, call, outcome)
         if stop:
             _commit(wrote, on_write, result)

@@ -9,15 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.acceptance import Report
 from runner.agent import safefs
 from runner.agent.sandbox import Sandbox, ToolError
+from runner.mcp_config import PREFIX as MCP_PREFIX
 from runner.model import Role, Task
 from runner.paths import matches
 from runner.sanitize import reveal
 from runner.tasks import next_id, prepare
+
+if TYPE_CHECKING:
+    from runner.mcp import McpTools
 
 READ_CAP = 100_000
 LIST_CAP = 500
@@ -133,6 +137,7 @@ class Result:
     is_error: bool = False
     wrote: bool = False
     terminal: Terminal | None = None
+    fatal: str = ""  # the run cannot go on (an MCP server died): why, where, what to do
 
 
 @dataclass
@@ -147,11 +152,17 @@ class ToolBox:
     files: Callable[[], list[str]] | None = None  # runner-side listing (runner git)
     runner_paths: set[str] = field(default_factory=set)  # written here, kept in commits
     proposed: list[str] = field(default_factory=list)
+    mcp: McpTools | None = None  # the role's MCP servers for this run (runner.mcp)
 
     def specs(self) -> list[dict[str, Any]]:
-        return [{"name": name, **SPECS[name]} for name in SPECS if name in self.role.tools]
+        own = [{"name": name, **SPECS[name]} for name in SPECS if name in self.role.tools]
+        return own + (self.mcp.specs() if self.mcp is not None else [])
 
     def call(self, name: str, args: dict[str, Any]) -> Result:
+        if self.mcp is not None and name.startswith(MCP_PREFIX):
+            # capped, revealed and wrapped by runner.mcp; refused there unless allowed
+            r = self.mcp.call(name, args)
+            return Result(r.content, is_error=r.is_error, fatal=r.fatal)
         if name not in self.role.tools or name not in SPECS:
             return Result(f"unknown or unavailable tool '{name}'", is_error=True)
         required = SPECS[name]["input_schema"].get("required", [])

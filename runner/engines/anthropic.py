@@ -23,6 +23,7 @@ from runner.model import FleetConfig, Role, Task
 
 if TYPE_CHECKING:
     from runner.agent.preflight import PreflightResult
+    from runner.mcp import McpTools
 
 MODEL_KEY = "ANTHROPIC_API_KEY"
 
@@ -93,6 +94,18 @@ class AnthropicEngine:
         return preflight(client_factory(role))
 
     def run(self, job: Job) -> EngineResult:
+        from runner import mcp
+
+        servers = mcp.for_run(
+            job.role.mcp_servers, job.role.mcp_tools, job.sandbox, job.environ, job.transcript
+        )
+        try:
+            with servers:
+                return self._run(job, servers)
+        except mcp.McpStartError as exc:  # before any model call: nothing spent
+            return EngineResult("error", f"{exc}; {exc.hint}" if exc.hint else str(exc))
+
+    def _run(self, job: Job, servers: McpTools) -> EngineResult:
         from runner.agent import loop
 
         assert job.client_factory is not None, "a model engine needs a client factory"
@@ -106,6 +119,7 @@ class AnthropicEngine:
             job.today,
             files=job.branch.files,
             runner_paths=job.branch.runner_paths,
+            mcp=servers,
         )
         conversation = Conversation(system_blocks(job.fleet, job.role), toolbox.specs())
         text = first_turn(job.task, job.delta, resume_note=job.resume_note, feedback=job.feedback)
