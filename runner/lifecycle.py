@@ -121,7 +121,7 @@ MODEL_KEY = "ANTHROPIC_API_KEY"
 
 def needs(role: Role, credential: str) -> bool:
     """Does `role` need `credential` to work (the model key for model-engine roles)?"""
-    return credential in role.credentials or (credential == MODEL_KEY and role.engine != "shell")
+    return credential in role.required_env or (credential == MODEL_KEY and role.engine != "shell")
 
 
 def hold_on_credentials(

@@ -237,6 +237,13 @@ class Role:
             setup=(tuple(SetupStep.of(s) for s in d["setup"]) if "setup" in d else defaults.setup),
         )
 
+    @property
+    def required_env(self) -> tuple[str, ...]:
+        """Every variable the role cannot work without: its `credentials:` and the names
+        its MCP servers list (a missing one is the same one credential escalation)."""
+        names = [*self.credentials, *(n for s in self.mcp_servers for n in s.env)]
+        return tuple(dict.fromkeys(names))
+
 
 @dataclass(frozen=True)
 class Acceptance:

@@ -171,7 +171,7 @@ def execute(
     )
     if dry_run:
         return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta, runs))
-    missing = [name for name in role.credentials if not ws.environ.get(name)]
+    missing = [name for name in role.required_env if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
     unset = unset_names(engine.credentials(role), ws.environ)

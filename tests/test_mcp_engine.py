@@ -63,19 +63,17 @@ def _stdio(repo: Path) -> None:
     _role(repo, server)
 
 
-def _run(repo: Path, steps: list) -> tuple[RunOutcome, FakeAnthropic]:
+def _run(repo: Path, steps: list, **drop: bool) -> tuple[RunOutcome, FakeAnthropic, dict]:
     with FakeAnthropic(steps) as fake:
         env = {**ENV, "ANTHROPIC_BASE_URL": fake.url, "DOCS_TOKEN": "docs-tok", "PYTHONPATH": SITE}
+        env = {k: v for k, v in env.items() if not drop.get(k)}
         ws = open_workspace(repo, env)
+        forge = open_forge(ws)
         out = execute(
-            ws,
-            open_forge(ws),
-            "tester",
-            "t-100",
-            trigger="test",
-            client_factory=anthropic_client(ws),
+            ws, forge, "tester", "t-100", trigger="test", client_factory=anthropic_client(ws)
         )
-    return out, fake
+        states = ws.states(ws.runs(), forge.view())
+    return out, fake, states
 
 
 def _results(request: dict) -> list[dict]:
@@ -92,7 +90,7 @@ def test_the_loop_calls_an_allowed_stdio_tool_and_a_disallowed_one_is_refused(
     agent_repo: Path,
 ) -> None:
     _stdio(agent_repo)
-    out, fake = _run(
+    out, fake, _ = _run(
         agent_repo,
         [
             reply(tool("mcp__docs__search", query="caching")),
@@ -128,7 +126,7 @@ def test_http_server_huge_result_is_capped_and_injection_is_data(
     log = tmp_path / "calls.log"
     with mcp_server.serving(log) as url:
         _role(agent_repo, {"url": url})
-        out, fake = _run(
+        out, fake, _ = _run(
             agent_repo,
             [
                 reply(tool("mcp__docs__huge", n=2_000_000)),
@@ -148,7 +146,7 @@ def test_http_server_huge_result_is_capped_and_injection_is_data(
 
 def test_a_server_that_crashes_mid_run_ends_it_with_a_clear_reason(agent_repo: Path) -> None:
     _stdio(agent_repo)
-    out, fake = _run(
+    out, fake, _ = _run(
         agent_repo,
         [
             reply(tool("write_file", path="out/report.md", content="draft\n")),
@@ -168,7 +166,18 @@ def test_a_server_that_crashes_mid_run_ends_it_with_a_clear_reason(agent_repo: P
 
 def test_a_server_that_cannot_start_ends_the_run_before_any_model_call(agent_repo: Path) -> None:
     _role(agent_repo, {"command": sys.executable, "args": ["-c", "raise SystemExit(4)"]})
-    out, fake = _run(agent_repo, FINISH)
+    out, fake, _ = _run(agent_repo, FINISH)
     assert out.record.outcome == "error"
     assert "MCP server 'docs'" in out.record.reason and "could not be started" in out.record.reason
     assert fake.requests == []
+
+
+def test_a_missing_server_env_name_is_one_credential_escalation_and_holds_the_task(
+    agent_repo: Path,
+) -> None:
+    _stdio(agent_repo)
+    out, fake, states = _run(agent_repo, FINISH, DOCS_TOKEN=True)
+    assert out.record.outcome == "escalated" and "DOCS_TOKEN" in out.record.reason
+    assert out.issue is not None and out.issue.kind == "credential"
+    assert fake.requests == [] and fake.calls == []  # no model call, not even the preflight
+    assert states["t-100"].state == "blocked"  # the next tick neither runs nor asks
