@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("anthropic", "github", "git", "mcp")
+HEAVY = ("anthropic", "github", "git", "mcp", "openai", "boto3", "botocore")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["validate", "--help"]])

@@ -79,17 +79,25 @@ def build(
     A plain (non-streamed) response arrives in one piece after the whole generation, so
     without streaming the read timeout is the total timeout."""
     import anthropic
-    import httpx2
 
-    read = timeouts.read_s if stream else timeouts.total_s
-    timeout = httpx2.Timeout(connect=timeouts.connect_s, read=read, write=read, pool=read)
+    timeout, guard = guarded(timeouts, stream)
     return anthropic.Anthropic(
         api_key=api_key,
         base_url=base_url or None,
         max_retries=max_retries,
         timeout=timeout,
-        middleware=[_Guard(timeout)],
+        middleware=[guard],
     )
+
+
+def guarded(timeouts: Timeouts, stream: bool) -> tuple[Any, Any]:
+    """The client timeout (an httpx2.Timeout) and the guard middleware for it: what every
+    anthropic SDK client the runner builds (first-party, Bedrock, Vertex) is given."""
+    import httpx2
+
+    read = timeouts.read_s if stream else timeouts.total_s
+    timeout = httpx2.Timeout(connect=timeouts.connect_s, read=read, write=read, pool=read)
+    return timeout, _Guard(timeout)
 
 
 @contextmanager
@@ -157,3 +165,15 @@ def _capped(default: Any, given: Any, left: float) -> Any:
         write=min(timeout.write or left, left),
         pool=min(timeout.pool or left, left),
     )
+
+
+def remaining() -> float | None:
+    """Seconds left of the current model call's total deadline (None outside one), for a
+    client without middleware (runner/agent/openai_compat.py) to bound each request."""
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
+
+def capped(timeout: Any, left: float) -> Any:
+    """`timeout` (an httpx2.Timeout) with no phase above `left` seconds."""
+    return _capped(timeout, timeout, left)

@@ -135,14 +135,12 @@ class FakeAnthropic(Loopback):
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
                 received = time.perf_counter()
                 with fake._lock:
                     fake.calls.append(f"POST {self.path}")
-                if self.path.split("?")[0] != "/v1/messages":
-                    fake._send_error(self, error(404, "not_found_error", f"no route {self.path}"))
-                    return
-                if fake._authorised(self):
+                body = fake._route(self, json.loads(raw or b"{}"))
+                if body is not None and fake._authorised(self, raw):
                     fake._handle(self, body)
                 fake.timings.append((received, time.perf_counter()))
 
@@ -157,7 +155,7 @@ class FakeAnthropic(Loopback):
                 with fake._lock:
                     fake.calls.append(f"GET {self.path}")
                     fake.model_requests.append(self.path)
-                if fake._authorised(self):
+                if fake._authorised(self, b""):
                     fake._models(self)
 
         self.serve(Handler)
@@ -165,8 +163,19 @@ class FakeAnthropic(Loopback):
 
     # -- behaviour ------------------------------------------------------------------
 
-    def _authorised(self, handler: BaseHTTPRequestHandler) -> bool:
-        """The key arrives as x-api-key or (newer SDKs) as a bearer token."""
+    def _route(
+        self, handler: BaseHTTPRequestHandler, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The Messages request a POST carries, or None once answered (404 off the route).
+        A provider's fake maps its own route onto the same request (bedrock_server.py)."""
+        if handler.path.split("?")[0] != "/v1/messages":
+            self._send_error(handler, error(404, "not_found_error", f"no route {handler.path}"))
+            return None
+        return body
+
+    def _authorised(self, handler: BaseHTTPRequestHandler, raw: bytes) -> bool:
+        """The key arrives as x-api-key or (newer SDKs) as a bearer token. `raw` is the
+        request body (a signing provider's fake checks the signature over it)."""
         bearer = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
         if self.api_key is None or self.api_key in (handler.headers.get("x-api-key"), bearer):
             return True
@@ -321,13 +330,10 @@ class FakeAnthropic(Loopback):
         stall: float = 0,
         drip: tuple[float, int] | None = None,
     ) -> None:
-        handler.send_response(200)
-        handler.send_header("content-type", "text/event-stream")
-        handler.send_header("cache-control", "no-cache")
-        handler.end_headers()
+        self._stream_headers(handler)
 
         def event(kind: str, data: dict[str, Any]) -> None:
-            handler.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+            handler.wfile.write(self._frame(kind, data))
 
         start = {
             **message,
@@ -393,6 +399,16 @@ class FakeAnthropic(Loopback):
         )
         event("message_stop", {"type": "message_stop"})
         handler.wfile.flush()
+
+    def _stream_headers(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("cache-control", "no-cache")
+        handler.end_headers()
+
+    def _frame(self, kind: str, data: dict[str, Any]) -> bytes:
+        """One stream event on the wire (server-sent events here)."""
+        return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def _halved(value: Any) -> Any:

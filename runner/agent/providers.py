@@ -1,0 +1,213 @@
+"""Where the built-in loop's model calls go: the Anthropic API, Amazon Bedrock, Google
+Vertex AI, or any OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp's
+server, a gateway).
+
+Why through the anthropic SDK's own Bedrock and Vertex clients: they speak each cloud's
+wire protocol (SigV4 and the event-stream framing; Google OAuth and rawPredict) and
+return the same Messages objects and errors, so the loop, its limits and its tests are
+the provider-independent part. The OpenAI-compatible path goes through the `openai`
+package wrapped in the same surface (runner/agent/openai_compat.py).
+
+Credentials come from each provider's standard environment variables, read here from
+the workspace's environment (the edge) and passed to the client explicitly:
+
+- anthropic: ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL for a proxy);
+- bedrock: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), or
+  AWS_BEARER_TOKEN_BEDROCK, or a web identity (AWS_ROLE_ARN +
+  AWS_WEB_IDENTITY_TOKEN_FILE, what GitHub's OIDC sets up) or AWS_PROFILE, resolved
+  by boto3; the region from `region:` or AWS_REGION / AWS_DEFAULT_REGION;
+- vertex: GOOGLE_APPLICATION_CREDENTIALS (google-auth's default credentials), or an
+  access token in the variable `api_key_env:` names; the region from `region:` or
+  CLOUD_ML_REGION, the project from `project:` or ANTHROPIC_VERTEX_PROJECT_ID;
+- openai-compatible: the key in the variable `api_key_env:` names (none for a local
+  server without one), the endpoint from `base_url:`.
+
+No SDK is imported at module level: `fleet --help` and `fleet validate` import none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.agent import client as sdk
+
+NAMES = ("anthropic", "bedrock", "vertex", "openai-compatible")
+DEFAULT = "anthropic"
+
+# Each provider's ways to authenticate: the role can run when every name of one option
+# is set. The first option is the one messages name.
+OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "anthropic": (("ANTHROPIC_API_KEY",),),
+    "bedrock": (
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+        ("AWS_BEARER_TOKEN_BEDROCK",),
+        ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+        ("AWS_PROFILE",),
+    ),
+    "vertex": (("GOOGLE_APPLICATION_CREDENTIALS",),),
+    "openai-compatible": ((),),
+}
+# Which providers answer the key preflight (a cheap authenticated GET of one model):
+# Bedrock's and Vertex's runtime endpoints have no such call; their first model call
+# finds a dead credential instead, and the loop escalates it the same way.
+PREFLIGHT = {"anthropic": True, "bedrock": False, "vertex": False, "openai-compatible": True}
+# What a missing package is installed as.
+EXTRAS = {
+    "bedrock": "boto3 (pip install 'anthropic[bedrock]')",
+    "vertex": "google-auth (pip install 'anthropic[vertex]')",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A provider's settings from fleet.yaml (`providers: {<name>: {...}}`)."""
+
+    base_url: str | None = None  # openai-compatible: required; others: a proxy or fake
+    api_key_env: str | None = None  # the variable holding the key or access token
+    region: str | None = None  # bedrock, vertex
+    project: str | None = None  # vertex
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Settings:
+        return cls(
+            base_url=d.get("base_url"),
+            api_key_env=d.get("api_key_env"),
+            region=d.get("region"),
+            project=d.get("project"),
+        )
+
+
+def options(provider: str, settings: Settings) -> tuple[tuple[str, ...], ...]:
+    """The ways to authenticate to `provider`, each a tuple of variable names."""
+    if settings.api_key_env and provider in ("openai-compatible", "vertex"):
+        return ((settings.api_key_env,),)
+    return OPTIONS[provider]
+
+
+def credentials(provider: str, settings: Settings) -> tuple[str, ...]:
+    """The variables a role on `provider` needs, as messages name them."""
+    names = options(provider, settings)[0]
+    return names + tuple(n for n in _placement(provider, settings) if n not in names)
+
+
+def missing(provider: str, settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """What to set before a role on `provider` can run ([] when nothing)."""
+    absent = [n for n in _placement(provider, settings) if not _any_set(n, environ)]
+    if any(all(environ.get(n) for n in option) for option in options(provider, settings)):
+        return absent
+    return [*options(provider, settings)[0], *absent]
+
+
+def describe(provider: str, settings: Settings, environ: Mapping[str, str]) -> str:
+    """One line for `fleet doctor`: where the calls go and how they authenticate."""
+    ways = " or ".join(" + ".join(o) or "no key" for o in options(provider, settings))
+    where = (
+        settings.base_url
+        or {
+            "anthropic": environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+            "bedrock": f"bedrock-runtime in {_region(provider, settings, environ) or '?'}",
+            "vertex": f"Vertex AI in {_region(provider, settings, environ) or '?'}",
+            "openai-compatible": "(base_url not set)",
+        }[provider]
+    )
+    return f"{provider}: {where}; credentials: {ways}"
+
+
+def build(
+    provider: str,
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    max_retries: int,
+    timeouts: sdk.Timeouts,
+    stream: bool = True,
+) -> Any:
+    """The client the loop calls for `provider`, with the runner's timeouts and guard."""
+    if provider == "openai-compatible":
+        from runner.agent import openai_compat
+
+        key = environ.get(settings.api_key_env or "", "")
+        base = settings.base_url or ""
+        return openai_compat.build(
+            key, base, max_retries=max_retries, timeouts=timeouts, stream=stream
+        )
+    if provider == "anthropic":
+        return sdk.build(
+            environ.get("ANTHROPIC_API_KEY", ""),
+            environ.get("ANTHROPIC_BASE_URL") or settings.base_url,
+            max_retries=max_retries,
+            timeouts=timeouts,
+            stream=stream,
+        )
+    import anthropic
+
+    timeout, guard = sdk.guarded(timeouts, stream)
+    common: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout, "middleware": [guard]}
+    if provider == "bedrock":
+        keys = bool(environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"))
+        return anthropic.AnthropicBedrock(
+            aws_access_key=environ.get("AWS_ACCESS_KEY_ID") if keys else None,
+            aws_secret_key=environ.get("AWS_SECRET_ACCESS_KEY") if keys else None,
+            aws_session_token=environ.get("AWS_SESSION_TOKEN") if keys else None,
+            aws_profile=None if keys else environ.get("AWS_PROFILE"),
+            api_key=None if keys else environ.get("AWS_BEARER_TOKEN_BEDROCK"),
+            aws_region=_region(provider, settings, environ),
+            base_url=settings.base_url or environ.get("ANTHROPIC_BEDROCK_BASE_URL"),
+            **common,
+        )
+    token = environ.get(settings.api_key_env) if settings.api_key_env else None
+    return anthropic.AnthropicVertex(
+        region=_region(provider, settings, environ) or "",
+        project_id=settings.project or environ.get("ANTHROPIC_VERTEX_PROJECT_ID") or "",
+        access_token=token,
+        base_url=settings.base_url or environ.get("ANTHROPIC_VERTEX_BASE_URL"),
+        **common,
+    )
+
+
+def endpoint(provider: str, settings: Settings, environ: Mapping[str, str], model: str) -> str:
+    """The URL a streamed model call is sent to (for dry runs)."""
+    region = _region(provider, settings, environ) or "<region>"
+    if provider == "openai-compatible":
+        return f"{(settings.base_url or '<base_url>').rstrip('/')}/chat/completions"
+    if provider == "bedrock":
+        base = settings.base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
+        return f"{base}/model/{model}/invoke-with-response-stream"
+    if provider == "vertex":
+        base = settings.base_url or f"https://{region}-aiplatform.googleapis.com/v1"
+        project = settings.project or environ.get("ANTHROPIC_VERTEX_PROJECT_ID") or "<project>"
+        return (
+            f"{base}/projects/{project}/locations/{region}/publishers/anthropic/models/"
+            f"{model}:streamRawPredict"
+        )
+    base = environ.get("ANTHROPIC_BASE_URL") or settings.base_url or "https://api.anthropic.com"
+    return f"{base.rstrip('/')}/v1/messages"
+
+
+def _placement(provider: str, settings: Settings) -> tuple[str, ...]:
+    """Variables that say where (not who): required unless fleet.yaml says it."""
+    if provider == "bedrock" and not settings.region:
+        return ("AWS_REGION",)
+    if provider == "vertex":
+        return (() if settings.region else ("CLOUD_ML_REGION",)) + (
+            () if settings.project else ("ANTHROPIC_VERTEX_PROJECT_ID",)
+        )
+    return ()
+
+
+def _any_set(name: str, environ: Mapping[str, str]) -> bool:
+    if name == "AWS_REGION":
+        return bool(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
+    return bool(environ.get(name))
+
+
+def _region(provider: str, settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if settings.region:
+        return settings.region
+    if provider == "bedrock":
+        return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if provider == "vertex":
+        return environ.get("CLOUD_ML_REGION")
+    return None
