@@ -192,7 +192,7 @@ class FleetConfig:
 class Role:
     name: str
     description: str
-    engine: Literal["anthropic", "shell"]
+    engine: Literal["anthropic", "shell", "claude-code"]
     model: str
     directives: str
     schedule: str | None

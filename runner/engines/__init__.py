@@ -19,6 +19,7 @@ from runner.errors import ConfigError
 _ENGINES: dict[str, str] = {
     "anthropic": "runner.engines.anthropic:AnthropicEngine",
     "shell": "runner.engines.shell:ShellEngine",
+    "claude-code": "runner.engines.claude_code:ClaudeCodeEngine",
 }
 DEFAULT = "anthropic"  # what `fleet init` writes for a model role
 
@@ -41,6 +42,7 @@ def get(name: str) -> Engine:
 
 if TYPE_CHECKING:  # each engine satisfies the protocol (mypy checks these)
     from runner.engines.anthropic import AnthropicEngine
+    from runner.engines.claude_code import ClaudeCodeEngine
     from runner.engines.shell import ShellEngine
 
-    _checked: tuple[Engine, ...] = (AnthropicEngine(), ShellEngine())
+    _checked: tuple[Engine, ...] = (AnthropicEngine(), ShellEngine(), ClaudeCodeEngine())

@@ -117,6 +117,7 @@ class FakeAnthropic(Loopback):
     model_requests: list[str] = field(default_factory=list)  # paths of GET /v1/models
     requests: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # "METHOD path" of every request
+    usages: list[dict[str, int]] = field(default_factory=list)  # each reply's usage, as sent
     headers: list[dict[str, str]] = field(default_factory=list)
     over_limit: int = 0
     timings: list[tuple[float, float]] = field(default_factory=list)  # (received, responded)
@@ -249,6 +250,8 @@ class FakeAnthropic(Loopback):
                 "cache_creation_input_tokens": usage["write"],
             },
         }
+        with self._lock:
+            self.usages.append(dict(message["usage"]))
         if body.get("stream"):
             with contextlib.suppress(OSError):  # the client gave up and hung up: fine
                 self._send_stream(

@@ -1,0 +1,197 @@
+"""The claude-code engine end to end: the REAL Claude Code CLI (the pinned version, from
+npm: .ci/run installs it into .ci/node/), in the real jail, against the scripted Messages
+API on loopback, with real git and the local forge.
+
+Where npm/the CLI is absent these tests skip with the reason; under CI they fail (a skip
+there would hide that the engine stopped being tested)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner.engines import claude_code
+from runner.forge.select import open_forge
+from runner.outcome import anthropic_client
+from runner.run import RunOutcome, execute
+from runner.workspace import open_workspace
+from tests.conftest import TESTER_ROLE, commit_all, git
+from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_CLI = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "claude"
+KEY = "sk-ant-test-claude-code-key"
+GITHUB_TOKEN = "ghp_supersecretgithubtoken000000000000"
+ROLE = TESTER_ROLE.replace("engine: anthropic", "engine: claude-code").replace(
+    '"ls*", "cat *", "python3 *", "false"', '"python3 *"'
+)
+
+
+def require_cli() -> str:
+    """The pinned CLI (.ci/node/ or `claude` on PATH), or skip; CI must have it."""
+    found = str(LOCAL_CLI) if LOCAL_CLI.exists() else shutil.which("claude")
+    version = claude_code.cli_version(found) if found else ""
+    if version != claude_code.CLAUDE_CODE_VERSION:
+        why = (
+            f"the Claude Code CLI {claude_code.CLAUDE_CODE_VERSION} is not installed "
+            f"(found: {found or 'none'} {version}); .ci/run installs it with npm"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the claude-code engine with the real CLI: {why}")
+        pytest.skip(why)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def cc_repo(agent_repo: Path) -> Path:
+    (agent_repo / "fleet/roles/tester.yaml").write_text(ROLE)
+    commit_all(agent_repo, "tester runs on claude-code")
+    git(agent_repo, "push", "-q", "origin", "main")
+    return agent_repo
+
+
+def _run(repo: Path, fake: FakeAnthropic, cli: str, task: str = "t-100") -> RunOutcome:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "FLEET_FORGE": "local",
+        "FLEET_NOW": "2026-11-24T10:30:00Z",
+        "ANTHROPIC_API_KEY": KEY,
+        "ANTHROPIC_BASE_URL": fake.url,
+        "GITHUB_TOKEN": GITHUB_TOKEN,
+        "STAGING_DATABASE_URL": "postgres://granted",
+        claude_code.CLI_ENV: cli,
+    }
+    ws = open_workspace(repo, env)
+    forge, client = open_forge(ws), anthropic_client(ws)
+    return execute(ws, forge, "tester", task, trigger="test", client_factory=client)
+
+
+def _result_note(outcome: RunOutcome) -> str:
+    notes = [e["text"] for e in outcome.transcript.entries if e["kind"] == "note"]
+    return next(n for n in notes if n.startswith("Claude Code ended:"))
+
+
+def _tool_results(fake: FakeAnthropic) -> list[str]:
+    """Every tool result the CLI sent back to the model."""
+    out = []
+    for message in fake.requests[-1]["messages"]:
+        content = message["content"]
+        for block in content if isinstance(content, list) else []:
+            if block.get("type") == "tool_result":
+                c = block["content"]
+                out.append(c if isinstance(c, str) else json.dumps(c))
+    return out
+
+
+def test_a_session_that_edits_and_passes_acceptance_opens_a_pr(cc_repo: Path) -> None:
+    cli = require_cli()
+    with FakeAnthropic(
+        [
+            reply(tool("Bash", command="env")),
+            reply(tool("Write", file_path="out/report.md", content="# Report\n")),
+            reply(text("Wrote out/report.md with the report.")),
+        ]
+    ) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "done", record.reason
+    assert outcome.pr is not None and not outcome.pr.draft
+    branch = "fleet/tester/t-100"
+    assert git(cc_repo, "show", f"{branch}:out/report.md") == "# Report\n"
+    assert "status: done" in git(cc_repo, "show", f"{branch}:tasks/t-100.yaml")
+    # only the model API was called, at the CLI's beta path; nothing else at start-up
+    assert fake.calls == ["GET /v1/models?limit=1"] + ["POST /v1/messages?beta=true"] * 3
+    assert all(r["stream"] is True and r["model"] == "claude-sonnet-5-5" for r in fake.requests)
+    # the CLI's Bash ran in the jail (HOME is its tmpfs) with the scrubbed environment
+    env_out = _tool_results(fake)[0]
+    assert "HOME=/tmp" in env_out and "PATH=" in env_out and GITHUB_TOKEN not in env_out
+    # the run record carries the CLI's own usage and cost: usage = what the API reported
+    sent = {k: sum(u[k] for u in fake.usages) for k in fake.usages[0]}
+    assert record.usage == sent and record.turns == 3
+    note = _result_note(outcome)
+    cost = float(note.split("cost ", 1)[1].split(" USD", 1)[0])
+    assert record.cost_usd == round(cost, 6) and record.cost_usd > 0
+    assert json.loads(note.split("usage ", 1)[1]) == sent
+    tools = [(e["name"], e["source"]) for e in outcome.transcript.entries if e["kind"] == "tool"]
+    assert tools == [("Bash", "claude-code"), ("Write", "claude-code")]
+
+
+def test_writes_outside_writable_are_reverted_and_escalated(cc_repo: Path) -> None:
+    cli = require_cli()
+    with FakeAnthropic(
+        [
+            # refused by the CLI itself: not in the role's Write(<glob>) rules
+            reply(tool("Write", file_path="fleet/roles/tester.yaml", content="engine: shell\n")),
+            # allowed command (python3 *), so the write happens: the runner must catch it
+            reply(tool("Bash", command="python3 -c \"open('fleet/evil.txt','w').write('x')\"")),
+            reply(tool("Write", file_path="out/report.md", content="# Report\n")),
+            reply(text("Done.")),
+        ]
+    ) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "escalated" and "outside the writable" in record.reason
+    assert outcome.issue is not None and outcome.pr is not None and outcome.pr.draft
+    assert record.reverted == ["fleet/evil.txt"]
+    branch = "fleet/tester/t-100"
+    files = git(cc_repo, "ls-tree", "-r", "--name-only", branch).split()
+    assert "fleet/evil.txt" not in files and "out/report.md" in files
+    assert "engine: claude-code" in git(cc_repo, "show", f"{branch}:fleet/roles/tester.yaml")
+    assert "denied" in _tool_results(fake)[0]
+
+
+def test_a_rejected_key_stops_the_cli_at_once_and_escalates_once(cc_repo: Path) -> None:
+    cli = require_cli()
+    dead = error(401, "authentication_error", "invalid x-api-key")
+    with FakeAnthropic([dead] * 5) as fake:
+        first = _run(cc_repo, fake, cli)
+        second = _run(cc_repo, fake, cli)
+    assert first.record.outcome == "escalated", first.record.reason
+    assert first.record.reason == "model API credential rejected"
+    # the CLI would retry a 401 ten times with back-off; the runner stopped it at once
+    assert fake.calls.count("POST /v1/messages?beta=true") <= 2 * 2
+    assert first.issue is not None and second.issue is not None
+    assert first.issue.id == second.issue.id  # one escalation per credential
+    assert KEY not in json.dumps(first.transcript.to_dict())
+
+
+def test_max_turns_leaves_a_resumable_draft(cc_repo: Path) -> None:
+    cli = require_cli()
+    role = cc_repo / "fleet/roles/tester.yaml"
+    role.write_text(role.read_text().replace("max_turns: 40", "max_turns: 2"))
+    commit_all(cc_repo, "two turns")
+    with FakeAnthropic(
+        [
+            reply(tool("Write", file_path="out/draft.md", content="half\n")),
+            reply(tool("Read", file_path="out/draft.md")),
+            reply(text("never reached")),
+        ]
+    ) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "max_turns", record.reason
+    assert outcome.pr is not None and outcome.pr.draft
+    assert git(cc_repo, "show", "fleet/tester/t-100:out/draft.md") == "half\n"
+    assert fake.calls.count("POST /v1/messages?beta=true") == 2
+    assert record.cost_usd > 0 and record.usage["output_tokens"] > 0
+
+
+def test_an_overloaded_api_is_model_unavailable(cc_repo: Path) -> None:
+    cli = require_cli()
+    with FakeAnthropic([error(529, "overloaded_error", "Overloaded")] * 5) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    assert outcome.record.outcome == "model_unavailable", outcome.record.reason
+    assert outcome.issue is None and outcome.pr is None
+    # max_retries: 2 in fleet.yaml -> the CLI's own retries are bounded by it
+    assert fake.calls.count("POST /v1/messages?beta=true") == 3
+
+
+def test_ci_installs_the_version_the_runner_pins() -> None:
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert f"CLAUDE_CODE_VERSION={claude_code.CLAUDE_CODE_VERSION}\n" in ci
