@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from runner.engines import claude_code
+from runner import schema
+from runner.engines import claude_code, claude_code_cli
 from runner.forge.select import open_forge
+from runner.model import Defaults, Role
 from runner.outcome import anthropic_client
 from runner.run import RunOutcome, execute
 from runner.workspace import open_workspace
@@ -195,3 +199,49 @@ def test_an_overloaded_api_is_model_unavailable(cc_repo: Path) -> None:
 def test_ci_installs_the_version_the_runner_pins() -> None:
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert f"CLAUDE_CODE_VERSION={claude_code.CLAUDE_CODE_VERSION}\n" in ci
+
+
+def _readme_role() -> dict:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("### `engine: claude-code`", 1)[1].split("```yaml\n", 1)[1]
+    return yaml.safe_load(block.split("```", 1)[0])
+
+
+def test_the_readme_role_is_valid_and_gets_the_tools_it_describes() -> None:
+    data = _readme_role()
+    assert schema.is_valid(data, "role")
+    builtins, allowed = claude_code_cli.tools_for(Role.from_dict(data, Defaults()))
+    assert builtins == ["Read", "Glob", "Grep", "Edit", "Write", "Bash"]
+    assert allowed == [
+        "Read", "Glob", "Grep", "Edit(app/**)", "Edit(tests/**)", "Write(app/**)",
+        "Write(tests/**)", "Bash(pytest *)", "Bash(ruff *)", "mcp__docs__search",
+    ]  # fmt: skip
+
+
+def test_dry_run_prints_the_exact_command_line_and_calls_nothing(cc_repo: Path) -> None:
+    with FakeAnthropic([]) as fake:
+        ws = open_workspace(cc_repo, {"FLEET_FORGE": "local", "ANTHROPIC_BASE_URL": fake.url})
+        out = execute(ws, open_forge(ws), "tester", "t-100", trigger="test",
+                      client_factory=anthropic_client(ws), dry_run=True)  # fmt: skip
+    assert fake.calls == []
+    line = out.dry_run.split("--- command line ---\n", 1)[1].split("\n--- environment", 1)[0]
+    argv = shlex.split(line)
+    assert argv[:5] == ["claude", "-p", "--output-format", "stream-json", "--verbose"]
+    assert argv[argv.index("--max-turns") + 1] == "40"
+    assert argv[argv.index("--permission-mode") + 1] == "dontAsk"
+    rules = argv[argv.index("--allowedTools") + 1].split(",")
+    assert "Write(out/**)" in rules and "Bash(python3 *)" in rules and "Bash(env)" in rules
+    assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" in out.dry_run
+    assert "# Task t-100: Write the report" in out.dry_run.split("--- prompt (stdin) ---")[1]
+
+
+def test_doctor_says_whether_the_pinned_cli_is_there(tmp_path: Path) -> None:
+    missing = claude_code.cli_need({"PATH": str(tmp_path)})
+    assert not missing.ok and "npm install @anthropic-ai/claude-code@2.1.332" in missing.detail
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\necho '2.0.1 (Claude Code)'\n")
+    fake.chmod(0o755)
+    old = claude_code.cli_need({"PATH": str(tmp_path)})
+    assert not old.ok and "is 2.0.1" in old.detail
+    real = claude_code.cli_need({claude_code.CLI_ENV: require_cli()})
+    assert real.ok and claude_code.CLAUDE_CODE_VERSION in real.detail
