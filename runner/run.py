@@ -13,13 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import engines, faults, stops, sync, sync_render
+from runner import engines, faults, setup_steps, stops, sync, sync_render
 from runner.acceptance import Report, run_checks
 from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
 from runner.agent.sandbox import Sandbox, scrub_env
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
-from runner.engines.base import ClientFactory, EngineResult, Job, Limits, Plan, unset_names
+from runner.engines.base import (
+    ClientFactory,
+    EngineResult,
+    Job,
+    Limits,
+    Plan,
+    Terminal,
+    unset_names,
+)
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
@@ -346,6 +354,11 @@ def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) 
     def acceptance() -> Report:  # checks come from the base branch, never the agent's edits
         return run_checks(task, sandbox)
 
+    failed = setup_steps.run(role.setup, sandbox, transcript, defaults.command_timeout_s)
+    if failed is not None:  # before any model call; nothing the steps left is committed
+        branch.discard(branch.changed_paths())
+        summary = failed.summary(role.name)
+        return EngineResult("escalated", failed.reason, escalation=Terminal("setup", summary))
     job = Job(
         fleet=ws.fleet,
         role=role,

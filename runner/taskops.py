@@ -33,7 +33,7 @@ from runner.state import Ledger
 from runner.tasks import mark_done
 from runner.yamlfile import parse
 
-RETRYABLE_KINDS = ("failure", "loop")  # a human closing these means "try again"
+RETRYABLE_KINDS = ("failure", "loop", "setup")  # a human closing these means "try again"
 ABANDONED = "abandoned: the run never finished (its job was killed or cancelled)"
 
 

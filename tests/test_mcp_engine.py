@@ -166,7 +166,7 @@ def test_a_server_that_crashes_mid_run_ends_it_with_a_clear_reason(agent_repo: P
 
 def test_a_server_that_cannot_start_ends_the_run_before_any_model_call(agent_repo: Path) -> None:
     _role(agent_repo, {"command": sys.executable, "args": ["-c", "raise SystemExit(4)"]})
-    out, fake, _ = _run(agent_repo, FINISH)
+    out, fake, _ = _run(agent_repo, list(FINISH))
     assert out.record.outcome == "error"
     assert "MCP server 'docs'" in out.record.reason and "could not be started" in out.record.reason
     assert fake.requests == []
@@ -176,7 +176,7 @@ def test_a_missing_server_env_name_is_one_credential_escalation_and_holds_the_ta
     agent_repo: Path,
 ) -> None:
     _stdio(agent_repo)
-    out, fake, states = _run(agent_repo, FINISH, DOCS_TOKEN=True)
+    out, fake, states = _run(agent_repo, list(FINISH), DOCS_TOKEN=True)
     assert out.record.outcome == "escalated" and "DOCS_TOKEN" in out.record.reason
     assert out.issue is not None and out.issue.kind == "credential"
     assert fake.requests == [] and fake.calls == []  # no model call, not even the preflight

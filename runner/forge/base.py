@@ -22,6 +22,7 @@ ESCALATION_KINDS = (
     "sla",
     "budget",
     "security",
+    "setup",
 )
 # The runner's marker, exactly as `marker` writes it, on a line of its own. The runner
 # always appends it last, and every agent or outsider text it posts has had HTML comments

@@ -18,7 +18,7 @@ from runner.model import Fleet, RunRecord
 from runner.plan import Plan
 from runner.records import Commit, TaskState
 
-KIND_ORDER = ("credential", "budget", "sla", "loop", "failure", "decision", "blocked")
+KIND_ORDER = ("credential", "setup", "budget", "sla", "loop", "failure", "decision", "blocked")
 
 
 @dataclass
