@@ -6,7 +6,8 @@ from collections.abc import Container, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from runner import cron, mcp_config
+from runner import cron, engines, mcp_config
+from runner.engines.base import Problem
 from runner.model import Finding, Fleet, Role, Severity, Task
 from runner.yamlfile import Document, pointer
 
@@ -43,7 +44,6 @@ class _Locator:
 
 
 def _roles(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
-    prices = fleet.config.prices
     for role in fleet.roles.values():
         stem = PurePosixPath(role.path).stem
         if role.name != stem:
@@ -67,15 +67,8 @@ def _roles(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
                 cron.parse(role.schedule)
             except ValueError as exc:
                 yield at(role.path, ("schedule",), f"schedule: {exc}", "bad-schedule")
-        if role.engine == "anthropic" and prices and role.model not in prices:
-            yield at(
-                role.path,
-                ("model",) if "model" in at.docs[role.path].data else ("engine",),
-                f"model '{role.model}' has no price in fleet.yaml prices; its cost will be "
-                "reported as 0 and budgets cannot stop it",
-                "unpriced-model",
-                "warning",
-            )
+        problems = engines.get(role.engine).check_role(role, fleet.config)
+        yield from _located(at, role.path, ("engine",), problems)
 
 
 def _mcp(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
@@ -127,6 +120,17 @@ def _task_refs(fleet: Fleet, at: _Locator) -> Iterator[Finding]:
         yield from _task_ref(task, fleet.roles, fleet.tasks, at)
 
 
+def _located(
+    at: _Locator, path: str, fallback: tuple[Any, ...], problems: list[Problem]
+) -> Iterator[Finding]:
+    """An engine's problems at the line of their field, or of `fallback` when the file
+    does not spell that field out (a default applies)."""
+    doc = at.docs.get(path)
+    for p in problems:
+        present = doc is not None and isinstance(doc.data, dict) and p.field[0] in doc.data
+        yield at(path, p.field if present else fallback, p.message, p.code, p.level)
+
+
 def _task_ref(
     task: Task, roles: Mapping[str, Role], known: Container[str], at: _Locator
 ) -> Iterator[Finding]:
@@ -139,23 +143,9 @@ def _task_ref(
             f"unknown role '{task.role}' (roles: {names})",
             "unknown-role",
         )
-    elif role.engine == "shell" and not task.steps:
-        yield at(
-            task.path,
-            ("role",),
-            f"role '{role.name}' uses the shell engine, which runs a task's steps, "
-            "but this task has no 'steps:'; add steps or assign it to a model role",
-            "engine-mismatch",
-        )
-    elif role.engine == "anthropic" and task.steps:
-        yield at(
-            task.path,
-            ("steps",),
-            f"role '{role.name}' uses the anthropic engine; 'steps:' are only run by "
-            "shell roles and will be shown to the model as guidance",
-            "engine-mismatch",
-            "warning",
-        )
+    else:
+        problems = engines.get(role.engine).check_task(role, task)
+        yield from _located(at, task.path, ("role",), problems)
     for i, dep in enumerate(task.depends_on):
         if dep == task.id:
             yield at(task.path, ("depends_on", i), "a task cannot depend on itself", "cycle")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from runner import engines
 from runner.model import Role, RunRecord, Task
 from runner.records import EscalationRef as EscalationRef
 from runner.records import ForgeView, TaskState
@@ -120,8 +121,9 @@ MODEL_KEY = "ANTHROPIC_API_KEY"
 
 
 def needs(role: Role, credential: str) -> bool:
-    """Does `role` need `credential` to work (the model key for model-engine roles)?"""
-    return credential in role.required_env or (credential == MODEL_KEY and role.engine != "shell")
+    """Does `role` need `credential` to work (its own, or what its engine needs)?"""
+    engine_needs = engines.get(role.engine).credentials(role)
+    return credential in role.required_env or credential in engine_needs
 
 
 def hold_on_credentials(

@@ -192,7 +192,7 @@ class FleetConfig:
 class Role:
     name: str
     description: str
-    engine: Literal["anthropic", "shell", "claude-code"]
+    engine: str  # a name in runner.engines (the schema's enum is the registry)
     model: str
     directives: str
     schedule: str | None

@@ -64,7 +64,7 @@ def render_outcome(o: RunOutcome) -> str:
             f"  escalation {o.issue.url or o.issue.id}"
             + ("" if o.issue.created_now else " (repeat noted on the open issue)")
         )
-    if r.engine == "anthropic" and r.turns:
+    if r.turns:  # only engines that call a model take turns
         usage = r.usage
         parts.append(
             f"  {r.turns} turns, {usage.get('input_tokens', 0):,} in / "

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from runner import cron
+from runner import cron, engines
 from runner.clock import iso, parse
 from runner.fmt import usd
 from runner.lifecycle import TaskState
@@ -95,7 +95,7 @@ def _role_blocker(
     fleet_limit = fleet.config.daily_budget_usd
     if fleet_limit is not None and fleet_spent >= fleet_limit:
         return f"fleet daily budget spent: {usd(fleet_spent)} of {usd(fleet_limit)} today (UTC)"
-    if role.engine == "anthropic" and spent >= role.daily_budget_usd:
+    if engines.get(role.engine).priced and spent >= role.daily_budget_usd:
         return f"role daily budget spent: {usd(spent)} of {usd(role.daily_budget_usd)} today (UTC)"
     if forced or not role.schedule:
         return None

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner import engines, schema
 from runner import outputs as contract
-from runner import schema
 from runner.apply import Review, Rules, review
 from runner.clock import iso
 from runner.errors import FleetError
@@ -64,7 +64,7 @@ def claim(ws: Workspace, role: str, task: str, trigger: str) -> RunRecord:
         started=iso(ws.now),
         trigger=trigger,
         engine=r.engine,
-        model=r.model if r.engine == "anthropic" else None,
+        model=r.model if engines.get(r.engine).uses_model else None,
     )
     lease = Lease(
         ws.ledger.store,

@@ -16,7 +16,7 @@ from typing import Any
 from runner import engines, faults, setup_steps, stops, sync, sync_render
 from runner.acceptance import Report, run_checks
 from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
-from runner.agent.sandbox import Sandbox, scrub_env
+from runner.agent.sandbox import CommandResult, Sandbox, scrub_env
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
 from runner.engines.base import (
@@ -351,8 +351,22 @@ def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) 
         git=branch.jail_git(ws.head_ref(), foreign_user(jail)) if jail.isolated else None,
     )
 
+    def record(r: CommandResult, phase: str = "agent") -> None:
+        code = None if r.timed_out else r.exit_code
+        transcript.command(r.command, code, r.duration_s, r.output, phase)
+
+    sandbox.on_command = record
+
     def acceptance() -> Report:  # checks come from the base branch, never the agent's edits
-        return run_checks(task, sandbox)
+        sandbox.on_command = None  # recorded below, as the acceptance phase
+        try:
+            report = run_checks(task, sandbox)
+        finally:
+            sandbox.on_command = record
+        for r in report.results:
+            record(r, "acceptance")
+        transcript.acceptance(_judged(report))
+        return report
 
     failed = setup_steps.run(role.setup, sandbox, transcript, defaults.command_timeout_s)
     if failed is not None:  # before any model call; nothing the steps left is committed
@@ -377,7 +391,18 @@ def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) 
         today=ws.now.strftime("%Y-%m-%d"),
         environ=ws.environ,
     )
-    return engines.get(role.engine).run(job)
+    result = engines.get(role.engine).run(job)
+    transcript.note(f"{result.outcome}: {result.reason}")
+    return result
+
+
+def _judged(report: Report) -> list[dict[str, Any]]:
+    """The acceptance results as the transcript keeps them."""
+    out: list[dict[str, Any]] = [
+        {"text": r.command, "kind": "check", "passed": r.ok, "output": r.output}
+        for r in report.results
+    ]
+    return out + [{"text": t, "kind": "review", "passed": None} for t in report.reviews]
 
 
 def _limits(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> Limits:

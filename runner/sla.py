@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner import engines
 from runner.fmt import usd
 from runner.forge.base import ForgeItem
 from runner.model import Fleet, RunRecord
@@ -65,7 +66,7 @@ def breaches(status: Status, fleet: Fleet, runs: list[RunRecord], plan: Plan) ->
                 )
             )
     for role in status.roles:
-        if role.engine == "anthropic" and role.spent_today > role.daily_budget:
+        if engines.get(role.engine).priced and role.spent_today > role.daily_budget:
             out.append(
                 Breach(
                     "budget",

@@ -24,7 +24,8 @@ def test_doctor_on_a_local_checkout(repo: Path, fleet_cli, monkeypatch) -> None:
     assert out.exit_code == 0, out.output
     checks = _checks(out)
     assert checks["fleet"]["level"] == "ok"
-    assert checks["model key"]["level"] == "warn"
+    assert checks["engine anthropic"]["level"] == "warn"
+    assert "ANTHROPIC_API_KEY is not set" in checks["engine anthropic"]["detail"]
     assert "STAGING_DATABASE_URL" in checks["role fullstack"]["detail"]
     assert checks["forge local"]["level"] == "ok"
 

@@ -173,3 +173,22 @@ def test_core_modules_never_import_click() -> None:
     ]
     assert bad == []
     assert "click" in imported_names("runner.cli")  # the scan does see it
+
+
+def _closure(module: str) -> set[str]:
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(imports(m))
+    return seen
+
+
+def test_engines_import_nothing_from_commands_or_the_cli() -> None:
+    """An engine is a core module: it takes a prepared job and returns plain data, so
+    neither it nor anything it imports (at any depth) reaches a command or the CLI."""
+    found = [m for m in modules() if m.startswith("runner.engines")]
+    assert {"runner.engines.base", "runner.engines.anthropic", "runner.engines.shell"} <= set(found)
+    bad = {m: sorted(t for t in _closure(m) if not _is_core(t)) for m in found}
+    assert {m: t for m, t in bad.items() if t} == {}

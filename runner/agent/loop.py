@@ -32,6 +32,7 @@ from runner.agent.tools import Terminal, ToolBox
 from runner.engines.base import EngineResult, Limits
 from runner.fmt import clip, usd
 from runner.model import Price
+from runner.transcript import Transcript
 
 LOOP_LIMIT = 3
 CUT_OFF = (
@@ -43,8 +44,10 @@ CUT_OFF = (
 
 @dataclass
 class _Watch:
-    """What the loop detectors remember: failure counts and the recent call keys."""
+    """What the loop detectors remember (failure counts, the recent call keys), and the
+    transcript every turn and call is recorded in."""
 
+    transcript: Transcript
     failures: dict[str, int] = field(default_factory=dict)
     recent: list[str] = field(default_factory=list)
 
@@ -66,9 +69,10 @@ def run(
     *,
     on_write: Callable[[int], None],
     acceptance: Callable[[], Report],
+    transcript: Transcript | None = None,
 ) -> EngineResult:
     result = EngineResult("error", "")
-    watch = _Watch()
+    watch = _Watch(transcript or Transcript(""))
     while True:
         stopped = _limit_reached(result, conversation, limits)
         if stopped is not None:
@@ -84,6 +88,8 @@ def run(
         conversation.measured(usage.prompt_tokens)
         content = [_block(b) for b in message.content]
         conversation.add("assistant", content)
+        text = "\n".join(b["text"] for b in content if b["type"] == "text")
+        watch.transcript.turn(text, usage.to_dict())
         if message.stop_reason == "pause_turn":  # the API continues from its own content
             result.paused += 1
             continue
@@ -191,6 +197,7 @@ def _work(
             continue
         if call["id"] == cut:
             result.truncated += 1
+            watch.transcript.tool(call["name"], call.get("input"), CUT_OFF, True)
             replies.append(_reply(call, CUT_OFF, True))
             if watch.count("(cut off)") >= LOOP_LIMIT:
                 _commit(wrote, on_write, result)
@@ -198,6 +205,7 @@ def _work(
                 return True
             continue
         outcome = toolbox.call(call["name"], call.get("input") or {})
+        watch.transcript.tool(call["name"], call.get("input"), outcome.content, outcome.is_error)
         wrote = wrote or outcome.wrote
         if outcome.fatal:  # not the model's to fix (an MCP server died): stop, say why
             _commit(wrote, on_write, result)

@@ -13,7 +13,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +119,7 @@ class Sandbox:
     network: bool = False
     read_only: tuple[str, ...] = ()
     git: JailGit | None = None  # read-only git inside the jail (a throwaway git dir)
+    on_command: Callable[[CommandResult], None] | None = None  # the run's transcript
 
     def resolve(self, path: str, *, write: bool = False) -> tuple[Path, str]:
         """(absolute path, repository-relative path) or ToolError saying why not."""
@@ -210,7 +211,10 @@ class Sandbox:
             text += f"\n[timed out after {limit} s]"
         if note:
             text += f"\n[{note}]"
-        return CommandResult(shown, proc.returncode, text, time.monotonic() - start, timed_out)
+        result = CommandResult(shown, proc.returncode, text, time.monotonic() - start, timed_out)
+        if self.on_command is not None:
+            self.on_command(result)
+        return result
 
     def _with_git(
         self, env: dict[str, str], spec: JailSpec, shown: str

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from runner.acceptance import Report
 from runner.agent import safefs
 from runner.agent.sandbox import Sandbox, ToolError
+from runner.engines.base import Terminal
 from runner.mcp_config import PREFIX as MCP_PREFIX
 from runner.model import Role, Task
 from runner.paths import matches
@@ -121,14 +122,6 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
 }
-
-
-@dataclass(frozen=True)
-class Terminal:
-    """The model asked to stop: finish (kind 'finish') or escalate (kind = its kind)."""
-
-    kind: str
-    summary: str
 
 
 @dataclass

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import click
 
-from runner import clock, findings, scaffold
+from runner import clock, engines, findings, scaffold
+from runner.engines.base import unset_names
 from runner.errors import UsageError
 from runner.forge.select import open_forge
 from runner.load import load
@@ -93,15 +94,15 @@ def _demo(base: Path) -> int:
     for d in plan.picks:
         click.echo(f"   {d.role:<10} {d.task}  {ws.fleet.tasks[d.task or ''].title}")
 
-    live_model = bool(env.get("ANTHROPIC_API_KEY"))
     click.echo(
-        "4. fleet tick (shell roles run for real; model roles "
-        f"{'call the model' if live_model else 'are dry runs: no ANTHROPIC_API_KEY'}):"
+        "4. fleet tick (roles whose engine has what it needs run for real; the others "
+        "are dry runs):"
     )
     shown_prompt = False
     for pick in plan.picks:
         role = ws.fleet.roles[pick.role]
-        dry = role.engine == "anthropic" and not live_model
+        unset = unset_names(engines.get(role.engine).credentials(role), env)
+        dry = bool(unset)
         outcome = execute(
             ws,
             forge,
@@ -115,12 +116,13 @@ def _demo(base: Path) -> int:
             if not shown_prompt:
                 head = [line for line in outcome.dry_run.splitlines() if line][:2]
                 click.echo(
-                    "   " + "\n   ".join(head) + "\n   (... `fleet run --dry-run` "
-                    "prints the whole prompt)"
+                    f"   (no {', '.join(unset)})\n   "
+                    + "\n   ".join(head)
+                    + "\n   (... `fleet run --dry-run` prints the whole prompt)"
                 )
                 shown_prompt = True
             else:
-                click.echo(f"   {pick.role}/{pick.task}: dry run")
+                click.echo(f"   {pick.role}/{pick.task}: dry run (no {', '.join(unset)})")
             continue
         click.echo("   " + render_outcome(outcome).replace("\n", "\n   "))
 

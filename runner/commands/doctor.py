@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from runner import engines
 from runner.agent import jail, jailgit
 from runner.agent.sandbox import RUNNER_PREFIXES
 from runner.errors import FleetError
@@ -161,16 +162,7 @@ def _jail_git(ws: Workspace, found: jail.Jail) -> Iterator[Check]:
 
 
 def _credentials(ws: Workspace) -> Iterator[Check]:
-    model_roles = [r.name for r in ws.fleet.roles.values() if r.engine == "anthropic"]
-    if model_roles and not ws.environ.get("ANTHROPIC_API_KEY"):
-        yield Check(
-            "model key",
-            "warn",
-            f"ANTHROPIC_API_KEY is not set: {', '.join(model_roles)} can only dry-run",
-        )
-    elif model_roles:
-        base = ws.environ.get("ANTHROPIC_BASE_URL")
-        yield Check("model key", "ok", "ANTHROPIC_API_KEY is set" + (f" ({base})" if base else ""))
+    yield from _engine_needs(ws)
     for role in sorted(ws.fleet.roles.values(), key=lambda r: r.name):
         missing = [c for c in role.credentials if not ws.environ.get(c)]
         reserved = [c for c in role.credentials if c.upper().startswith(RUNNER_PREFIXES)]
@@ -187,16 +179,21 @@ def _credentials(ws: Workspace) -> Iterator[Check]:
                 "warn",
                 f"missing {', '.join(missing)}: its runs escalate kind credential until it is set",
             )
-        if (
-            role.engine == "anthropic"
-            and ws.fleet.config.prices
-            and (role.model not in ws.fleet.config.prices)
-        ):
-            yield Check(
-                f"role {role.name}",
-                "warn",
-                f"no price for {role.model}: its cost reads 0 and budgets cannot stop it",
-            )
+        for problem in engines.get(role.engine).check_role(role, ws.fleet.config):
+            yield Check(f"role {role.name}", "warn", problem.message)
+
+
+def _engine_needs(ws: Workspace) -> Iterator[Check]:
+    """What each engine in use needs on this machine (credentials, a CLI), with the
+    roles that need it: one line per need."""
+    seen: dict[tuple[str, str, bool, str], list[str]] = {}
+    for role in sorted(ws.fleet.roles.values(), key=lambda r: r.name):
+        engine = engines.get(role.engine)
+        for need in engine.needs(role, ws.environ):
+            seen.setdefault((engine.name, need.name, need.ok, need.detail), []).append(role.name)
+    for (engine_name, _, ok, detail), roles in seen.items():
+        who = f" (roles: {', '.join(roles)})"
+        yield Check(f"engine {engine_name}", "ok" if ok else "warn", detail + who)
 
 
 def _forge(ws: Workspace) -> Iterator[Check]:

@@ -70,7 +70,7 @@ class AnthropicEngine:
                 name not in unset_names([name], environ),
                 f"{name} is set" + (f" ({base})" if base else "")
                 if environ.get(name)
-                else f"{name} is not set: role '{role.name}' can only dry-run",
+                else f"{name} is not set: these roles can only dry-run",
             )
             for name in self.credentials(role)
         ]
@@ -132,6 +132,7 @@ class AnthropicEngine:
             job.price,
             on_write=job.commit,
             acceptance=job.acceptance,
+            transcript=job.transcript,
         )
         result.delegated = list(toolbox.proposed)
         return result

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from runner.acceptance import Report
 from runner.agent.cost import Usage
-from runner.agent.tools import Terminal
 from runner.model import Fleet, FleetConfig, Price, Role, Task
 from runner.records import ForgeEvent
 from runner.transcript import Transcript
@@ -64,6 +63,15 @@ class Limits:
     max_tokens: int = 8192
     stream: bool = True
     total_timeout_s: float = 600.0  # one model call: every attempt and the whole stream
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """How a run asked to stop: finish (kind 'finish') or an escalation (kind = its kind,
+    e.g. credential, failure, loop, blocked), with what the escalation says."""
+
+    kind: str
+    summary: str
 
 
 @dataclass
