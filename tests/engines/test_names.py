@@ -26,17 +26,51 @@ def _strings(node: ast.AST) -> list[str]:
     return []
 
 
+def _about_engine(node: ast.AST) -> bool:
+    return not _strings(node) and "engine" in ast.unparse(node).lower()
+
+
 def offences(tree: ast.AST, names: tuple[str, ...]) -> list[str]:
-    """Engine names spelled as a whole string, and any `...engine... == / != / in "x"`."""
+    """Every place an engine name is spelled against something about an engine: a
+    comparison (`role.engine == "shell"`, `engine in (...)`), an assignment or
+    annotation (`engine: Literal["anthropic"]`, `ENGINE = "shell"`), a keyword
+    (`engine="shell"`), a dict entry (`{"engine": "shell"}`) or a parameter default. A
+    provider that shares a name with an engine ("anthropic") is not an engine."""
     found = []
+
+    def hit(node: ast.AST, value: ast.AST | None) -> None:
+        if value is None:
+            return
+        named = [s for s in _strings(value) if s in names]
+        for sub in ast.walk(value):  # Literal["anthropic", "shell"] in an annotation
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                named += [sub.value] if sub.value in names and sub.value not in named else []
+        if named:
+            found.append(f"line {node.lineno}: {ast.unparse(node)[:120]}")
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
-            found.append(f"line {node.lineno}: the string {node.value!r}")
         if isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
-            named = [s for s in sides if not _strings(s) and "engine" in ast.unparse(s)]
-            if named and any(_strings(s) for s in sides):
+            if any(_about_engine(s) for s in sides) and any(_strings(s) for s in sides):
                 found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Assign) and any(_about_engine(t) for t in node.targets):
+            hit(node, node.value)
+        elif isinstance(node, ast.AnnAssign) and _about_engine(node.target):
+            hit(node, node.value)
+            hit(node, node.annotation)
+        elif isinstance(node, ast.keyword) and "engine" in (node.arg or "").lower():
+            hit(node.value, node.value)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if key is not None and "engine" in "".join(_strings(key)).lower():
+                    hit(value, value)
+        elif isinstance(node, ast.arguments):
+            params = [*node.posonlyargs, *node.args]
+            for arg, default in zip(
+                params[len(params) - len(node.defaults) :], node.defaults, strict=True
+            ):
+                if "engine" in arg.arg.lower():
+                    hit(default, default)
     return found
 
 
@@ -56,8 +90,13 @@ def test_the_scan_catches_a_branch_on_an_engine_name() -> None:
         'if role.engine == "shell": pass',
         'x = r.model if r.engine != "anthropic" else None',
         'ok = engine in ("anthropic", "shell")',
-        'KIND = "shell"',
+        'DEFAULT_ENGINE = "shell"',
+        'engine: Literal["anthropic", "shell"]',
+        'RunRecord(engine="shell")',
+        'd = {"engine": "anthropic"}',
+        'def f(engine="shell"): pass',
     ):
         assert offences(ast.parse(code), names), code
     assert not offences(ast.parse("engine = engines.get(role.engine)"), names)
     assert not offences(ast.parse('ok = p.code == "engine-mismatch"'), names)
+    assert not offences(ast.parse('PROVIDERS = ("anthropic", "bedrock")'), names)
