@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner import schema
+from runner import scaffold, schema
 from runner.engines import claude_code, claude_code_cli
 from runner.forge.select import open_forge
 from runner.model import Defaults, Role
@@ -27,7 +27,7 @@ from tests.conftest import TESTER_ROLE, commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_CLI = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "claude"
+LOCAL_CLI = ROOT / "claude-code" / "node_modules" / ".bin" / "claude"
 KEY = "sk-ant-test-claude-code-key"
 GITHUB_TOKEN = "ghp_supersecretgithubtoken000000000000"
 ROLE = TESTER_ROLE.replace("engine: anthropic", "engine: claude-code").replace(
@@ -36,7 +36,8 @@ ROLE = TESTER_ROLE.replace("engine: anthropic", "engine: claude-code").replace(
 
 
 def require_cli() -> str:
-    """The pinned CLI (.ci/node/ or `claude` on PATH), or skip; CI must have it."""
+    """The pinned CLI (claude-code/node_modules, or `claude` on PATH), or skip; CI must
+    have it."""
     found = str(LOCAL_CLI) if LOCAL_CLI.exists() else shutil.which("claude")
     version = claude_code.cli_version(found) if found else ""
     if version != claude_code.CLAUDE_CODE_VERSION:
@@ -196,9 +197,14 @@ def test_an_overloaded_api_is_model_unavailable(cc_repo: Path) -> None:
     assert fake.calls.count("POST /v1/messages?beta=true") == 3
 
 
-def test_ci_installs_the_version_the_runner_pins() -> None:
-    ci = (ROOT / ".ci" / "run").read_text("utf-8")
-    assert f"CLAUDE_CODE_VERSION={claude_code.CLAUDE_CODE_VERSION}\n" in ci
+def test_the_lockfile_ci_and_the_action_install_is_the_version_the_runner_pins() -> None:
+    version = claude_code.CLAUDE_CODE_VERSION
+    manifest = json.loads((ROOT / "claude-code/package.json").read_text("utf-8"))
+    assert manifest["dependencies"] == {"@anthropic-ai/claude-code": version}
+    lock = json.loads((ROOT / "claude-code/package-lock.json").read_text("utf-8"))
+    entry = lock["packages"]["node_modules/@anthropic-ai/claude-code"]
+    assert entry["version"] == version and entry["integrity"].startswith("sha512-")
+    assert "npm ci --prefix claude-code" in (ROOT / ".ci/run").read_text("utf-8")
 
 
 def _readme_role() -> dict:
@@ -245,3 +251,10 @@ def test_doctor_says_whether_the_pinned_cli_is_there(tmp_path: Path) -> None:
     assert not old.ok and "is 2.0.1" in old.detail
     real = claude_code.cli_need({claude_code.CLI_ENV: require_cli()})
     assert real.ok and claude_code.CLAUDE_CODE_VERSION in real.detail
+
+
+def test_the_workflows_fleet_init_writes_install_the_pinned_cli() -> None:
+    written = scaffold.files(example=True, name="acme")
+    pin = f'claude-code: "{claude_code.CLAUDE_CODE_VERSION}"'
+    for name in ("fleet-tick.yml", "fleet-revise.yml"):
+        assert pin in written[f".github/workflows/{name}"], name
