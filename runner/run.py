@@ -99,14 +99,26 @@ def role_delta(
     )
 
 
+def model_key(role: Role) -> str:
+    """The credential a rejected model call is blamed on: the first variable the role's
+    engine needs (ANTHROPIC_API_KEY, AWS_ACCESS_KEY_ID, the api_key_env of an
+    OpenAI-compatible endpoint). Roles that share it share its fate."""
+    names = engines.get(role.engine).credentials(role)
+    return names[0] if names else "the model API key"
+
+
 @dataclass
 class ModelGate:
-    """Whether the model key is known good, across the runs of one command: checked once
-    (a cheap authenticated call) before the first run writes anything; once rejected,
-    no later run of the same tick calls the model."""
+    """Whether each model key is known good, across the runs of one command: checked once
+    per key (a cheap authenticated call) before the first run with it writes anything;
+    once a key is rejected, no later run of the same tick that needs it calls the model
+    (roles on another provider's key carry on)."""
 
-    checked: bool = False
-    rejected: str = ""
+    checked: set[str] = field(default_factory=set)
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, role: Role, why: str) -> None:
+        self.rejected[model_key(role)] = why
 
     def check(
         self,
@@ -117,20 +129,21 @@ class ModelGate:
         client_factory: ClientFactory,
     ) -> RunOutcome | None:
         """None when the run may call the model; else how it ended (nothing else done)."""
-        if self.rejected:
+        key = model_key(role)
+        if key in self.rejected:
             return RunOutcome(
-                record, skipped=f"the model API rejected the key earlier ({self.rejected})"
+                record, skipped=f"the model API rejected {key} earlier ({self.rejected[key]})"
             )
-        if self.checked:
+        if key in self.checked:
             return None
         result = engines.get(role.engine).preflight(role, client_factory)
         if result is None:
             return None
         if result.status == "credential":
             # one escalation, then one ledger write: nothing was written while unknown
-            self.rejected = result.detail or f"HTTP {result.http_status}"
-            issue = stops.model_key_rejected(forge, role, record, self.rejected)
-            record.outcome, record.reason = "escalated", f"{REJECTED}: {self.rejected}"
+            why = self.rejected[key] = result.detail or f"HTTP {result.http_status}"
+            issue = stops.model_key_rejected(forge, role, record, why, key)
+            record.outcome, record.reason = "escalated", f"{REJECTED}: {why}"
             record.ended, record.links = iso(ws.now), {"issue": issue.url or issue.id}
             ws.ledger.finish(record)
             return RunOutcome(record, issue=issue, recorded=True)
@@ -139,7 +152,7 @@ class ModelGate:
             record.ended = iso(ws.now)
             ws.ledger.finish(record)
             return RunOutcome(record, recorded=True)
-        self.checked = True
+        self.checked.add(key)
         return None
 
 
@@ -217,7 +230,7 @@ def execute(
         )
     outcome = _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease)
     if gate is not None and record.reason == REJECTED:
-        gate.rejected = REJECTED  # the rest of the tick makes no model call
+        gate.reject(role, REJECTED)  # the rest of the tick makes no call with this key
     return outcome
 
 
@@ -478,7 +491,8 @@ def _publish(
         faults.hit("pr")
         record.links["pr"] = outcome.pr.url or outcome.pr.id
     if result.escalation is not None and result.reason == REJECTED:  # the key died mid-run
-        outcome.issue = stops.model_key_rejected(forge, role, record, result.escalation.summary)
+        why, key = result.escalation.summary, model_key(role)
+        outcome.issue = stops.model_key_rejected(forge, role, record, why, key)
     elif result.escalation is not None:
         kind, summary = result.escalation.kind, result.escalation.summary
         outcome.issue = stops.escalate(forge, role, task, kind, summary, record)

@@ -161,16 +161,18 @@ def kept_work(git: Git, base: str, ref: str, limit: int = 40_000) -> str:
 FLEET_SUBJECT = "fleet"  # the escalation's "role" when the problem is the fleet's, not a role's
 
 
-def model_key_rejected(forge: Forge, role: Role, record: RunRecord, detail: str) -> Issue:
-    """The model API rejected the key (401/403): one escalation per fleet, keyed on the
-    credential, not the task (the forge notes a repeat on the open one)."""
+def model_key_rejected(
+    forge: Forge, role: Role, record: RunRecord, detail: str, name: str = MODEL_KEY
+) -> Issue:
+    """The model API rejected the key `name` (401/403): one escalation per fleet, keyed
+    on the credential, not the task (the forge notes a repeat on the open one)."""
     summary = (
-        f"The model API rejected {MODEL_KEY} ({detail}). Every role on the anthropic "
-        f"engine is stopped until it works: rotate the {MODEL_KEY} secret (check the "
-        "key, its workspace and its organisation's access), then close this issue."
+        f"The model API rejected {name} ({detail}). Every role that needs {name} is "
+        f"stopped until it works: rotate the {name} secret (check the key, its workspace "
+        "or account and its organisation's access), then close this issue."
     )
     what = "rejected by the model API"
-    return _credential_issue(forge, role, record, MODEL_KEY, what, summary, FLEET_SUBJECT)
+    return _credential_issue(forge, role, record, name, what, summary, FLEET_SUBJECT)
 
 
 def credential_missing(forge: Forge, role: Role, record: RunRecord, name: str) -> Issue:

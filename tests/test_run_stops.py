@@ -227,7 +227,7 @@ def test_dead_key_is_one_escalation_per_fleet_and_stops_the_tick(agent_repo: Pat
         assert len(fake.model_requests) == 1 and not fake.requests, out2  # held, not asked
     assert proc.returncode == 0 and again.returncode == 0, out + out2
     assert out.count("escalated (model API credential rejected") == 1
-    assert out.count("rejected the key earlier") == 4, out  # no call, no record, no issue
+    assert out.count("rejected ANTHROPIC_API_KEY earlier") == 4, out  # no call, no record
     assert out.count(": done") == 2  # the shell-engine roles are not stopped
     assert "escalated" not in out2 and "rejected" not in out2, out2
     store = StateStore(Git(agent_repo))
