@@ -58,7 +58,7 @@ _B = r"(?<![A-Za-z0-9_])"  # token start: not in the middle of a longer word
 PATTERNS: dict[str, re.Pattern[str]] = {
     "github-token": re.compile(_B + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
     "anthropic-key": re.compile(_B + r"sk-ant-[A-Za-z0-9]+-[A-Za-z0-9_\-]{20,}"),
-    "openai-key": re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ"),
+    "openai-key": re.compile(_B + r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,256}T3BlbkFJ"),
     "aws-access-key": re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
     "slack-token": re.compile(_B + r"xox[abposr]-[A-Za-z0-9-]{10,}"),
     "google-api-key": re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}"),
@@ -66,12 +66,20 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "private-key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
 }
 
-_SECRET_NAME = r"[A-Za-z0-9_.-]*(?:secret|token|passw(?:or)?d|api[_-]?key|private[_-]?key|access[_-]?key|credential|auth)[A-Za-z0-9_.-]*"  # noqa: E501
+_SECRET_WORD = (
+    r"(?:secret|token|passw(?:or)?d|api[_-]?key|private[_-]?key|access[_-]?key|credential|auth)"
+)
+# Linear time on any input (an agent controls what is scanned): a name starts where a
+# word does and says a secret word within its first 64 characters (a bounded look), and
+# the name, the value and the spacing never backtrack (possessive). The end of the value
+# is checked in `_pattern_hits`: backtracking into it could never have found an end.
 _ASSIGNMENT = re.compile(
-    r"(?i)(?P<name>" + _SECRET_NAME + r")[\"']?\s*(?::|=|:=|=>)\s*[\"']?"
-    r"(?P<value>[A-Za-z0-9+/=_\-.~]{20,})(?=$|[\s\"'`,;)}\]])",
+    r"(?i)(?<![A-Za-z0-9_.-])(?=[A-Za-z0-9_.-]{0,64}?" + _SECRET_WORD + r")"
+    r"(?P<name>[A-Za-z0-9_.-]++)[\"']?\s*+(?::|=|:=|=>)\s*+[\"']?"
+    r"(?P<value>[A-Za-z0-9+/=_\-.~]{20,}+)",
     re.MULTILINE,
 )
+_VALUE_END = re.compile(r"$|[\s\"'`,;)}\]]", re.MULTILINE)
 _PLACEHOLDER = re.compile(
     r"(?i)example|placeholder|changeme|change_me|your[_-]|dummy|sample|redacted|fake|"
     r"xxxx|\*\*\*|\.\.\.|0000000|1234567|abcdef"
@@ -178,7 +186,7 @@ def _pattern_hits(text: str) -> Iterator[tuple[int, int, str, str]]:
         for m in pattern.finditer(text):
             yield m.start(), m.end(), kind, ""
     for m in _ASSIGNMENT.finditer(text):
-        if _looks_random(m.group("value")):
+        if _VALUE_END.match(text, m.end()) and _looks_random(m.group("value")):
             yield m.start("value"), m.end("value"), "generic-secret", m.group("name")
 
 

@@ -171,3 +171,25 @@ def test_known_secrets_from_environment() -> None:
     names = [s.name for s in known_secrets(env)]
     assert names == ["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "STAGING_DATABASE_PASSWORD"]
     assert [s.name for s in known_secrets(env, ["GITHUB_REPOSITORY"])] == ["GITHUB_REPOSITORY"]
+
+
+@pytest.mark.parametrize("unit", ["token", "x", "token=a", "a="], ids=repr)
+def test_scanning_is_linear_in_what_the_agent_controls(unit: str) -> None:
+    """Apply scans up to megabytes of agent-written text (files, a transcript): a line of
+    repeated secret words made the generic-assignment pattern backtrack over every start
+    (80 KB of "token" took 50 s). 100 KB of such a run must cost about what 100 KB of
+    prose costs, measured interleaved in the same run (medians of three), so a loaded
+    machine slows both alike."""
+    import time
+
+    size = 100_000
+    hostile = unit * (size // len(unit)) + "!"
+    prose = ("The quick brown fox jumps over the lazy dog. " * (size // 45))[:size]
+    costs: dict[str, list[float]] = {"hostile": [], "prose": []}
+    for _ in range(3):
+        for name, text in (("prose", prose), ("hostile", hostile)):
+            start = time.perf_counter()
+            scan(text)
+            costs[name].append(time.perf_counter() - start)
+    hostile_s, prose_s = sorted(costs["hostile"])[1], sorted(costs["prose"])[1]
+    assert hostile_s < 20 * max(prose_s, 1e-3), (hostile_s, prose_s)
