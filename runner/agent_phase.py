@@ -63,12 +63,20 @@ class OutputsLedger(Ledger):
     def __init__(self, real: Ledger, outs: Outputs) -> None:
         super().__init__(real.store)
         self.outs = outs
+        self.transcript: dict[str, Any] | None = None  # written beside outputs.json
 
     def start(self, record: RunRecord, *args: Any, **kwargs: Any) -> None:
         self.outs.run = record.to_dict()  # the claim already wrote the running record
 
-    def finish(self, record: RunRecord, checkpoint: Checkpoint | None = None, **_: Any) -> None:
+    def finish(
+        self,
+        record: RunRecord,
+        checkpoint: Checkpoint | None = None,
+        transcript: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         self.outs.run = record.to_dict()
+        self.transcript = transcript
         if checkpoint is not None:
             self.outs.checkpoint = contract.CheckpointOut(checkpoint.sha, checkpoint.events_since)
 
@@ -98,12 +106,13 @@ def run_agent_phase(
     **kwargs: Any,
 ) -> Outputs:
     """Run `execute` (runner.run.execute) writing nothing but `directory`."""
-    from runner.outputs import write, write_bundle
+    from runner.outputs import write, write_bundle, write_transcript
 
     outs = Outputs(run={"run_id": run_id, "role": role, "task": task, "outcome": "running"})
     branch = f"{ws.fleet.config.forge.branch_prefix}{role}/{task}"
     start = branch_start(ws, branch)
-    view = dataclasses.replace(ws, ledger=OutputsLedger(ws.ledger, outs))
+    ledger = OutputsLedger(ws.ledger, outs)
+    view = dataclasses.replace(ws, ledger=ledger)
     capture = OutputsForge(forge, outs, lambda: iso(ws.now))
     try:
         execute(view, capture, role, task, run_id=run_id, push=False, **kwargs)
@@ -111,6 +120,8 @@ def run_agent_phase(
         head = ws.git.rev(f"refs/heads/{branch}")
         if start and head and write_bundle(ws.git, directory, f"refs/heads/{branch}", start):
             outs.branch = contract.BranchOut(branch, start, head)
+        if ledger.transcript is not None:
+            outs.transcript = write_transcript(directory, ledger.transcript)
         if "started" not in outs.run:
             outs.run.update(started=iso(ws.now), reason="the agent phase failed before it began")
             outs.run["outcome"] = "error"

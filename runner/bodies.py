@@ -58,6 +58,8 @@ def pr_body(
         f"{usage.prompt_tokens:,} / {usage.output_tokens:,} | {usage.cache_share:.0%} | "
         f"{usd(record.cost_usd)} |",
         "",
+        transcript_line(record.run_id),
+        "",
         "Merging this pull request completes the task (it sets `status: done`). Review "
         "comments from maintainers make the agent revise this branch.",
         "",
@@ -68,6 +70,15 @@ def pr_body(
         "</details>",
     ]
     return cap("\n".join(lines), MAX_BODY)
+
+
+def transcript_line(run_id: str) -> str:
+    """Where a run's transcript is: the ledger path its final commit writes it to (the
+    id is the runner's own, never agent text)."""
+    return (
+        f"Transcript: `fleet runs show {run_id}` (on the `fleet-state` branch at "
+        f"`transcripts/{run_id}.json.gz`)."
+    )
 
 
 def escalation_title(role: str, summary: str, task: str | None) -> str:
@@ -128,4 +139,7 @@ def run_summary(outcomes: list, title: str = "fleet runs") -> str:
             f"{r.turns} | {prompt:,} / {usage.get('output_tokens', 0):,} | "
             f"{usd(r.cost_usd)} |"
         )
+    stored = [o.record.run_id for o in outcomes if o.record.transcript.get("path")]
+    if stored:
+        lines += ["", "Transcripts: " + ", ".join(f"`fleet runs show {i}`" for i in stored)]
     return "\n".join(lines)

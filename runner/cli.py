@@ -507,6 +507,69 @@ def doctor(ctx: _Context, fmt: str) -> None:
 
 
 @cli.group()
+def runs() -> None:
+    """The runs on the ledger and their transcripts (what each run did, step by step)."""
+
+
+@runs.command("list")
+@click.option("--role", default=None, help="Only this role's runs.")
+@click.option("--task", default=None, help="Only runs on this task.")
+@click.option("--outcome", default=None, help="Only runs that ended so (done, escalated, ...).")
+@click.option("--limit", default=20, show_default=True, help="Newest N runs (0: all).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@pass_ctx
+def runs_list(
+    ctx: _Context, role: str | None, task: str | None, outcome: str | None, limit: int, fmt: str
+) -> None:
+    """List runs, newest first: outcome, turns, cost, whether a transcript is stored."""
+    from runner.commands import runs as command
+
+    sys.exit(
+        command.list_runs(ctx.root(), role=role, task=task, outcome=outcome, limit=limit, fmt=fmt)
+    )
+
+
+@runs.command("show")
+@click.argument("run_id", metavar="RUN_ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE (its directory must exist).",
+)
+@click.option("--full", is_flag=True, help="Show outputs whole (text format), not their start.")
+@pass_ctx
+def runs_show(ctx: _Context, run_id: str, fmt: str, output: Path | None, full: bool) -> None:
+    """One run and its transcript: each model turn, tool call, command with exit code and
+    duration, usage, acceptance results (secrets redacted). RUN_ID may be a unique prefix."""
+    from runner.commands import runs as command
+
+    sys.exit(command.show(ctx.root(), run_id=run_id, fmt=fmt, output=output, full=full))
+
+
+@runs.command("pages")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--limit", default=50, show_default=True, help="Newest N runs (0: all).")
+@pass_ctx
+def runs_pages(ctx: _Context, directory: Path, limit: int) -> None:
+    """Write DIRECTORY/<run_id>.html for each recent run with a transcript (next to the
+    dashboard, which links to them)."""
+    from runner.commands import runs as command
+
+    sys.exit(command.pages(ctx.root(), directory=directory, limit=limit))
+
+
+@cli.group()
 def local() -> None:
     """The human's side of the local forge: merge agent work, answer escalations."""
 

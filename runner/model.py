@@ -390,6 +390,7 @@ class RunRecord:
     links: dict[str, str] = field(default_factory=dict)
     sandbox: str = ""
     reverted: list[str] = field(default_factory=list)
+    transcript: dict[str, Any] = field(default_factory=dict)  # path, sha256 on fleet-state
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunRecord:

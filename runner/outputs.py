@@ -18,6 +18,7 @@ from typing import Any
 from runner import schema
 from runner.errors import FleetError
 from runner.gitrepo import Git
+from runner.transcripts import OUTPUTS_FILE as TRANSCRIPT_FILE
 
 OUTPUTS_FILE = "outputs.json"
 BUNDLE_FILE = "work.bundle"
@@ -150,6 +151,36 @@ def read(directory: Path) -> Outputs | None:
     if problems:
         raise OutputsError(f"{path} does not match outputs.schema.json: " + "; ".join(problems))
     return Outputs.from_dict(data)
+
+
+def write_transcript(directory: Path, data: dict[str, Any]) -> str:
+    """The run's transcript (already redacted by the agent phase) beside outputs.json;
+    returns its file name for `Outputs.transcript`. Apply redacts it again."""
+    name = TRANSCRIPT_FILE
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.tmp"
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    tmp.replace(directory / name)
+    return name
+
+
+def read_transcript(directory: Path, name: str | None, limit: int) -> Any | None:
+    """The agent phase's transcript as untrusted JSON, or None when it named none. Only
+    the one expected file name is opened (the name comes from the agent job), never a
+    link, never more than `limit` bytes."""
+    if name is None:
+        return None
+    if name != TRANSCRIPT_FILE:
+        raise OutputsError(f"the outputs name a transcript {name[:100]!r}, not {TRANSCRIPT_FILE}")
+    path = directory / name
+    if path.is_symlink() or not path.is_file():
+        raise OutputsError(f"{path} is missing or not a regular file")
+    if path.stat().st_size > limit:
+        raise OutputsError(f"{path} is larger than {limit} bytes")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OutputsError(f"{path} is not JSON: {exc}") from None
 
 
 def write_bundle(git: Git, directory: Path, ref: str, start: str) -> bool:

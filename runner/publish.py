@@ -14,8 +14,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from runner import engines, schema
+from runner import engines, schema, transcripts
 from runner import outputs as contract
 from runner.apply import Review, Rules, review
 from runner.clock import iso
@@ -155,6 +156,7 @@ def _apply(
     quarantine = f"refs/fleet/quarantine/{claim_record.run_id}"
     verdict = review(ws.git, directory, outs, rules, quarantine)
     record = _record(outs, claim_record)
+    transcript = _transcript(directory, outs, record, rules, verdict)
     result = Applied(record, review=verdict)
     try:
         if outs.branch is not None and verdict.bundle_ok:
@@ -177,9 +179,29 @@ def _apply(
     if outs.checkpoint and record.outcome in ACTED and verdict.bundle_ok:
         sha, since = outs.checkpoint.sha, outs.checkpoint.events_since
         cp = Checkpoint(role.name, sha, since, iso(ws.now), record.run_id)
-    ws.ledger.finish(record, cp)
+    ws.ledger.finish(record, cp, transcript=transcript)
     release(ws.ledger.store, record.task or "", record.run_id)
     return result
+
+
+def _transcript(
+    directory: Path, outs: Outputs, record: RunRecord, rules: Rules, verdict: Review
+) -> dict[str, Any] | None:
+    """The agent job's transcript as apply stores it: capped, redacted again with the
+    secrets apply holds and the token shapes (never trusted to be redacted already).
+    A secret found in it is redacted and reported; an unreadable one is not stored."""
+    try:
+        data = contract.read_transcript(directory, outs.transcript, transcripts.MAX_INPUT_BYTES)
+    except OutputsError as exc:
+        verdict.notes.append(f"the transcript was not stored: {exc}")
+        return None
+    if data is None:
+        return None
+    kept, hits = transcripts.cleaned(data, record.run_id, rules.secrets)
+    if hits:
+        verdict.blocked.add("transcript")
+        verdict.findings.append(f"transcript: {hits} secret(s) (redacted before it was stored)")
+    return kept
 
 
 def _record(outs: Outputs, claim_record: RunRecord) -> RunRecord:
@@ -189,6 +211,7 @@ def _record(outs: Outputs, claim_record: RunRecord) -> RunRecord:
         **{k: getattr(claim_record, k) for k in ("run_id", "role", "task", "started", "trigger")},
         "links": {},
     }
+    data.pop("transcript", None)  # apply stores the transcript and sets the pointer itself
     if not schema.is_valid(data, "run"):
         data = {**claim_record.to_dict(), "outcome": "error", "reason": "invalid run record"}
     record = RunRecord.from_dict(data)
@@ -274,6 +297,12 @@ def _post(
             forge.comment(result.pr.id, for_post(c.body, 8000))
 
 
+def _blocked_line(key: str) -> str:
+    if key == "transcript":
+        return "- the transcript held secrets: they were redacted before it was stored"
+    return f"- the {key.replace(':', ' ')} text was not posted"
+
+
 _WIP = (
     "Work in progress: the run stopped before it ended (cancelled or timed out). The "
     "next run of this task resumes this branch."
@@ -290,7 +319,7 @@ def _security(forge: Forge, rules: Rules, record: RunRecord, verdict: Review) ->
         "### Refused",
     ]
     lines += [f"- {r}" for r in verdict.refusals + verdict.notes]
-    lines += [f"- the {k.replace(':', ' ')} text was not posted" for k in sorted(verdict.blocked)]
+    lines += [_blocked_line(k) for k in sorted(verdict.blocked)]
     if verdict.findings:
         lines += ["", "### Secrets found (where and kind; values are never shown)"]
         lines += [f"- {f}" for f in verdict.findings[:50]]

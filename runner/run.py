@@ -35,6 +35,7 @@ from runner.ledger_index import Scope
 from runner.model import Role, RunRecord, Task
 from runner.plan import spent_on
 from runner.records import Checkpoint, ForgeEvent
+from runner.secretscan import known_secrets
 from runner.state import new_run_id, run_path
 from runner.tasks import mark_done
 from runner.transcript import Transcript
@@ -234,6 +235,13 @@ def execute(
     return outcome
 
 
+def _kept(ws: Workspace, role: Role, outcome: RunOutcome) -> dict[str, Any]:
+    """The transcript as the ledger stores it: redacted with every secret this process
+    holds (the runner's own and the role's credentials) and the token shapes."""
+    secrets = known_secrets(ws.environ) + known_secrets(ws.environ, role.credentials)
+    return outcome.transcript.to_dict(secrets)
+
+
 @dataclass(frozen=True)
 class _Job:
     """What the branch work of one run needs, once the run is allowed to start."""
@@ -316,7 +324,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) 
             delta_head = record.sync.get("head")
             cursor = outcome.events_cursor
             cp = Checkpoint(role.name, delta_head, cursor, iso(ws.now), record.run_id)
-        ws.ledger.finish(record, cp)
+        ws.ledger.finish(record, cp, transcript=_kept(ws, role, outcome))
         outcome.recorded = True
         faults.hit("ledger_finish")
     except Cancelled as exc:  # the job is being cancelled: keep the work, say so, stop
@@ -328,7 +336,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) 
         if not outcome.recorded:
             record.outcome, record.reason = "error", f"{type(exc).__name__}: {exc}"[:500]
             record.ended = iso(ws.now)
-            ws.ledger.finish(record)
+            ws.ledger.finish(record, transcript=_kept(ws, role, outcome))
             outcome.recorded = True
         raise
     finally:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import faults, ledger_index, schema
+from runner import faults, ledger_index, schema, transcripts
 from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
@@ -251,9 +251,19 @@ class Ledger:
         self.store.write(files, f"run {record.run_id}: start {record.role}/{record.task}")
         faults.hit("ledger_start")
 
-    def finish(self, record: RunRecord, checkpoint: Checkpoint | None = None) -> None:
-        """Complete a run and, in the same commit, move its role's checkpoint."""
-        files: dict[str, bytes | None] = {run_path(record): _dump(record)}
+    def finish(
+        self,
+        record: RunRecord,
+        checkpoint: Checkpoint | None = None,
+        transcript: dict[str, Any] | None = None,
+    ) -> None:
+        """Complete a run and, in the same commit, move its role's checkpoint and store
+        its (redacted) transcript, which the record points at by path and digest."""
+        files: dict[str, bytes | None] = {}
+        if transcript is not None:
+            blob, record.transcript = transcripts.pack(transcript)
+            files[record.transcript["path"]] = blob
+        files[run_path(record)] = _dump(record)
         if checkpoint is not None:
             files[f"checkpoints/{checkpoint.role}.json"] = _json(asdict(checkpoint))
         self.store.write(files, f"run {record.run_id}: {record.outcome}")

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from runner import actions, pause
+from runner.bodies import transcript_line
 from runner.errors import FleetError, UsageError
 from runner.forge.select import open_forge
 from runner.publish import Applied, apply_outputs, claim
@@ -85,6 +86,8 @@ def render(applied: Applied) -> str:
         lines.append(f"  SECURITY escalation {applied.security.url or applied.security.id}:")
         lines += [f"    {x}" for x in applied.review.refusals + applied.review.notes]
         lines += [f"    blocked: {k}" for k in sorted(applied.review.blocked)]
+    if r.transcript.get("path"):
+        lines.append(f"  transcript: fleet runs show {r.run_id} ({r.transcript['path']})")
     return "\n".join(lines)
 
 
@@ -94,7 +97,14 @@ def run(root: Path, *, directory: Path, run_id: str | None) -> int:
         click.echo(paused)  # the outputs stay where they are; apply them once resumed
         return 0
     applied = apply_outputs(ws, open_forge(ws), directory, run_id)
-    click.echo(render(applied))
+    text = render(applied)
+    click.echo(text)
+    if actions.in_actions(ws.environ) and not applied.already:
+        r = applied.record  # ids and the outcome only: the reason may carry agent text
+        summary = ["### fleet apply", "", f"{r.role}/{r.task}: run `{r.run_id}` {r.outcome}"]
+        if r.transcript.get("path"):
+            summary += ["", transcript_line(r.run_id)]
+        actions.write_summary(ws.environ, "\n".join(summary))
     if applied.security is not None:
         click.echo(
             actions.annotation("error", f"run {applied.record.run_id}: apply refused outputs")
