@@ -5,6 +5,7 @@ doctor) and the session runner (runner.engines.claude_code_run)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -146,8 +147,10 @@ def find_cli(environ: Mapping[str, str]) -> str | None:
     return shutil.which("claude", path=environ.get("PATH"))
 
 
+@functools.lru_cache(maxsize=8)
 def cli_version(cli: str) -> str:
-    """`claude --version`'s version number, or "" when it cannot run."""
+    """`claude --version`'s version number, or "" when it cannot run (asked once per
+    path: `fleet doctor` asks for every claude-code role)."""
     try:
         proc = subprocess.run(
             [cli, "--version"], capture_output=True, text=True, timeout=60, check=False

@@ -258,3 +258,39 @@ def test_the_workflows_fleet_init_writes_install_the_pinned_cli() -> None:
     pin = f'claude-code: "{claude_code.CLAUDE_CODE_VERSION}"'
     for name in ("fleet-tick.yml", "fleet-revise.yml"):
         assert pin in written[f".github/workflows/{name}"], name
+
+
+def test_fleet_doctor_reports_the_cli_for_a_claude_code_fleet(
+    cc_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    cli = require_cli()
+    monkeypatch.setenv("FLEET_FORGE", "local")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv(claude_code.CLI_ENV, cli)
+    out = fleet_cli("-C", str(cc_repo), "doctor", "--format", "json")
+    lines = [c for c in json.loads(out.stdout) if c["name"] == "engine claude-code"]
+    cli_line = next(c for c in lines if cli in c["detail"])
+    assert cli_line["level"] == "ok" and claude_code.CLAUDE_CODE_VERSION in cli_line["detail"]
+    monkeypatch.setenv(claude_code.CLI_ENV, str(cc_repo / "no-such-claude"))
+    out = fleet_cli("-C", str(cc_repo), "doctor", "--format", "json")
+    lines = [c for c in json.loads(out.stdout) if c["name"] == "engine claude-code"]
+    assert any(c["level"] == "warn" and "npm install" in c["detail"] for c in lines)
+
+
+def test_failed_acceptance_resumes_the_session_with_the_failures(cc_repo: Path) -> None:
+    cli = require_cli()
+    with FakeAnthropic(
+        [
+            reply(text("All done, I think.")),  # claims done, wrote nothing
+            reply(tool("Write", file_path="out/report.md", content="# Report\n")),
+            reply(text("Now it is written.")),
+        ]
+    ) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "done", record.reason
+    assert record.attempts == 2 and outcome.pr is not None and not outcome.pr.draft
+    # the second session continued the first (same conversation), told what failed
+    second = json.dumps(fake.requests[1]["messages"])
+    assert "All done, I think." in second and "test -f out/report.md" in second
+    assert record.usage == {k: sum(u[k] for u in fake.usages) for k in fake.usages[0]}
