@@ -248,3 +248,18 @@ def claude_allowed_tools(
             elif not any(ch in tool_glob for ch in "*?["):
                 out.append(qualified(server.name, tool_glob))
     return list(dict.fromkeys(out))
+
+
+def describe(role: Role) -> list[str]:
+    """The role's servers and allow-list as a dry run shows them (no server is started,
+    so the tools themselves are not listed)."""
+    lines = []
+    for server in role.mcp_servers:
+        how = f"url {server.url}" if server.url else " ".join([server.command or "", *server.args])
+        env = f"; env: {', '.join(server.env)}" if server.env else ""
+        lines.append(f"MCP server {server.name}: {how}{env}")
+    if role.mcp_servers:
+        lines.append(
+            f"MCP tools allowed (as mcp__<server>__<tool>): {', '.join(role.mcp_tools) or 'none'}"
+        )
+    return lines

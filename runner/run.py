@@ -556,4 +556,5 @@ def _dry_run_text(
         ws.fleet.config.prices.get(role.model),
         ws.environ,
     )
-    return head + "\n\n" + engine.dry_run(plan)
+    steps = setup_steps.describe(role.setup)
+    return head + "\n\n" + (steps + "\n\n" if steps else "") + engine.dry_run(plan)

@@ -65,3 +65,14 @@ def run(
         if not result.ok:
             return SetupFailure(step, n, result)
     return None
+
+
+def describe(steps: Sequence[SetupStep]) -> str:
+    """The steps as a dry run shows them ("" when there are none)."""
+    if not steps:
+        return ""
+    lines = ["Set-up steps (run first, in the sandbox):"]
+    for step in steps:
+        limit = f"  (timeout {step.timeout_s}s)" if step.timeout_s else ""
+        lines.append(f"  $ {step.run}{limit}")
+    return "\n".join(lines)

@@ -181,3 +181,19 @@ def test_a_missing_server_env_name_is_one_credential_escalation_and_holds_the_ta
     assert out.issue is not None and out.issue.kind == "credential"
     assert fake.requests == [] and fake.calls == []  # no model call, not even the preflight
     assert states["t-100"].state == "blocked"  # the next tick neither runs nor asks
+
+
+def test_dry_run_names_the_servers_and_the_allow_list(agent_repo: Path) -> None:
+    _role(agent_repo, {"url": "https://mcp.example.com/mcp"})
+    ws = open_workspace(agent_repo, {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
+    out = execute(
+        ws,
+        open_forge(ws),
+        "tester",
+        "t-100",
+        trigger="test",
+        client_factory=anthropic_client(ws),
+        dry_run=True,
+    )
+    assert "MCP server docs: url https://mcp.example.com/mcp\n" in out.dry_run
+    assert "MCP tools allowed (as mcp__<server>__<tool>): docs/search, docs/inject" in out.dry_run

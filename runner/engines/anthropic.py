@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from runner import mcp_config
 from runner.agent.context import Conversation
 from runner.agent.prompt import first_turn, system_blocks
 from runner.agent.tools import ToolBox
@@ -81,6 +82,7 @@ class AnthropicEngine:
             f"Model: {role.model}; max turns {plan.limits.max_turns}; "
             f"budget {usd(plan.limits.budget_usd)}",
             f"Tools: {', '.join(role.tools)}",
+            *mcp_config.describe(role),
             "",
             "--- system ---",
         ]
