@@ -77,6 +77,7 @@ class McpResult:
     content: str
     is_error: bool = False
     fatal: str = ""
+    source: str = "mcp"  # "mcp:<server>", as the transcript names it
 
 
 @dataclass
@@ -150,7 +151,8 @@ class McpTools:
             result = McpResult(_refusal(name, self.allow), is_error=True)
         else:
             result = self._forward(tool, args)
-        if self.transcript is not None:
+        result.source = source
+        if self.transcript is not None:  # None when the caller records (the loop does)
             self.transcript.tool(name, args, result.content, result.is_error, source)
         return result
 
@@ -310,11 +312,7 @@ class McpTools:
 
 
 def for_run(
-    servers: Sequence[McpServer],
-    allow: Sequence[str],
-    sandbox: Sandbox,
-    environ: Mapping[str, str],
-    transcript: Transcript | None,
+    servers: Sequence[McpServer], allow: Sequence[str], sandbox: Sandbox, environ: Mapping[str, str]
 ) -> McpTools:
     """The role's servers for a run in `sandbox`: a stdio server starts in the work tree,
     inside the run's jail where there is one (the role's network policy, the fleet's
@@ -330,7 +328,7 @@ def for_run(
             return jail.wrap(argv, spec)
 
     launch = Launch(cwd=sandbox.root, env=scrub_env(environ), environ=environ, wrap=wrap)
-    return McpTools(servers, allow, launch, transcript)
+    return McpTools(servers, allow, launch)  # the loop records each call (source mcp:<server>)
 
 
 async def _list_all(client: Any) -> list[Any]:

@@ -393,6 +393,7 @@ def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) 
     if failed is not None:  # before any model call; nothing the steps left is committed
         branch.discard(branch.changed_paths())
         summary = failed.summary(role.name)
+        transcript.note(f"escalated: {failed.reason}; the agent was not started")
         return EngineResult("escalated", failed.reason, escalation=Terminal("setup", summary))
     job = Job(
         fleet=ws.fleet,

@@ -58,13 +58,17 @@ def run(
     steps: Sequence[SetupStep], sandbox: Sandbox, transcript: Transcript, timeout_s: int
 ) -> SetupFailure | None:
     """Run the steps in order; the first failure, or None when every step passed."""
-    for n, step in enumerate(steps, 1):
-        result = sandbox.run_shell(step.run, step.timeout_s or timeout_s)
-        code = None if result.timed_out else result.exit_code
-        transcript.command(step.run, code, result.duration_s, result.output, "setup")
-        if not result.ok:
-            return SetupFailure(step, n, result)
-    return None
+    hook, sandbox.on_command = sandbox.on_command, None  # recorded here, as phase "setup"
+    try:
+        for n, step in enumerate(steps, 1):
+            result = sandbox.run_shell(step.run, step.timeout_s or timeout_s)
+            code = None if result.timed_out else result.exit_code
+            transcript.command(step.run, code, result.duration_s, result.output, "setup")
+            if not result.ok:
+                return SetupFailure(step, n, result)
+        return None
+    finally:
+        sandbox.on_command = hook
 
 
 def describe(steps: Sequence[SetupStep]) -> str:

@@ -205,7 +205,9 @@ def _work(
                 return True
             continue
         outcome = toolbox.call(call["name"], call.get("input") or {})
-        watch.transcript.tool(call["name"], call.get("input"), outcome.content, outcome.is_error)
+        watch.transcript.tool(
+            call["name"], call.get("input"), outcome.content, outcome.is_error, outcome.source
+        )
         wrote = wrote or outcome.wrote
         if outcome.fatal:  # not the model's to fix (an MCP server died): stop, say why
             _commit(wrote, on_write, result)

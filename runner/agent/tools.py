@@ -131,6 +131,7 @@ class Result:
     wrote: bool = False
     terminal: Terminal | None = None
     fatal: str = ""  # the run cannot go on (an MCP server died): why, where, what to do
+    source: str = "builtin"  # whose tool it was, for the transcript ("mcp:<server>")
 
 
 @dataclass
@@ -155,7 +156,7 @@ class ToolBox:
         if self.mcp is not None and name.startswith(MCP_PREFIX):
             # capped, revealed and wrapped by runner.mcp; refused there unless allowed
             r = self.mcp.call(name, args)
-            return Result(r.content, is_error=r.is_error, fatal=r.fatal)
+            return Result(r.content, is_error=r.is_error, fatal=r.fatal, source=r.source)
         if name not in self.role.tools or name not in SPECS:
             return Result(f"unknown or unavailable tool '{name}'", is_error=True)
         required = SPECS[name]["input_schema"].get("required", [])

@@ -98,9 +98,7 @@ class AnthropicEngine:
     def run(self, job: Job) -> EngineResult:
         from runner import mcp
 
-        servers = mcp.for_run(
-            job.role.mcp_servers, job.role.mcp_tools, job.sandbox, job.environ, job.transcript
-        )
+        servers = mcp.for_run(job.role.mcp_servers, job.role.mcp_tools, job.sandbox, job.environ)
         try:
             with servers:
                 return self._run(job, servers)
