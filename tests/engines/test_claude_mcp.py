@@ -1,0 +1,65 @@
+"""MCP in the claude-code engine: the REAL Claude Code CLI (pinned, from npm) gets the
+role's servers through --mcp-config/--strict-mcp-config and the allow-list through its
+allowed tools, against the scripted Messages API and a real MCP server (the SDK's server
+side) over streamable HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import commit_all, git
+from tests.engines.test_claude_code import ROLE, _run, require_cli
+from tests.fakes import mcp_server
+from tests.fakes.anthropic_server import FakeAnthropic, reply, text, tool
+
+
+def _results(fake: FakeAnthropic) -> dict[str, str]:
+    """tool_use id -> the text of its result, over the whole last request."""
+    names = {}
+    out = {}
+    for message in fake.requests[-1]["messages"]:
+        content = message["content"]
+        for block in content if isinstance(content, list) else []:
+            if block.get("type") == "tool_use":
+                names[block["id"]] = block["name"]
+            if block.get("type") == "tool_result":
+                c = block["content"]
+                out[names.get(block["tool_use_id"], "?")] = (
+                    c if isinstance(c, str) else json.dumps(c)
+                )
+    return out
+
+
+def test_an_allowed_mcp_tool_works_and_a_disallowed_one_is_refused(
+    agent_repo: Path, tmp_path: Path
+) -> None:
+    cli = require_cli()
+    log = tmp_path / "calls.log"
+    with mcp_server.serving(log) as url:
+        role = yaml.safe_load(ROLE)
+        role.update(mcp_servers={"docs": {"url": url}}, mcp_tools=["docs/search"])
+        (agent_repo / "fleet/roles/tester.yaml").write_text(yaml.safe_dump(role))
+        commit_all(agent_repo, "tester runs on claude-code with an MCP server")
+        git(agent_repo, "push", "-q", "origin", "main")
+        with FakeAnthropic(
+            [
+                reply(tool("mcp__docs__search", query="caching")),
+                reply(tool("mcp__docs__delete_everything")),
+                reply(tool("Write", file_path="out/report.md", content="# Report\n")),
+                reply(text("Wrote the report.")),
+            ]
+        ) as fake:
+            outcome = _run(agent_repo, fake, cli)
+    assert outcome.record.outcome == "done", outcome.record.reason
+    offered = {t["name"] for t in fake.requests[0].get("tools", [])}
+    assert "mcp__docs__search" in offered, sorted(offered)
+    results = _results(fake)
+    assert "found: caching" in results["mcp__docs__search"]
+    refused = results["mcp__docs__delete_everything"]
+    assert "Permission to use mcp__docs__delete_everything has been denied" in refused
+    assert log.read_text().split() == ["search"]  # the refused call never reached it
+    sources = [(e["name"], e["source"]) for e in outcome.transcript.entries if e["kind"] == "tool"]
+    assert ("mcp__docs__search", "mcp:docs") in sources
