@@ -302,7 +302,10 @@ def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int)
 @click.option("--role", required=True, help="The role that works.")
 @click.option("--task", default=None, help="The task (default: the planner's pick).")
 @click.option(
-    "--dry-run", is_flag=True, help="Print the plan, first prompt and tools; call nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Print what would be sent or run (the first model request as the provider "
+    "receives it, or the steps); call nothing.",
 )
 @click.option("--trigger", default="manual", show_default=True, help="Recorded in the ledger.")
 @click.option(

@@ -118,6 +118,21 @@ class McpServer:
         )
 
 
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Where a provider's model calls go (fleet.yaml `providers: {<name>: {...}}`); the
+    credentials themselves are environment variables (runner/engines/providers.py)."""
+
+    base_url: str | None = None  # openai-compatible: required; others: a proxy or endpoint
+    api_key_env: str | None = None  # the variable holding the key (or Vertex access token)
+    region: str | None = None  # bedrock, vertex
+    project: str | None = None  # vertex
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> ProviderSettings:
+        return cls(d.get("base_url"), d.get("api_key_env"), d.get("region"), d.get("project"))
+
+
 DEFAULT_SLA_HOURS = {"open": 72.0, "in_progress": 24.0, "review": 48.0, "blocked": 48.0}
 
 
@@ -137,11 +152,17 @@ class Defaults:
     model_read_timeout_s: float = 60.0
     model_total_timeout_s: float = 600.0
     setup: tuple[SetupStep, ...] = ()
+    provider: str | None = None  # None: the default provider (runner/engines/providers.py)
+    # fleet.yaml's top-level `providers:`, kept here so a role resolves its provider's
+    # settings when it is loaded
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Defaults:
+    def from_dict(cls, d: dict[str, Any], providers: dict[str, Any] | None = None) -> Defaults:
         steps = tuple(SetupStep.of(s) for s in d.get("setup", ()))
-        return cls(**{**{k: v for k, v in d.items() if k != "setup"}, "setup": steps})
+        settings = {n: ProviderSettings.of(p or {}) for n, p in (providers or {}).items()}
+        kept = {k: v for k, v in d.items() if k != "setup"}
+        return cls(**{**kept, "setup": steps, "providers": settings})
 
 
 @dataclass(frozen=True)
@@ -174,7 +195,7 @@ class FleetConfig:
         return cls(
             name=d["name"],
             description=d.get("description", ""),
-            defaults=Defaults.from_dict(d.get("defaults", {})),
+            defaults=Defaults.from_dict(d.get("defaults", {}), d.get("providers")),
             daily_budget_usd=d.get("daily_budget_usd"),
             max_parallel=d.get("max_parallel", 4),
             tasks_per_role=d.get("tasks_per_role", 1),
@@ -210,10 +231,13 @@ class Role:
     mcp_servers: tuple[McpServer, ...] = ()
     mcp_tools: tuple[str, ...] = ()  # globs over server/tool
     setup: tuple[SetupStep, ...] = ()  # the role's own, else fleet.yaml defaults.setup
+    provider: str | None = None  # where a model engine's calls go; None: the default
+    provider_settings: ProviderSettings = field(default_factory=ProviderSettings)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], defaults: Defaults, path: str = "") -> Role:
         budget = d.get("budget", {})
+        provider = d.get("provider", defaults.provider)
         return cls(
             name=d["name"],
             description=d["description"],
@@ -235,6 +259,8 @@ class Role:
             mcp_servers=tuple(McpServer.of(n, s) for n, s in d.get("mcp_servers", {}).items()),
             mcp_tools=tuple(d.get("mcp_tools", ())),
             setup=(tuple(SetupStep.of(s) for s in d["setup"]) if "setup" in d else defaults.setup),
+            provider=provider,
+            provider_settings=defaults.providers.get(provider or "", ProviderSettings()),
         )
 
     @property

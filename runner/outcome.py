@@ -12,6 +12,7 @@ from typing import Any
 from runner import actions
 from runner.agent import client
 from runner.bodies import run_summary
+from runner.engines import providers
 from runner.errors import ConfigError
 from runner.fmt import usd
 from runner.lease import LeaseConfigError, LeaseTerms
@@ -31,13 +32,16 @@ def lease_terms(ws: Workspace) -> LeaseTerms:
 
 
 def anthropic_client(ws: Workspace) -> Any:
-    """The SDK client, built at the edge from the environment (never from files)."""
+    """The model client for a role, built at the edge from the environment (never from
+    files) for the role's provider (runner/engines/providers.py)."""
 
     def build(role: Role) -> Any:
         defaults = ws.fleet.config.defaults
-        return client.build(
-            ws.environ["ANTHROPIC_API_KEY"],
-            ws.environ.get("ANTHROPIC_BASE_URL"),
+        name, settings = providers.of(role)
+        return providers.build(
+            name,
+            settings,
+            ws.environ,
             max_retries=defaults.max_retries,
             timeouts=client.Timeouts.of(defaults),
             stream=defaults.stream,

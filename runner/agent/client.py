@@ -169,7 +169,7 @@ def _capped(default: Any, given: Any, left: float) -> Any:
 
 def remaining() -> float | None:
     """Seconds left of the current model call's total deadline (None outside one), for a
-    client without middleware (runner/agent/openai_compat.py) to bound each request."""
+    client without middleware (runner/engines/openai_compat.py) to bound each request."""
     end = _deadline.get()
     return None if end is None else end - time.monotonic()
 

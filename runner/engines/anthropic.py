@@ -3,13 +3,15 @@ API, with the runner's tools (`runner/agent/tools.py`) confined to the job's san
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner import mcp_config
 from runner.agent.context import Conversation
 from runner.agent.prompt import first_turn, system_blocks
-from runner.agent.tools import ToolBox
+from runner.agent.tools import SPECS, ToolBox
+from runner.engines import providers
 from runner.engines.base import (
     ClientFactory,
     EngineResult,
@@ -17,7 +19,6 @@ from runner.engines.base import (
     Need,
     Plan,
     Problem,
-    unset_names,
 )
 from runner.fmt import usd
 from runner.model import FleetConfig, Role, Task
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from runner.agent.preflight import PreflightResult
     from runner.mcp import McpTools
 
-MODEL_KEY = "ANTHROPIC_API_KEY"
+MODEL_KEY = "ANTHROPIC_API_KEY"  # the default provider's key
 
 
 class AnthropicEngine:
@@ -35,20 +36,35 @@ class AnthropicEngine:
     priced = True
 
     def credentials(self, role: Role) -> tuple[str, ...]:
-        return (MODEL_KEY,)
+        """What the role's provider needs set for every run (providers.required)."""
+        return providers.required(*providers.of(role))
 
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
-        if config.prices and role.model not in config.prices:
-            return [
+        found = []
+        name, settings = providers.of(role)
+        if (config.prices or name != providers.DEFAULT) and role.model not in config.prices:
+            found.append(
                 Problem(
                     ("model",),
-                    f"model '{role.model}' has no price in fleet.yaml prices; its cost will "
-                    "be reported as 0 and budgets cannot stop it",
+                    f"model '{role.model}' ({name}) has no price in fleet.yaml prices; its "
+                    "cost will be reported as 0 and budgets cannot stop it: add "
+                    f"prices: {{{role.model}: {{input: ..., output: ...}}}} (US dollars per "
+                    "million tokens; 0 for a model you run yourself)",
                     "unpriced-model",
                     "warning",
                 )
-            ]
-        return []
+            )
+        if name == "openai-compatible" and not settings.base_url:
+            found.append(
+                Problem(
+                    ("provider",),
+                    f"role '{role.name}' uses provider openai-compatible, which needs an "
+                    "endpoint: set providers.openai-compatible.base_url in fleet.yaml "
+                    "(e.g. http://localhost:8000/v1)",
+                    "provider-endpoint",
+                )
+            )
+        return found
 
     def check_task(self, role: Role, task: Task) -> list[Problem]:
         if task.steps:
@@ -64,17 +80,19 @@ class AnthropicEngine:
         return []
 
     def needs(self, role: Role, environ: Mapping[str, str]) -> list[Need]:
-        base = environ.get("ANTHROPIC_BASE_URL")
-        return [
-            Need(
-                name,
-                name not in unset_names([name], environ),
-                f"{name} is set" + (f" ({base})" if base else "")
-                if environ.get(name)
-                else f"{name} is not set: these roles can only dry-run",
-            )
-            for name in self.credentials(role)
-        ]
+        name, settings = providers.of(role)
+        where = providers.describe(name, settings, environ)
+        absent = providers.missing(name, settings, environ)
+        if absent:
+            verb = "is" if len(absent) == 1 else "are"
+            detail = f"{', '.join(absent)} {verb} not set: these roles can only dry-run ({where})"
+        else:
+            detail = f"credentials set ({where})"
+        needs = [Need(f"provider {name}", not absent, detail)]
+        package = providers.package_missing(name, settings)
+        if package:
+            needs.append(Need(f"provider {name} package", False, package))
+        return needs
 
     def dry_run(self, plan: Plan) -> str:
         role, task = plan.role, plan.task
@@ -86,13 +104,35 @@ class AnthropicEngine:
             "",
             "--- system ---",
         ]
-        lines += [b["text"] for b in system_blocks(plan.fleet, role)]
-        lines += ["--- first user turn ---", first_turn(task, plan.delta)]
-        return "\n".join(lines)
+        system = system_blocks(plan.fleet, role)
+        lines += [b["text"] for b in system]
+        turn = first_turn(task, plan.delta)
+        lines += ["--- first user turn ---", turn]
+        return "\n".join(lines + self._request(plan, system, turn))
 
-    def preflight(self, role: Role, client_factory: ClientFactory) -> PreflightResult:
+    def _request(self, plan: Plan, system: list[dict[str, Any]], turn: str) -> list[str]:
+        """The first model call as the role's provider receives it."""
+        conversation = Conversation(
+            system, [{"name": n, **SPECS[n]} for n in SPECS if n in plan.role.tools]
+        )
+        conversation.add("user", [{"type": "text", "text": turn}])
+        kwargs = {"model": plan.role.model, "max_tokens": plan.limits.max_tokens}
+        kwargs.update(conversation.request())
+        name, settings = providers.of(plan.role)
+        url, headers, body = providers.wire_request(name, settings, plan.environ, kwargs)
+        mcp = " (MCP tools are listed when the servers start)" if plan.role.mcp_servers else ""
+        return [
+            f"--- first request ({name}){mcp} ---",
+            f"POST {url}",
+            *headers,
+            json.dumps(body, indent=2),
+        ]
+
+    def preflight(self, role: Role, client_factory: ClientFactory) -> PreflightResult | None:
         from runner.agent.preflight import preflight
 
+        if not providers.PREFLIGHT[providers.of(role)[0]]:
+            return None  # no cheap authenticated call: the first model call checks
         return preflight(client_factory(role))
 
     def run(self, job: Job) -> EngineResult:

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 
 from runner.agent import client as sdk
-from runner.agent import openai_compat, providers
-from runner.agent.providers import Settings
+from runner.engines import openai_compat, providers
+from runner.engines.providers import Settings
 from tests.fakes.anthropic_server import error, reply, text, tool, truncated
 from tests.fakes.bedrock_server import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, frame
 from tests.fakes.openai_server import FakeOpenAI

@@ -6,7 +6,7 @@ Why through the anthropic SDK's own Bedrock and Vertex clients: they speak each 
 wire protocol (SigV4 and the event-stream framing; Google OAuth and rawPredict) and
 return the same Messages objects and errors, so the loop, its limits and its tests are
 the provider-independent part. The OpenAI-compatible path goes through the `openai`
-package wrapped in the same surface (runner/agent/openai_compat.py).
+package wrapped in the same surface (runner/engines/openai_compat.py).
 
 Credentials come from each provider's standard environment variables, read here from
 the workspace's environment (the edge) and passed to the client explicitly:
@@ -28,10 +28,10 @@ No SDK is imported at module level: `fleet --help` and `fleet validate` import n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from runner.agent import client as sdk
+from runner.model import ProviderSettings, Role
 
 NAMES = ("anthropic", "bedrock", "vertex", "openai-compatible")
 DEFAULT = "anthropic"
@@ -60,23 +60,12 @@ EXTRAS = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A provider's settings from fleet.yaml (`providers: {<name>: {...}}`)."""
+Settings = ProviderSettings  # fleet.yaml `providers: {<name>: {...}}`
 
-    base_url: str | None = None  # openai-compatible: required; others: a proxy or fake
-    api_key_env: str | None = None  # the variable holding the key or access token
-    region: str | None = None  # bedrock, vertex
-    project: str | None = None  # vertex
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Settings:
-        return cls(
-            base_url=d.get("base_url"),
-            api_key_env=d.get("api_key_env"),
-            region=d.get("region"),
-            project=d.get("project"),
-        )
+def of(role: Role) -> tuple[str, Settings]:
+    """The provider a role's model calls go to, and its settings."""
+    return role.provider or DEFAULT, role.provider_settings
 
 
 def options(provider: str, settings: Settings) -> tuple[tuple[str, ...], ...]:
@@ -89,6 +78,17 @@ def options(provider: str, settings: Settings) -> tuple[tuple[str, ...], ...]:
 def credentials(provider: str, settings: Settings) -> tuple[str, ...]:
     """The variables a role on `provider` needs, as messages name them."""
     names = options(provider, settings)[0]
+    return names + tuple(n for n in _placement(provider, settings) if n not in names)
+
+
+def required(provider: str, settings: Settings) -> tuple[str, ...]:
+    """The variables that must be set for every run on `provider` (what the run path
+    checks before it starts): a provider with one way to authenticate needs its names;
+    one with several (Bedrock; Vertex's default credentials, which may be ambient) only
+    its placement (region, project), and its first call finds missing credentials."""
+    ways = options(provider, settings)
+    ambient = provider == "vertex" and not settings.api_key_env
+    names = ways[0] if len(ways) == 1 and not ambient else ()
     return names + tuple(n for n in _placement(provider, settings) if n not in names)
 
 
@@ -126,7 +126,7 @@ def build(
 ) -> Any:
     """The client the loop calls for `provider`, with the runner's timeouts and guard."""
     if provider == "openai-compatible":
-        from runner.agent import openai_compat
+        from runner.engines import openai_compat
 
         key = environ.get(settings.api_key_env or "", "")
         base = settings.base_url or ""
@@ -186,6 +186,35 @@ def endpoint(provider: str, settings: Settings, environ: Mapping[str, str], mode
     return f"{base.rstrip('/')}/v1/messages"
 
 
+def wire_request(
+    provider: str, settings: Settings, environ: Mapping[str, str], kwargs: dict[str, Any]
+) -> tuple[str, list[str], dict[str, Any]]:
+    """(URL, headers, body) of a streamed model call as `provider` receives it: what
+    `fleet run --dry-run` shows. Header values that carry credentials are named, never
+    shown."""
+    url = endpoint(provider, settings, environ, kwargs["model"])
+    if provider == "openai-compatible":
+        from runner.engines import openai_compat
+
+        body = {
+            **openai_compat.request(kwargs),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        key = settings.api_key_env
+        return url, [f"Authorization: Bearer ${key}" if key else "(no key)"], body
+    if provider == "anthropic":
+        return url, ["x-api-key: $ANTHROPIC_API_KEY"], {**kwargs, "stream": True}
+    body = {k: v for k, v in kwargs.items() if k != "model"}
+    body["anthropic_version"] = "(the anthropic SDK's version)"
+    auth = {
+        "bedrock": "Authorization: AWS4-HMAC-SHA256 (SigV4 with the AWS credentials) or "
+        "Bearer $AWS_BEARER_TOKEN_BEDROCK",
+        "vertex": "Authorization: Bearer (a Google OAuth access token)",
+    }[provider]
+    return url, [auth], body
+
+
 def _placement(provider: str, settings: Settings) -> tuple[str, ...]:
     """Variables that say where (not who): required unless fleet.yaml says it."""
     if provider == "bedrock" and not settings.region:
@@ -211,3 +240,15 @@ def _region(provider: str, settings: Settings, environ: Mapping[str, str]) -> st
     if provider == "vertex":
         return environ.get("CLOUD_ML_REGION")
     return None
+
+
+def package_missing(provider: str, settings: Settings) -> str:
+    """What to install for `provider` when a package it needs is absent ("" when none)."""
+    import importlib.util
+
+    wanted = {"bedrock": "botocore", "openai-compatible": "openai"}.get(provider)
+    if provider == "vertex" and not settings.api_key_env:
+        wanted = "google.auth"
+    if wanted is None or importlib.util.find_spec(wanted.split(".")[0]) is not None:
+        return ""
+    return f"the {wanted} package is not installed: {EXTRAS.get(provider, 'pip install ' + wanted)}"

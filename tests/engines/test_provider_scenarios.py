@@ -1,0 +1,229 @@
+"""The built-in loop's scenario suite, once per provider: the same scripted sessions run
+through `fleet run`'s path (execute) against the Anthropic API fake, a Bedrock runtime
+fake (AnthropicBedrock, SigV4, event-stream) and an OpenAI-compatible fake (the openai
+package, chat completions). Parametrised, not copied: each scenario says what happens
+in the provider-neutral terms of the script and the outcome; `Wire` hides the wire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.forge.select import open_forge
+from runner.outcome import anthropic_client
+from runner.run import execute
+from runner.workspace import open_workspace
+from tests.conftest import commit_all, git
+from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
+from tests.fakes.bedrock_server import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock
+from tests.fakes.openai_server import FakeOpenAI
+
+PROVIDERS = ["anthropic", "bedrock", "openai-compatible"]
+KEY = "sk-provider-test-key"
+# what each provider answers when the model is overloaded
+OVERLOADED = {
+    "anthropic": error(529, "overloaded_error", "Overloaded"),
+    "bedrock": error(
+        503, "ServiceUnavailableException", "Bedrock is unable to process your request."
+    ),
+    "openai-compatible": error(503, "server_error", "The server is overloaded."),
+}
+
+
+@dataclass
+class Wire:
+    """One provider's fake and the environment that points the runner at it."""
+
+    provider: str
+    fake: Any
+    env: dict[str, str]
+
+    @property
+    def model_calls(self) -> int:
+        return len(self.fake.requests)
+
+    def sent(self, i: int) -> str:
+        """Request `i` as the model received it, as text (for provider-neutral checks)."""
+        return json.dumps(self.fake.requests[i])
+
+
+@contextmanager
+def wire(
+    provider: str, repo: Path, script: list[Any], *, good_key: bool = True, **fake_kw: Any
+) -> Iterator[Wire]:
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "FLEET_FORGE": "local",
+        "FLEET_NOW": "2026-11-24T10:30:00Z",
+        "STAGING_DATABASE_URL": "postgres://staging-granted",
+    }
+    key = KEY if good_key else "sk-rejected"
+    if provider == "bedrock":
+        with FakeBedrock(script, **fake_kw) as fake:
+            secret = SECRET_KEY if good_key else "not-the-secret"
+            env = {
+                **base,
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_REGION": REGION,
+                "ANTHROPIC_BEDROCK_BASE_URL": fake.url,
+            }
+            _configure(repo, provider, {})
+            yield Wire(provider, fake, env)
+    elif provider == "openai-compatible":
+        with FakeOpenAI(script, api_key=KEY, **fake_kw) as fake:
+            settings = {"base_url": fake.base_url, "api_key_env": "LOCAL_MODEL_KEY"}
+            _configure(repo, provider, settings)
+            yield Wire(provider, fake, {**base, "LOCAL_MODEL_KEY": key})
+    else:
+        with FakeAnthropic(script, api_key=KEY, **fake_kw) as fake:
+            _configure(repo, provider, {})
+            env = {**base, "ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": fake.url}
+            yield Wire(provider, fake, env)
+
+
+def _configure(repo: Path, provider: str, settings: dict[str, str]) -> None:
+    """fleet.yaml names the provider for every role (defaults.provider) and its settings."""
+    cfg = repo / "fleet/fleet.yaml"
+    text_ = cfg.read_text().replace("defaults:\n", f"defaults:\n  provider: {provider}\n", 1)
+    if settings:
+        text_ += f"providers:\n  {provider}: {json.dumps(settings)}\n"
+    cfg.write_text(text_)
+    commit_all(repo, f"provider {provider}")
+
+
+def _run(repo: Path, w: Wire) -> Any:
+    ws = open_workspace(repo, w.env)
+    forge = open_forge(ws)
+    outcome = execute(
+        ws, forge, "tester", "t-100", trigger="test", client_factory=anthropic_client(ws)
+    )
+    return outcome, ws, forge
+
+
+@pytest.fixture(params=PROVIDERS)
+def provider(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_done_opens_a_ready_pr_with_usage_and_cost(agent_repo: Path, provider: str) -> None:
+    script = [
+        reply(text("Writing it."), tool("write_file", path="out/report.md", content="# Report\n")),
+        reply(tool("finish", summary="Wrote out/report.md")),
+    ]
+    with wire(provider, agent_repo, script) as w:
+        outcome, ws, _ = _run(agent_repo, w)
+    record = outcome.record
+    assert record.outcome == "done", record.reason
+    assert outcome.pr is not None and not outcome.pr.draft
+    assert git(agent_repo, "show", "fleet/tester/t-100:out/report.md") == "# Report\n"
+    assert record.turns == 2 and w.model_calls == 2
+    assert record.usage["output_tokens"] > 0 and record.cost_usd > 0
+    assert "# Task t-100: Write the report" in w.sent(0) and "## Sync delta" in w.sent(0)
+    assert "postgres://staging-granted" not in w.sent(0) + w.sent(1)
+    assert ws.ledger.checkpoint("tester").run_id == record.run_id
+
+
+def test_acceptance_fails_then_passes(agent_repo: Path, provider: str) -> None:
+    script = [
+        reply(tool("finish", summary="Done already?")),
+        reply(tool("write_file", path="out/report.md", content="x")),
+        reply(tool("finish", summary="Now done")),
+    ]
+    with wire(provider, agent_repo, script) as w:
+        outcome, _, _ = _run(agent_repo, w)
+    assert outcome.record.outcome == "done" and outcome.record.attempts == 2
+    assert "FAIL (exit 1)  test -f out/report.md" in w.sent(1)
+
+
+def test_a_decision_escalates_and_blocks_the_task(agent_repo: Path, provider: str) -> None:
+    script = [reply(tool("escalate", kind="decision", summary="Postgres or Redis for the queue?"))]
+    with wire(provider, agent_repo, script) as w:
+        outcome, ws, forge = _run(agent_repo, w)
+    assert outcome.record.outcome == "escalated"
+    assert outcome.issue.kind == "decision" and outcome.pr is None
+    assert ws.states(ws.runs(), forge.view())["t-100"].state == "blocked"
+
+
+def test_a_rejected_credential_is_one_credential_escalation_without_retries(
+    agent_repo: Path, provider: str
+) -> None:
+    with wire(provider, agent_repo, [reply(tool("finish", summary="never"))], good_key=False) as w:
+        outcome, _, _ = _run(agent_repo, w)
+    assert outcome.record.outcome == "escalated", outcome.record.reason
+    assert outcome.issue is not None and outcome.issue.kind == "credential"
+    assert w.model_calls == 0  # refused at the door (preflight or the signature check)
+    assert len([c for c in w.fake.calls if c.startswith("POST")]) <= 1  # never retried
+
+
+def test_an_overloaded_model_is_model_unavailable_after_the_sdk_retries(
+    agent_repo: Path, provider: str
+) -> None:
+    with wire(provider, agent_repo, [OVERLOADED[provider]] * 3) as w:
+        outcome, ws, forge = _run(agent_repo, w)
+    assert w.model_calls == 3  # the first try and max_retries=2, then stop
+    assert outcome.record.outcome == "model_unavailable" and outcome.issue is None
+    assert ws.states(ws.runs(), forge.view())["t-100"].state == "open"
+
+
+def test_the_budget_stops_the_run_and_keeps_the_work(agent_repo: Path, provider: str) -> None:
+    task = agent_repo / "tasks/t-100.yaml"
+    task.write_text(task.read_text() + "budget: {run_usd: 0.0001}\n")
+    commit_all(agent_repo, "tiny budget")
+    script = [
+        reply(tool("write_file", path="out/partial.md", content="half")),
+        reply(tool("finish", summary="never reached")),
+    ]
+    with wire(provider, agent_repo, script) as w:
+        outcome, _, _ = _run(agent_repo, w)
+    assert outcome.record.outcome == "budget" and w.model_calls == 1
+    assert git(agent_repo, "show", "fleet/tester/t-100:out/partial.md") == "half"
+    assert outcome.pr is not None and outcome.pr.draft
+
+
+def test_the_same_failing_call_three_times_is_a_loop(agent_repo: Path, provider: str) -> None:
+    with wire(provider, agent_repo, [reply(tool("read_file", path="missing.md"))] * 3) as w:
+        outcome, _, _ = _run(agent_repo, w)
+    assert outcome.record.outcome == "escalated" and outcome.issue.kind == "loop"
+    assert w.model_calls == 3
+
+
+WINDOW = 24_000
+
+
+def test_a_long_session_compacts_and_never_exceeds_the_window(
+    agent_repo: Path, provider: str
+) -> None:
+    cfg = agent_repo / "fleet/fleet.yaml"
+    cfg.write_text(cfg.read_text().replace("context_window: 200000", f"context_window: {WINDOW}"))
+    (agent_repo / "docs").mkdir(exist_ok=True)
+    for n in range(1, 40):
+        (agent_repo / f"docs/big-{n}.txt").write_text(
+            "".join(f"line {i}: {'x' * 60}\n" for i in range(60))
+        )
+    commit_all(agent_repo, "big files, small window")
+    turns = {"n": 0}
+
+    def model(body: dict[str, Any]) -> dict[str, Any]:
+        turns["n"] += 1
+        if turns["n"] < 38:
+            return reply(tool("read_file", path=f"docs/big-{turns['n']}.txt"))
+        if turns["n"] == 38:
+            return reply(tool("write_file", path="out/report.md", content="read it all"))
+        return reply(tool("finish", summary="long session"))
+
+    with wire(provider, agent_repo, [model] * 39, context_limit=WINDOW) as w:
+        outcome, _, _ = _run(agent_repo, w)
+    assert w.fake.over_limit == 0
+    assert outcome.record.outcome == "done", outcome.record.reason
+    assert outcome.record.turns == 39
+    assert "[compacted to save context: read_file" in w.sent(-1)
+    assert "# Task t-100" in w.sent(-1)  # the task is never cut
