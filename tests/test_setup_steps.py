@@ -129,3 +129,33 @@ def test_dry_run_shows_the_setup_steps_and_runs_none(agent_repo: Path) -> None:
     assert "Set-up steps (run first, in the sandbox):\n  $ touch ran-setup\n" in out.dry_run
     assert "  $ make deps  (timeout 900s)" in out.dry_run
     assert not (agent_repo / "ran-setup").exists()
+
+
+def test_a_failing_setup_step_in_the_agent_phase_reaches_apply_as_one_setup_escalation(
+    agent_repo: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """Two phases: the agent job runs the failing step and writes the escalation into its
+    outputs (no model call); the apply job (no model key) opens it."""
+    _setup(agent_repo, ["echo no network here >&2; exit 7"])
+    for k, v in {"FLEET_NOW": "2026-11-24T10:30:00Z", "STAGING_DATABASE_URL": "x"}.items():
+        monkeypatch.setenv(k, v)
+    claim = fleet_cli("-C", str(agent_repo), "claim", "--role", "tester", "--task", "t-100")
+    assert claim.exit_code == 0, claim.output
+    run_id = claim.stdout.strip().splitlines()[-1]
+    outdir = tmp_path / "outputs"
+    with FakeAnthropic(finish()) as model:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
+        agent = fleet_cli(
+            "-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100",
+            "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
+        )  # fmt: skip
+        assert model.requests == []
+    assert agent.exit_code == 0, agent.output
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    applied = fleet_cli("-C", str(agent_repo), "apply", str(outdir), "--run-id", run_id)
+    assert applied.exit_code == 0, applied.output
+    store = StateStore(Git(agent_repo))
+    store.refresh()
+    assert store.list("forge/issues/") == ["forge/issues/tester/t-100/setup.json"]
+    assert "no network here" in store.read_json("forge/issues/tester/t-100/setup.json")["body"]
