@@ -23,8 +23,8 @@ def _role(**extra: object) -> Role:
     return Role.from_dict(d, Defaults())
 
 
-def _validate(example: Path, fleet_cli, body: str) -> list[dict]:
-    (example / "fleet/roles/researcher.yaml").write_text(ROLE + body)
+def _validate(example: Path, fleet_cli, body: str, role: str = ROLE) -> list[dict]:
+    (example / "fleet/roles/researcher.yaml").write_text(role + body)
     result = fleet_cli("-C", str(example), "validate", "--format", "json")
     data = json.loads(result.output)
     found = data["findings"] if isinstance(data, dict) else data
@@ -165,3 +165,12 @@ def test_setup_comes_from_the_role_else_the_fleet_defaults() -> None:
 
 def _role_with(defaults: Defaults) -> Role:
     return Role.from_dict({"name": "r", "description": "x", "engine": "anthropic"}, defaults)
+
+
+def test_mcp_servers_on_a_shell_role_are_a_warning(example: Path, fleet_cli) -> None:
+    body = "mcp_servers:\n  docs: {command: docs-mcp}\nmcp_tools: ['docs/*']\n"
+    mine = _validate(example, fleet_cli, body, ROLE.replace("anthropic", "shell"))
+    assert [(f["line"], f["code"], f["severity"]) for f in mine] == [
+        (6, "engine-mismatch", "warning")
+    ], mine
+    assert "never started" in mine[0]["message"]

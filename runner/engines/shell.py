@@ -29,7 +29,17 @@ class ShellEngine:
         return ()
 
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
-        return []
+        if not role.mcp_servers:
+            return []
+        return [
+            Problem(
+                ("mcp_servers",),
+                f"role '{role.name}' uses the shell engine, which calls no model, so its "
+                "mcp_servers are never started; remove them or use a model engine",
+                "engine-mismatch",
+                "warning",
+            )
+        ]
 
     def check_task(self, role: Role, task: Task) -> list[Problem]:
         if task.steps:
