@@ -39,7 +39,8 @@ def thirty_turns(run_id: str = RUN_ID) -> Transcript:
     t.acceptance(
         [
             {"kind": "check", "text": "test -f out/report.md", "passed": True, "output": ""},
-            {"kind": "review", "text": "the report is readable", "passed": False},
+            {"kind": "review", "text": "the report is readable", "passed": None},
+            {"kind": "check", "text": "ruff check .", "passed": False, "output": "E501"},
         ]
     )
     t.note("acceptance passed; PR opened")
@@ -71,7 +72,8 @@ def test_runs_show_renders_a_30_turn_transcript(agent_repo: Path, fleet_cli, loc
     assert all(f"[turn {n}]" in out and f"Turn {n}: I will read" in out for n in range(1, 31))
     assert out.count("tool read_file [builtin]") == 30
     assert out.count("$ python3 -m pytest -q   exit 1, 1.25s (agent)") == 2
-    assert "[acceptance] 1/2 passed" in out and "[ ] review: the report is readable" in out
+    assert "[acceptance] 1/2 check(s) passed; 1 item(s) for the reviewer" in out
+    assert "[?] review: the report is readable" in out and "[ ] check: ruff check ." in out
     assert "more line(s) (--full shows them)" in out
     assert PLANTED not in out and "[REDACTED:known-secret/raw]" in out
     full = fleet_cli("-C", str(agent_repo), "runs", "show", RUN_ID, "--full").stdout

@@ -104,10 +104,15 @@ def _entry(entry: dict[str, Any], turn: int) -> str:
         error = " error" if entry.get("is_error") else ""
         name = escape(str(entry.get("name", "")))
         source = escape(str(entry.get("source") or "builtin"))
-        shown = json.dumps(entry.get("input"), ensure_ascii=False, sort_keys=True, indent=1)
+        short = json.dumps(entry.get("input"), ensure_ascii=False, sort_keys=True)
+        if len(short) <= 160:  # one line: shown beside the name
+            shown = f" <code>{escape(short)}</code>"
+        else:
+            long = json.dumps(entry.get("input"), ensure_ascii=False, sort_keys=True, indent=1)
+            shown = _pre(long, "input")
         return (
             f'<div class="entry tool{error}"><span class=label>{name}</span> '
-            f"<span class=muted>[{source}]</span>{_pre(shown, 'input')}"
+            f"<span class=muted>[{source}]</span>{shown}"
             f"{_pre(entry.get('output'), 'output')}</div>"
         )
     if kind == "command":
@@ -131,12 +136,17 @@ def _acceptance(entry: dict[str, Any]) -> str:
     results = [r for r in entry.get("results", []) if isinstance(r, dict)]
     items = []
     for r in results:
-        ok = bool(r.get("passed"))
-        mark = '<span class="pass">passed</span>' if ok else '<span class="fail">failed</span>'
+        ok = r.get("passed")
+        mark = {
+            None: '<span class="muted">for the reviewer</span>',
+            True: '<span class="pass">passed</span>',
+        }.get(ok, '<span class="fail">failed</span>')
         text = escape(f"{r.get('kind', 'check')}: {r.get('text', '')}")
-        items.append(f"<li>{mark} {text}{'' if ok else _pre(r.get('output'), 'output')}</li>")
-    passed = sum(1 for r in results if r.get("passed"))
+        output = _pre(r.get("output"), "output") if ok is False else ""
+        items.append(f"<li>{mark} {text}{output}</li>")
+    checks = [r for r in results if r.get("passed") is not None]
+    passed = sum(1 for r in checks if r.get("passed"))
     return (
-        f'<div class="entry acceptance"><span class=label>Acceptance: {passed}/{len(results)} '
-        f"passed</span><ul>{''.join(items)}</ul></div>"
+        f'<div class="entry acceptance"><span class=label>Acceptance: {passed}/{len(checks)} '
+        f"check(s) passed</span><ul>{''.join(items)}</ul></div>"
     )

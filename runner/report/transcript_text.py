@@ -118,13 +118,19 @@ def _output(text: Any, full: bool) -> list[str]:
 
 
 def _acceptance(entry: dict[str, Any], full: bool) -> list[str]:
+    """Checks as passed or failed; review items (judged by a person, `passed` None) as
+    waiting for the reviewer."""
     results = [r for r in entry.get("results", []) if isinstance(r, dict)]
-    passed = sum(1 for r in results if r.get("passed"))
-    lines = ["", f"[acceptance] {passed}/{len(results)} passed"]
+    checks = [r for r in results if r.get("passed") is not None]
+    passed = sum(1 for r in checks if r.get("passed"))
+    reviews = len(results) - len(checks)
+    more = f"; {reviews} item(s) for the reviewer" if reviews else ""
+    lines = ["", f"[acceptance] {passed}/{len(checks)} check(s) passed{more}"]
     for r in results:
-        mark = "x" if r.get("passed") else " "
+        ok = r.get("passed")
+        mark = "?" if ok is None else "x" if ok else " "
         lines.append(f"  [{mark}] {safe(r.get('kind', 'check'))}: {safe(r.get('text', ''))}")
-        if r.get("output") and not r.get("passed"):
+        if r.get("output") and ok is False:
             lines += _output(r["output"], full)
     return lines
 
