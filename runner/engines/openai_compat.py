@@ -67,6 +67,27 @@ class Compat:
         self.messages = _Messages(self)
         self.models = _Models(self)
 
+    def post(self, body: dict[str, Any], *, stream: bool) -> Any:
+        """POST /chat/completions with `body` as it is, answered as plain dicts (a dict,
+        or a stream of chunk dicts). Why not `chat.completions.create`: it walks the
+        whole conversation through its typed-params transform on every call, which grows
+        with the session and cost more than the rest of a turn (bench_providers.py);
+        `post` is the SDK's documented way to send a body as is, with its retries,
+        timeouts and errors."""
+        import openai
+
+        options = {"timeout": self._timeout()}
+        if not stream:
+            return self.client.post("/chat/completions", body=body, cast_to=object, options=options)
+        return self.client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            options=options,
+            stream=True,
+            stream_cls=openai.Stream[object],
+        )
+
     def _timeout(self) -> Any:
         """The client's timeout, no phase past the model call's total deadline."""
         left = sdk.remaining()
@@ -92,10 +113,7 @@ class _Messages:
 
     def create(self, **kwargs: Any) -> Any:
         with _translated():
-            completion = self.compat.client.chat.completions.create(
-                **request(kwargs), timeout=self.compat._timeout()
-            )
-            return message(completion.model_dump())
+            return message(self.compat.post(request(kwargs), stream=False))
 
     def stream(self, **kwargs: Any) -> _Stream:
         return _Stream(self.compat, kwargs)
@@ -113,9 +131,7 @@ class _Stream:
     def __enter__(self) -> _Stream:
         body = {**request(self.kwargs), "stream": True, "stream_options": {"include_usage": True}}
         with _translated():
-            self.raw = self.compat.client.chat.completions.create(
-                **body, timeout=self.compat._timeout()
-            )
+            self.raw = self.compat.post(body, stream=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,7 +143,7 @@ class _Stream:
 
     def get_final_message(self) -> Any:
         with _translated():
-            return message(accumulate(chunk.model_dump() for chunk in self.raw))
+            return message(accumulate(self.raw))
 
 
 def request(kwargs: dict[str, Any]) -> dict[str, Any]:
