@@ -237,8 +237,9 @@ def execute(
 
 def _kept(ws: Workspace, role: Role, outcome: RunOutcome) -> dict[str, Any]:
     """The transcript as the ledger stores it: redacted with every secret this process
-    holds (the runner's own and the role's credentials) and the token shapes."""
-    secrets = known_secrets(ws.environ) + known_secrets(ws.environ, role.credentials)
+    holds (the runner's own, the role's credentials and its MCP servers' env) and the
+    token shapes."""
+    secrets = known_secrets(ws.environ) + known_secrets(ws.environ, role.required_env)
     return outcome.transcript.to_dict(secrets)
 
 

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runner import runs
 from runner.agent.jail import probe
 from runner.forge.select import open_forge
+from runner.gitrepo import Git
 from runner.outcome import anthropic_client
 from runner.run import RunOutcome, execute
+from runner.state import Ledger, StateStore
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes import mcp_server
@@ -26,7 +29,8 @@ from tests.security.scripted import ENV
 
 FAKE = Path(mcp_server.__file__).resolve()
 SITE = str(Path(yaml.__file__).resolve().parent.parent)  # the SDK, for the jailed server
-TOOLS = ["docs/search", "docs/inject", "docs/huge", "docs/crash", "docs/whoami"]
+TOKEN = "docs-token-value"
+TOOLS = ["docs/search", "docs/inject", "docs/huge", "docs/crash", "docs/whoami", "docs/getenv"]
 
 
 def _role(repo: Path, server: dict) -> None:
@@ -59,13 +63,18 @@ def _python() -> str:
 
 
 def _stdio(repo: Path) -> None:
-    server = {"command": _python(), "args": [str(FAKE)], "env": ["DOCS_TOKEN", "PYTHONPATH"]}
+    server = {"command": _python(), "args": [str(FAKE)], "env": ["DOCS_ACCESS", "PYTHONPATH"]}
     _role(repo, server)
 
 
 def _run(repo: Path, steps: list, **drop: bool) -> tuple[RunOutcome, FakeAnthropic, dict]:
     with FakeAnthropic(steps) as fake:
-        env = {**ENV, "ANTHROPIC_BASE_URL": fake.url, "DOCS_TOKEN": "docs-tok", "PYTHONPATH": SITE}
+        env = {
+            **ENV,
+            "ANTHROPIC_BASE_URL": fake.url,
+            "DOCS_ACCESS": "docs-token-value",
+            "PYTHONPATH": SITE,
+        }
         env = {k: v for k, v in env.items() if not drop.get(k)}
         ws = open_workspace(repo, env)
         forge = open_forge(ws)
@@ -96,13 +105,16 @@ def test_the_loop_calls_an_allowed_stdio_tool_and_a_disallowed_one_is_refused(
             reply(tool("mcp__docs__search", query="caching")),
             reply(tool("mcp__docs__delete_everything")),
             reply(tool("mcp__docs__whoami")),
+            reply(
+                {"type": "tool_use", "name": "mcp__docs__getenv", "input": {"name": "DOCS_ACCESS"}}
+            ),
             *FINISH,
         ],
     )
     assert out.record.outcome == "done", out.record.reason
     offered = [t["name"] for t in fake.requests[0]["tools"]]
     assert "mcp__docs__search" in offered and "read_file" in offered
-    assert "mcp__docs__delete_everything" not in offered and "mcp__docs__getenv" not in offered
+    assert "mcp__docs__delete_everything" not in offered
     found = _results(fake.requests[1])[0]
     assert not found.get("is_error")
     assert found["content"].startswith('<untrusted source="mcp:docs/search">')
@@ -117,7 +129,14 @@ def test_the_loop_calls_an_allowed_stdio_tool_and_a_disallowed_one_is_refused(
         ("mcp__docs__search", "mcp:docs", False),
         ("mcp__docs__delete_everything", "mcp:docs", True),
         ("mcp__docs__whoami", "mcp:docs", False),
+        ("mcp__docs__getenv", "mcp:docs", False),
     ]
+    # the server got its listed name; what it echoes is redacted in the stored transcript
+    assert "DOCS_ACCESS=docs-token-value" in _results(fake.requests[4])[0]["content"]
+    git(agent_repo, "fetch", "-q", "origin", "+fleet-state:refs/remotes/origin/fleet-state")
+    store = StateStore(Git(agent_repo))
+    stored = json.dumps(runs.transcript(store, Ledger(store).runs()[-1]))
+    assert "mcp__docs__getenv" in stored and "docs-token-value" not in stored
 
 
 def test_http_server_huge_result_is_capped_and_injection_is_data(
@@ -176,8 +195,8 @@ def test_a_missing_server_env_name_is_one_credential_escalation_and_holds_the_ta
     agent_repo: Path,
 ) -> None:
     _stdio(agent_repo)
-    out, fake, states = _run(agent_repo, list(FINISH), DOCS_TOKEN=True)
-    assert out.record.outcome == "escalated" and "DOCS_TOKEN" in out.record.reason
+    out, fake, states = _run(agent_repo, list(FINISH), DOCS_ACCESS=True)
+    assert out.record.outcome == "escalated" and "DOCS_ACCESS" in out.record.reason
     assert out.issue is not None and out.issue.kind == "credential"
     assert fake.requests == [] and fake.calls == []  # no model call, not even the preflight
     assert states["t-100"].state == "blocked"  # the next tick neither runs nor asks

@@ -164,7 +164,7 @@ def _jail_git(ws: Workspace, found: jail.Jail) -> Iterator[Check]:
 def _credentials(ws: Workspace) -> Iterator[Check]:
     yield from _engine_needs(ws)
     for role in sorted(ws.fleet.roles.values(), key=lambda r: r.name):
-        missing = [c for c in role.credentials if not ws.environ.get(c)]
+        missing = [c for c in role.required_env if not ws.environ.get(c)]
         reserved = [c for c in role.credentials if c.upper().startswith(RUNNER_PREFIXES)]
         if reserved:
             yield Check(
