@@ -124,7 +124,7 @@ class ProviderSettings:
     credentials themselves are environment variables (runner/engines/providers.py)."""
 
     base_url: str | None = None  # openai-compatible: required; others: a proxy or endpoint
-    api_key_env: str | None = None  # the variable holding the key (or Vertex access token)
+    api_key_env: str | None = None  # the variable holding the key (Bedrock API key, Vertex token)
     region: str | None = None  # bedrock, vertex
     project: str | None = None  # vertex
 

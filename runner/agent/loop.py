@@ -142,7 +142,7 @@ def _request(
         result.escalation = Terminal(
             "credential",
             f"The model API rejected the runner's credential ({exc.status_code}): "
-            f"{_api_message(exc)}. Check the ANTHROPIC_API_KEY secret.",
+            f"{_api_message(exc)}. Check the credential the role's provider uses.",
         )
         _stop(result, "escalated", "model API credential rejected")
     except (sdk.ModelTimeout, anthropic.APITimeoutError, httpx2.TimeoutException) as exc:

@@ -9,16 +9,20 @@ the provider-independent part. The OpenAI-compatible path goes through the `open
 package wrapped in the same surface (runner/engines/openai_compat.py).
 
 Credentials come from each provider's standard environment variables, read here from
-the workspace's environment (the edge) and passed to the client explicitly:
+the workspace's environment (the edge) and passed to the client explicitly. Each
+provider configuration has exactly one set of names it needs, so the run path can refuse
+to start without them, `fleet doctor` can say which are missing, and a rejected one is
+one escalation named after its first variable (roles that share it share its fate):
 
 - anthropic: ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL for a proxy);
-- bedrock: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), or
-  AWS_BEARER_TOKEN_BEDROCK, or a web identity (AWS_ROLE_ARN +
-  AWS_WEB_IDENTITY_TOKEN_FILE, what GitHub's OIDC sets up) or AWS_PROFILE, resolved
-  by boto3; the region from `region:` or AWS_REGION / AWS_DEFAULT_REGION;
-- vertex: GOOGLE_APPLICATION_CREDENTIALS (google-auth's default credentials), or an
-  access token in the variable `api_key_env:` names; the region from `region:` or
-  CLOUD_ML_REGION, the project from `project:` or ANTHROPIC_VERTEX_PROJECT_ID;
+- bedrock: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN: what
+  aws-actions/configure-aws-credentials exports, OIDC included), or a Bedrock API key
+  in the variable `api_key_env:` names (AWS_BEARER_TOKEN_BEDROCK by convention); the
+  region from `region:` or AWS_REGION;
+- vertex: GOOGLE_APPLICATION_CREDENTIALS (google-auth's default credentials: what
+  google-github-actions/auth exports), or an access token in the variable
+  `api_key_env:` names; the region from `region:` or CLOUD_ML_REGION, the project from
+  `project:` or ANTHROPIC_VERTEX_PROJECT_ID;
 - openai-compatible: the key in the variable `api_key_env:` names (none for a local
   server without one), the endpoint from `base_url:`.
 
@@ -36,18 +40,12 @@ from runner.model import ProviderSettings, Role
 NAMES = ("anthropic", "bedrock", "vertex", "openai-compatible")
 DEFAULT = "anthropic"
 
-# Each provider's ways to authenticate: the role can run when every name of one option
-# is set. The first option is the one messages name.
-OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "anthropic": (("ANTHROPIC_API_KEY",),),
-    "bedrock": (
-        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
-        ("AWS_BEARER_TOKEN_BEDROCK",),
-        ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
-        ("AWS_PROFILE",),
-    ),
-    "vertex": (("GOOGLE_APPLICATION_CREDENTIALS",),),
-    "openai-compatible": ((),),
+# The variables each provider authenticates with, unless `api_key_env` names one.
+KEYS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "bedrock": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    "vertex": ("GOOGLE_APPLICATION_CREDENTIALS",),
+    "openai-compatible": (),
 }
 # Which providers answer the key preflight (a cheap authenticated GET of one model):
 # Bedrock's and Vertex's runtime endpoints have no such call; their first model call
@@ -68,41 +66,28 @@ def of(role: Role) -> tuple[str, Settings]:
     return role.provider or DEFAULT, role.provider_settings
 
 
-def options(provider: str, settings: Settings) -> tuple[tuple[str, ...], ...]:
-    """The ways to authenticate to `provider`, each a tuple of variable names."""
-    if settings.api_key_env and provider in ("openai-compatible", "vertex"):
-        return ((settings.api_key_env,),)
-    return OPTIONS[provider]
-
-
-def credentials(provider: str, settings: Settings) -> tuple[str, ...]:
-    """The variables a role on `provider` needs, as messages name them."""
-    names = options(provider, settings)[0]
-    return names + tuple(n for n in _placement(provider, settings) if n not in names)
+def keys(provider: str, settings: Settings) -> tuple[str, ...]:
+    """The variables holding `provider`'s credentials for these settings."""
+    if settings.api_key_env and provider != "anthropic":
+        return (settings.api_key_env,)
+    return KEYS[provider]
 
 
 def required(provider: str, settings: Settings) -> tuple[str, ...]:
-    """The variables that must be set for every run on `provider` (what the run path
-    checks before it starts): a provider with one way to authenticate needs its names;
-    one with several (Bedrock; Vertex's default credentials, which may be ambient) only
-    its placement (region, project), and its first call finds missing credentials."""
-    ways = options(provider, settings)
-    ambient = provider == "vertex" and not settings.api_key_env
-    names = ways[0] if len(ways) == 1 and not ambient else ()
+    """Every variable a run on `provider` needs set: its keys, then where to call (the
+    region or project fleet.yaml does not say). The first names a rejected credential."""
+    names = keys(provider, settings)
     return names + tuple(n for n in _placement(provider, settings) if n not in names)
 
 
 def missing(provider: str, settings: Settings, environ: Mapping[str, str]) -> list[str]:
     """What to set before a role on `provider` can run ([] when nothing)."""
-    absent = [n for n in _placement(provider, settings) if not _any_set(n, environ)]
-    if any(all(environ.get(n) for n in option) for option in options(provider, settings)):
-        return absent
-    return [*options(provider, settings)[0], *absent]
+    return [n for n in required(provider, settings) if not environ.get(n)]
 
 
 def describe(provider: str, settings: Settings, environ: Mapping[str, str]) -> str:
     """One line for `fleet doctor`: where the calls go and how they authenticate."""
-    ways = " or ".join(" + ".join(o) or "no key" for o in options(provider, settings))
+    ways = " + ".join(keys(provider, settings)) or "no key"
     where = (
         settings.base_url
         or {
@@ -145,19 +130,20 @@ def build(
 
     timeout, guard = sdk.guarded(timeouts, stream)
     common: dict[str, Any] = {"max_retries": max_retries, "timeout": timeout, "middleware": [guard]}
+    token = environ.get(settings.api_key_env) if settings.api_key_env else None
     if provider == "bedrock":
-        keys = bool(environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"))
+        # a Bedrock API key when api_key_env names one, else the AWS keys; never both
+        # (the SDK refuses both, and would read AWS_BEARER_TOKEN_BEDROCK from the process)
+        static = token is None
         return anthropic.AnthropicBedrock(
-            aws_access_key=environ.get("AWS_ACCESS_KEY_ID") if keys else None,
-            aws_secret_key=environ.get("AWS_SECRET_ACCESS_KEY") if keys else None,
-            aws_session_token=environ.get("AWS_SESSION_TOKEN") if keys else None,
-            aws_profile=None if keys else environ.get("AWS_PROFILE"),
-            api_key=None if keys else environ.get("AWS_BEARER_TOKEN_BEDROCK"),
+            aws_access_key=environ.get("AWS_ACCESS_KEY_ID") if static else None,
+            aws_secret_key=environ.get("AWS_SECRET_ACCESS_KEY") if static else None,
+            aws_session_token=environ.get("AWS_SESSION_TOKEN") if static else None,
+            api_key=token,
             aws_region=_region(provider, settings, environ),
             base_url=settings.base_url or environ.get("ANTHROPIC_BEDROCK_BASE_URL"),
             **common,
         )
-    token = environ.get(settings.api_key_env) if settings.api_key_env else None
     return anthropic.AnthropicVertex(
         region=_region(provider, settings, environ) or "",
         project_id=settings.project or environ.get("ANTHROPIC_VERTEX_PROJECT_ID") or "",
@@ -226,17 +212,11 @@ def _placement(provider: str, settings: Settings) -> tuple[str, ...]:
     return ()
 
 
-def _any_set(name: str, environ: Mapping[str, str]) -> bool:
-    if name == "AWS_REGION":
-        return bool(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
-    return bool(environ.get(name))
-
-
 def _region(provider: str, settings: Settings, environ: Mapping[str, str]) -> str | None:
     if settings.region:
         return settings.region
     if provider == "bedrock":
-        return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        return environ.get("AWS_REGION")
     if provider == "vertex":
         return environ.get("CLOUD_ML_REGION")
     return None

@@ -77,7 +77,7 @@ def test_bedrock_bearer_token_and_throttling_retried_by_the_sdk() -> None:
     with FakeBedrock([throttled, reply(text("after a retry"))], bearer="bedrock-api-key") as fake:
         client = providers.build(
             "bedrock",
-            Settings(base_url=fake.url, region=REGION),
+            Settings(base_url=fake.url, region=REGION, api_key_env="AWS_BEARER_TOKEN_BEDROCK"),
             {"AWS_BEARER_TOKEN_BEDROCK": "bedrock-api-key"},
             max_retries=1,
             timeouts=TIMEOUTS,
@@ -221,20 +221,18 @@ def test_openai_compatible_total_deadline_bounds_each_request() -> None:
             client.messages.create(**REQUEST)
 
 
-def test_credentials_name_each_providers_standard_variables() -> None:
+def test_each_provider_configuration_needs_one_set_of_variables() -> None:
     local = Settings(base_url="http://127.0.0.1:8000/v1", api_key_env="VLLM_KEY")
-    assert providers.credentials("anthropic", Settings()) == ("ANTHROPIC_API_KEY",)
-    assert providers.credentials("bedrock", Settings()) == (
+    assert providers.required("anthropic", Settings()) == ("ANTHROPIC_API_KEY",)
+    assert providers.required("bedrock", Settings()) == (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
     )
-    assert providers.credentials("openai-compatible", local) == ("VLLM_KEY",)
-    assert providers.credentials("openai-compatible", Settings(base_url="http://x")) == ()
-    # any one way to authenticate will do; the region is needed whichever
-    assert providers.missing("bedrock", Settings(), {"AWS_BEARER_TOKEN_BEDROCK": "t"}) == [
-        "AWS_REGION"
-    ]
+    bearer = Settings(region="eu-west-1", api_key_env="AWS_BEARER_TOKEN_BEDROCK")
+    assert providers.required("bedrock", bearer) == ("AWS_BEARER_TOKEN_BEDROCK",)
+    assert providers.required("openai-compatible", local) == ("VLLM_KEY",)
+    assert providers.required("openai-compatible", Settings(base_url="http://x")) == ()
     assert providers.missing("bedrock", Settings(region="eu-west-1"), AWS) == []
     assert providers.missing("vertex", Settings(), {}) == [
         "GOOGLE_APPLICATION_CREDENTIALS",

@@ -68,15 +68,14 @@ def _doctor(repo: Path, fleet_cli, monkeypatch: pytest.MonkeyPatch, **env: str) 
 
 
 def test_doctor_lists_each_providers_needs(repo: Path, fleet_cli, monkeypatch) -> None:
-    _provider(repo, "bedrock")
+    _provider(repo, "bedrock", "{api_key_env: AWS_BEARER_TOKEN_BEDROCK}")
     commit_all(repo, "cto on bedrock")
     checks = _doctor(repo, fleet_cli, monkeypatch, AWS_BEARER_TOKEN_BEDROCK="bedrock-key")
     bedrock = [c for c in checks if "bedrock" in c["detail"]]
     assert len(bedrock) == 1 and bedrock[0]["level"] == "warn"
-    assert (
-        "AWS_REGION is not set" in bedrock[0]["detail"] and "(roles: cto)" in bedrock[0]["detail"]
-    )
-    assert "AWS_BEARER_TOKEN_BEDROCK" in bedrock[0]["detail"]  # one of the ways to authenticate
+    detail = bedrock[0]["detail"]
+    assert "AWS_REGION is not set" in detail and "(roles: cto)" in detail
+    assert "credentials: AWS_BEARER_TOKEN_BEDROCK" in detail
     checks = _doctor(
         repo, fleet_cli, monkeypatch, AWS_BEARER_TOKEN_BEDROCK="bedrock-key", AWS_REGION="eu-west-1"
     )

@@ -27,6 +27,11 @@ from tests.fakes.openai_server import FakeOpenAI
 
 PROVIDERS = ["anthropic", "bedrock", "openai-compatible"]
 KEY = "sk-provider-test-key"
+KEY_NAMES = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "bedrock": "AWS_ACCESS_KEY_ID",
+    "openai-compatible": "LOCAL_MODEL_KEY",
+}
 # what each provider answers when the model is overloaded
 OVERLOADED = {
     "anthropic": error(529, "overloaded_error", "Overloaded"),
@@ -160,6 +165,8 @@ def test_a_rejected_credential_is_one_credential_escalation_without_retries(
         outcome, _, _ = _run(agent_repo, w)
     assert outcome.record.outcome == "escalated", outcome.record.reason
     assert outcome.issue is not None and outcome.issue.kind == "credential"
+    # filed under the provider's own key: a bad AWS key holds the Bedrock roles only
+    assert KEY_NAMES[provider] in outcome.issue.title, outcome.issue.title
     assert w.model_calls == 0  # refused at the door (preflight or the signature check)
     assert len([c for c in w.fake.calls if c.startswith("POST")]) <= 1  # never retried
 
