@@ -186,7 +186,9 @@ class McpTools:
 
         conn.stop = asyncio.Event()
         try:
-            async with Client(self._target(conn), read_timeout_seconds=None) as client:
+            async with contextlib.AsyncExitStack() as stack:
+                target = await self._target(conn, stack)
+                client = await stack.enter_async_context(Client(target, read_timeout_seconds=None))
                 conn.client = client
                 tools = await _list_all(client)
                 ready.set_result(tools)
@@ -202,10 +204,23 @@ class McpTools:
             if not conn.stopping and not conn.died and ready.done():
                 conn.died = "the connection ended"
 
-    def _target(self, conn: _Connection) -> Any:
+    async def _target(self, conn: _Connection, stack: contextlib.AsyncExitStack) -> Any:
+        """What the SDK client connects to: a URL (with an HTTP client carrying the
+        server's headers, when it has some) or a stdio transport."""
         server = conn.server
-        if server.url:
+        if server.url and not server.headers:
             return server.url
+        if server.url:
+            import httpx2
+            from mcp.client.streamable_http import streamable_http_client
+
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    headers=mcp_config.server_headers(server, self.launch.environ),
+                    timeout=httpx2.Timeout(30.0, read=300.0),  # the SDK's own defaults
+                )
+            )
+            return streamable_http_client(server.url, http_client=http)
         from mcp import StdioServerParameters
 
         argv = [server.command or "", *server.args]

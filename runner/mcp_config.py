@@ -29,6 +29,7 @@ RUNNER_PREFIXES = ("GITHUB_", "ANTHROPIC_", "ACTIONS_", "FLEET_")
 # what the Messages API accepts as a tool name
 _API_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _server_problems(server: McpServer) -> Iterator[Problem]:
         )
     if server.url:
         yield from _url_problems(server, at)
+    yield from _header_problems(server, at)
     for n, name in enumerate(server.env):
         if name.upper().startswith(RUNNER_PREFIXES):
             yield Problem(
@@ -141,13 +143,31 @@ def _url_problems(server: McpServer, at: tuple[Any, ...]) -> Iterator[Problem]:
             "mcp-insecure-url",
             "warning",
         )
-    if server.args or server.env:
+    if server.args:
         yield Problem(
-            (*at, "args" if server.args else "env"),
-            f"MCP server '{server.name}': args and env apply to a stdio server (command) "
-            "only; a url server gets neither",
+            (*at, "args"),
+            f"MCP server '{server.name}': args apply to a stdio server (command) only",
             "mcp-server",
         )
+
+
+def _header_problems(server: McpServer, at: tuple[Any, ...]) -> Iterator[Problem]:
+    if server.headers and not server.url:
+        yield Problem(
+            (*at, "headers"),
+            f"MCP server '{server.name}': headers apply to a url server only",
+            "mcp-server",
+        )
+    for header, value in server.headers:
+        for name in _REF.findall(value):
+            if name not in server.env:
+                yield Problem(
+                    (*at, "headers", header),
+                    f"MCP server '{server.name}': header {header} uses ${{{name}}}, which "
+                    "is not listed under its env; add it there (values come from the "
+                    "job's environment)",
+                    "mcp-env",
+                )
 
 
 def _glob_problems(glob: str, n: int, names: Sequence[str]) -> Iterator[Problem]:
@@ -185,6 +205,16 @@ def server_env(server: McpServer, environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def server_headers(server: McpServer, environ: Mapping[str, str]) -> dict[str, str]:
+    """A url server's headers with each `${NAME}` replaced by the value the server's env
+    lists (a name it does not list, or a runner variable, becomes empty)."""
+    values = server_env(server, environ)
+    return {
+        header: _REF.sub(lambda m: values.get(m.group(1), ""), value)
+        for header, value in server.headers
+    }
+
+
 def missing_env(role: Role, environ: Mapping[str, str]) -> list[str]:
     """Names the role's servers list that the job's environment does not set."""
     out: list[str] = []
@@ -207,6 +237,8 @@ def claude_mcp_config(
     for server in role.mcp_servers:
         if server.url:
             servers[server.name] = {"type": "http", "url": server.url}
+            if server.headers:
+                servers[server.name]["headers"] = server_headers(server, environ)
         elif server.command:
             argv = [server.command, *server.args]
             if wrap is not None:

@@ -106,6 +106,7 @@ class McpServer:
     args: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # (name, value template with ${NAME})
 
     @classmethod
     def of(cls, name: str, d: dict[str, Any]) -> McpServer:
@@ -115,6 +116,7 @@ class McpServer:
             args=tuple(d.get("args", ())),
             env=tuple(d.get("env", ())),
             url=d.get("url"),
+            headers=tuple((k, str(v)) for k, v in d.get("headers", {}).items()),
         )
 
 

@@ -143,3 +143,22 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
     ):
         pass
     assert time.monotonic() - started < 20  # the shutdown is bounded too
+
+
+def test_an_http_server_gets_its_headers_with_env_values_and_refuses_without(
+    tmp_path: Path,
+) -> None:
+    environ = {"DOCS_TOKEN": "tok-123"}
+    launch = Launch(cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, environ=environ)
+    with mcp_server.serving(tmp_path / "calls.log", token="tok-123") as url:
+        header = (("Authorization", "Bearer ${DOCS_TOKEN}"),)
+        good = McpServer("docs", url=url, env=("DOCS_TOKEN",), headers=header)
+        with McpTools([good], ["docs/search"], launch) as t:
+            found = t.call("mcp__docs__search", {"query": "q"})
+        bare = McpServer("docs", url=url)
+        with (
+            pytest.raises(McpStartError, match="could not be started or listed"),
+            McpTools([bare], ["docs/search"], launch),
+        ):
+            pass
+    assert "found: q" in found.content and not found.is_error

@@ -174,3 +174,40 @@ def test_mcp_servers_on_a_shell_role_are_a_warning(example: Path, fleet_cli) -> 
         (6, "engine-mismatch", "warning")
     ], mine
     assert "never started" in mine[0]["message"]
+
+
+def test_headers_take_values_only_from_listed_env_names(example: Path, fleet_cli) -> None:
+    found = _validate(
+        example,
+        fleet_cli,
+        """\
+mcp_servers:
+  tracker:
+    url: https://mcp.example.com/mcp
+    env: [TRACKER_TOKEN]
+    headers: {Authorization: "Bearer ${TRACKER_TOKEN}", X-Other: "${UNLISTED}"}
+  local:
+    command: docs-mcp
+    headers: {X-A: b}
+mcp_tools: ["tracker/*", "local/*"]
+""",
+    )
+    by = {(f["line"], f["code"]): f["message"] for f in found}
+    assert "uses ${UNLISTED}, which is not listed under its env" in by[(10, "mcp-env")]
+    assert "headers apply to a url server only" in by[(13, "mcp-server")]
+    assert len(found) == 2, found
+    role = _role(
+        mcp_servers={
+            "tracker": {
+                "url": "https://mcp.example.com/mcp",
+                "env": ["TRACKER_TOKEN", "GITHUB_TOKEN"],
+                "headers": {"Authorization": "Bearer ${TRACKER_TOKEN}", "X-Gh": "${GITHUB_TOKEN}"},
+            }
+        }
+    )
+    environ = {"TRACKER_TOKEN": "t0k", "GITHUB_TOKEN": "ghp_x"}
+    assert mcp_config.claude_mcp_config(role, environ)["mcpServers"]["tracker"] == {
+        "type": "http",
+        "url": "https://mcp.example.com/mcp",
+        "headers": {"Authorization": "Bearer t0k", "X-Gh": ""},  # never a runner variable
+    }

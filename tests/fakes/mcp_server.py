@@ -94,12 +94,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(log: Path | None = None) -> Iterator[str]:
-    """The server over streamable HTTP on loopback in a child process; yields its URL."""
+def serving(log: Path | None = None, token: str | None = None) -> Iterator[str]:
+    """The server over streamable HTTP on loopback in a child process (requiring
+    `Authorization: Bearer <token>` when given); yields its URL."""
     port = free_port()
     argv = [sys.executable, __file__, "--http", str(port)]
     if log is not None:
         argv += ["--log", str(log)]
+    if token is not None:
+        argv += ["--token", token]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -117,13 +120,32 @@ def serving(log: Path | None = None) -> Iterator[str]:
         proc.wait(10)
 
 
+def _guarded(app, token: str):  # an ASGI app that answers 401 without the bearer token
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if headers.get(b"authorization", b"").decode() != f"Bearer {token}":
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"bearer token required"})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http", type=int, default=0)
     parser.add_argument("--log", default=None)
+    parser.add_argument("--token", default=None, help="require Authorization: Bearer TOKEN")
     args = parser.parse_args()
     server = build(args.log)
-    if args.http:
+    if args.http and args.token:
+        import uvicorn
+
+        app = _guarded(server.streamable_http_app(), args.token)
+        uvicorn.run(app, host="127.0.0.1", port=args.http, log_level="warning")
+    elif args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.http)
     else:
         server.run()
