@@ -3,8 +3,10 @@ runner's contract.
 
 The CLI is the agent; the governance stays the runner's. It runs `claude -p` with
 `--output-format stream-json`, inside the same bubblewrap jail as every agent command
-(runner/agent/jail.py), with its own config directory in a temp dir, non-essential
-traffic and the auto-updater off, and only the tools the role grants:
+(runner/agent/jail.py), without the model key or network (its model calls go through
+the runner's relay: runner.engines.claude_code_relay), with its own config directory in
+a temp dir, non-essential traffic and the auto-updater off, and only the tools the role
+grants:
 
 - `Read`, `Glob`, `Grep` for the role's `read_file`, `list_files`, `search`;
 - `Edit(<glob>)`/`Write(<glob>)` for each `writable` glob (`edit_file`, `write_file`);
@@ -52,6 +54,7 @@ from runner.engines.claude_code_cli import (
     prompt_text,
     system_text,
 )
+from runner.engines.claude_code_relay import DEFAULT_UPSTREAM
 from runner.model import FleetConfig, Role, Task
 
 if TYPE_CHECKING:
@@ -82,13 +85,14 @@ class ClaudeCodeEngine:
                         "warning",
                     )
                 )
-        if not role.network:
+        urls = [m.name for m in role.mcp_servers if m.url]
+        if urls and not role.network:
             out.append(
                 Problem(
-                    ("engine",),
-                    "claude-code runs the CLI with network access (it calls the model API), "
-                    "and the commands it runs share it; 'network: off' is not enforced for "
-                    "this engine",
+                    ("network",),
+                    f"MCP server(s) {', '.join(urls)} are reached by URL, but the Claude Code "
+                    "CLI runs in a jail without network unless the role says "
+                    "'network: allow' (its model calls go through the runner's relay)",
                     "claude-code-network",
                     "warning",
                 )
@@ -124,8 +128,9 @@ class ClaudeCodeEngine:
         system = system_text(plan.fleet, plan.role)
         mcp = mcp_config.claude_mcp_config(plan.role, plan.environ)
         line = shlex.join(argv(cli, plan.role, plan.limits, system, mcp))
-        env = cli_env({}, {MODEL_KEY: "***", **plan.environ}, "<temp dir>", plan.fleet.config)
-        shown = {k: ("***" if k == MODEL_KEY else v) for k, v in sorted(env.items())}
+        env = cli_env({}, "<temp dir>/config", "<temp dir>/relay/api.sock", plan.fleet.config)
+        upstream = plan.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
+        shown = dict(sorted(env.items()))
         return "\n".join(
             [
                 f"Claude Code {CLAUDE_CODE_VERSION} (pinned); runs in the sandbox, in the work "
@@ -134,6 +139,8 @@ class ClaudeCodeEngine:
                 line,
                 "--- environment (besides the scrubbed agent environment) ---",
                 *(f"{k}={v}" for k, v in shown.items()),
+                f"(the runner relays POST /v1/messages on that socket to {upstream} with "
+                f"{MODEL_KEY}; the jail has {'the' if plan.role.network else 'no'} network)",
                 "--- prompt (stdin) ---",
                 prompt_text(plan.task, plan.delta, plan.limits),
             ]

@@ -22,6 +22,7 @@ CLAUDE_CODE_VERSION = "2.1.332"  # what `fleet init` installs and .ci/run tests 
 PACKAGE = "@anthropic-ai/claude-code"
 CLI_ENV = "FLEET_CLAUDE_CLI"  # the claude executable; default: `claude` on PATH
 MODEL_KEY = "ANTHROPIC_API_KEY"
+PLACEHOLDER_KEY = "fleet-relay-no-key"  # what the CLI holds: the relay adds the real key
 # runner tool -> Claude Code built-in tool
 TOOL_MAP = {
     "read_file": "Read",
@@ -91,13 +92,15 @@ def argv(
     *,
     max_turns: int | None = None,
     resume: str = "",
+    budget_usd: float | None = None,
 ) -> list[str]:
     """The exact command line (the prompt goes on stdin: a sync delta can exceed what one
     argument may hold)."""
     builtins, allowed = tools_for(role)
     out = [cli, "-p", "--output-format", "stream-json", "--verbose"]
     out += ["--model", limits.model, "--max-turns", str(max_turns or limits.max_turns)]
-    out += ["--max-budget-usd", f"{max(limits.budget_usd, 0.0):.4f}"]
+    budget = limits.budget_usd if budget_usd is None else budget_usd
+    out += ["--max-budget-usd", f"{max(budget, 0.0):.4f}"]
     out += ["--permission-mode", "dontAsk", "--tools", ",".join(builtins)]
     if allowed:
         out += ["--allowedTools", ",".join(allowed)]
@@ -111,22 +114,22 @@ def argv(
 
 
 def cli_env(
-    base: Mapping[str, str], environ: Mapping[str, str], config_dir: str, config: FleetConfig
+    base: Mapping[str, str], config_dir: str, socket: str, config: FleetConfig
 ) -> dict[str, str]:
-    """The CLI's environment: the scrubbed agent environment, the model key (and base
-    URL), its own config dir, and everything that would call home switched off.
+    """The CLI's environment: the scrubbed agent environment, its own config dir, the
+    model API through the runner's relay (`socket`, runner.engines.claude_code_relay) with
+    a placeholder key, and everything that would call home switched off.
 
-    The CLI's own subprocess scrubbing (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB) is not used: it
-    needs the CLI's own nested sandbox (bubblewrap + socat) and leaves placeholder files
-    in the work tree; and it could not hide the key anyway from a command that runs as the
-    CLI's user in the CLI's PID namespace (/proc/<pid>/environ). What keeps the key safe is
-    the jail (no forge credential, nothing of the runner) and apply's secret scan."""
+    The real key never enters the jail: a command the agent gets executed runs as the
+    CLI's user in its PID namespace and could read the CLI's environment from /proc. (The
+    CLI's own CLAUDE_CODE_SUBPROCESS_ENV_SCRUB is not used: it needs a nested sandbox of
+    the CLI's own, bubblewrap + socat, and leaves placeholder files in the work tree.)"""
     defaults = config.defaults
-    env = dict(base)
-    env[MODEL_KEY] = environ.get(MODEL_KEY, "")
-    if environ.get("ANTHROPIC_BASE_URL"):
-        env["ANTHROPIC_BASE_URL"] = environ["ANTHROPIC_BASE_URL"]
+    env = {k: v for k, v in base.items() if not k.startswith("ANTHROPIC_")}
     env.update(
+        ANTHROPIC_API_KEY=PLACEHOLDER_KEY,
+        ANTHROPIC_BASE_URL="http://localhost",  # plain HTTP over the socket, no DNS
+        ANTHROPIC_UNIX_SOCKET=socket,
         CLAUDE_CONFIG_DIR=config_dir,
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_AUTOUPDATER="1",

@@ -1,8 +1,9 @@
 """One claude-code run: CLI sessions in the jail, then the runner's own judgement.
 
 Each session is one `claude -p` process in the bubblewrap jail (the work tree writable,
-the CLI's files read-only, its config directory a private temp dir, the network shared:
-it calls the model API). Its stream is read as it arrives (runner.engines.
+the CLI's files read-only, its config directory a private temp dir, the network only
+with `network: allow`; the model API through the runner's relay socket, which holds the
+key: runner.engines.claude_code_relay). Its stream is read as it arrives (runner.engines.
 claude_code_stream), so a rejected key stops it at once instead of after the CLI's own
 retries. After each session the runner sweeps (reverts and escalates writes outside the
 role's globs), commits, and runs the acceptance checks from the base branch; a failure
@@ -25,7 +26,15 @@ from runner.agent.jail import JailSpec
 from runner.agent.jailgit import jail_env
 from runner.agent.tools import Terminal
 from runner.engines.base import EngineResult, Job
-from runner.engines.claude_code_cli import argv, cli_env, prompt_text, resolve_cli, system_text
+from runner.engines.claude_code_cli import (
+    MODEL_KEY,
+    argv,
+    cli_env,
+    prompt_text,
+    resolve_cli,
+    system_text,
+)
+from runner.engines.claude_code_relay import DEFAULT_UPSTREAM, Relay
 from runner.engines.claude_code_stream import REJECTED, Stream, Verdict
 from runner.gitrepo import GitError
 
@@ -40,44 +49,77 @@ class Session:
     argv: list[str]
 
 
+@dataclass(frozen=True)
+class _Ctx:
+    """What every session of one run shares."""
+
+    job: Job
+    cli: str
+    system: str
+    mcp: dict[str, object]
+    config_dir: Path
+    relay: Relay
+
+
 def run(job: Job, cli: str) -> EngineResult:
-    limits, result = job.limits, EngineResult("error", "")
     with tempfile.TemporaryDirectory(prefix="fleet-claude-") as tmp:
-        config_dir = Path(tmp) / "config"
+        Path(tmp).chmod(0o711)  # the jail's user reaches its dirs, nobody lists them
+        config_dir, relay_dir = Path(tmp) / "config", Path(tmp) / "relay"
         config_dir.mkdir()
-        Path(tmp).chmod(0o711)  # the jail's user reaches its config dir, nobody lists it
-        prompt = prompt_text(
-            job.task, job.delta, limits, resume_note=job.resume_note, feedback=job.feedback
+        relay_dir.mkdir()
+        defaults = job.fleet.config.defaults
+        relay = Relay(
+            relay_dir / "api.sock",
+            job.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM,
+            job.environ.get(MODEL_KEY, ""),
+            defaults.model_connect_timeout_s,
+            defaults.model_read_timeout_s,
         )
-        system = system_text(job.fleet, job.role)
-        mcp = mcp_config.claude_mcp_config(job.role, job.environ)
-        resume = ""
-        while result.attempts < limits.max_attempts:
-            turns_left = limits.max_turns - result.turns
-            if turns_left <= 0:
-                return _stop(result, "max_turns", f"reached max_turns ({limits.max_turns})")
-            budget = limits.budget_usd - result.cost_usd
-            if budget <= 0:
-                return _stop(result, "budget", f"spent the run's budget ({limits.budget_usd})")
-            result.attempts += 1
-            line = argv(cli, job.role, limits, system, mcp, max_turns=turns_left, resume=resume)
-            line[line.index("--max-budget-usd") + 1] = f"{budget:.4f}"
-            session = _session(job, cli, line, prompt, config_dir)
-            stream = session.stream
-            result.turns += stream.turns()
-            result.usage.add(stream.usage())
-            result.cost_usd += stream.cost_usd()
-            verdict = stream.verdict(session.exit_code, session.stderr, limits.max_turns)
-            if _judge(job, result, verdict):
-                return result
-            assert result.report is not None
-            resume = stream.session_id
-            prompt = (
-                "The runner ran the acceptance checks and they failed; fix the work and stop "
-                "again:\n" + result.report.details(failures_only=True)
+        with relay:
+            ctx = _Ctx(
+                job,
+                cli,
+                system_text(job.fleet, job.role),
+                mcp_config.claude_mcp_config(job.role, job.environ),
+                config_dir,
+                relay,
             )
-            if not resume:
-                break
+            return _attempts(ctx)
+
+
+def _attempts(ctx: _Ctx) -> EngineResult:
+    """Sessions until acceptance passes, a stop, or `max_attempts`: a failure resumes the
+    session with the failing checks."""
+    job, limits, result, resume = ctx.job, ctx.job.limits, EngineResult("error", ""), ""
+    prompt = prompt_text(
+        job.task, job.delta, limits, resume_note=job.resume_note, feedback=job.feedback
+    )
+    while result.attempts < limits.max_attempts:
+        turns_left = limits.max_turns - result.turns
+        if turns_left <= 0:
+            return _stop(result, "max_turns", f"reached max_turns ({limits.max_turns})")
+        budget = limits.budget_usd - result.cost_usd
+        if budget <= 0:
+            return _stop(result, "budget", f"spent the run's budget ({limits.budget_usd})")
+        result.attempts += 1
+        line = argv(ctx.cli, job.role, limits, ctx.system, ctx.mcp, max_turns=turns_left,
+                    resume=resume, budget_usd=budget)  # fmt: skip
+        session = _session(ctx, line, prompt)
+        stream = session.stream
+        result.turns += stream.turns()
+        result.usage.add(stream.usage())
+        result.cost_usd += stream.cost_usd()
+        verdict = stream.verdict(session.exit_code, session.stderr, limits.max_turns)
+        if _judge(job, result, verdict):
+            return result
+        assert result.report is not None
+        resume = stream.session_id
+        prompt = (
+            "The runner ran the acceptance checks and they failed; fix the work and stop "
+            "again:\n" + result.report.details(failures_only=True)
+        )
+        if not resume:
+            break
     assert result.report is not None
     result.escalation = Terminal(
         "failure",
@@ -119,26 +161,28 @@ def _judge(job: Job, result: EngineResult, verdict: Verdict) -> bool:
     return False
 
 
-def _session(job: Job, cli: str, line: list[str], prompt: str, config_dir: Path) -> Session:
+def _session(ctx: _Ctx, line: list[str], prompt: str) -> Session:
     """Run one CLI session in the jail, reading its stream as it comes."""
-    sandbox = job.sandbox
+    job, sandbox = ctx.job, ctx.job.sandbox
     jail = sandbox.jail
-    env = cli_env(sandbox.env, job.environ, str(config_dir), job.fleet.config)
-    real = resolve_cli(cli)
+    socket = ctx.relay.socket_path
+    env = cli_env(sandbox.env, str(ctx.config_dir), str(socket), job.fleet.config)
+    real = resolve_cli(ctx.cli)
     spec = JailSpec(
         sandbox.root,
-        network=True,  # the model API; see docs/security.md (claude-code)
+        network=job.role.network,  # the model API comes through the relay's socket
         read_only=(str(real.parent), *sandbox.read_only),
-        writable=(str(config_dir),),
+        writable=(str(ctx.config_dir), str(socket.parent)),
     )
     if jail.isolated:
         env.update(HOME="/tmp", TMPDIR="/tmp")
         env, spec = _with_git(sandbox, env, spec)
         line = [str(real), *line[1:]]
     else:
-        env.setdefault("HOME", str(config_dir))
+        env.setdefault("HOME", str(ctx.config_dir))
     jail.prepare(sandbox.root)
-    jail.prepare(config_dir)
+    jail.prepare(ctx.config_dir)
+    jail.prepare(socket.parent)
     stream = Stream(job.transcript)
     with tempfile.TemporaryFile() as stderr_file:
         proc = subprocess.Popen(

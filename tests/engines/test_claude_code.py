@@ -113,9 +113,12 @@ def test_a_session_that_edits_and_passes_acceptance_opens_a_pr(cc_repo: Path) ->
     # only the model API was called, at the CLI's beta path; nothing else at start-up
     assert fake.calls == ["GET /v1/models?limit=1"] + ["POST /v1/messages?beta=true"] * 3
     assert all(r["stream"] is True and r["model"] == "claude-sonnet-5-5" for r in fake.requests)
-    # the CLI's Bash ran in the jail (HOME is its tmpfs) with the scrubbed environment
+    # the CLI's Bash ran in the jail (HOME is its tmpfs) with the scrubbed environment, and
+    # the CLI itself holds no key: it reaches the API through the runner's relay socket
     env_out = _tool_results(fake)[0]
-    assert "HOME=/tmp" in env_out and "PATH=" in env_out and GITHUB_TOKEN not in env_out
+    assert "HOME=/tmp" in env_out and "ANTHROPIC_UNIX_SOCKET=" in env_out
+    assert KEY not in env_out and GITHUB_TOKEN not in env_out
+    assert all(h["x-api-key"] == KEY for h in fake.headers)  # the relay added it
     # the run record carries the CLI's own usage and cost: usage = what the API reported
     sent = {k: sum(u[k] for u in fake.usages) for k in fake.usages[0]}
     assert record.usage == sent and record.turns == 3
@@ -294,3 +297,37 @@ def test_failed_acceptance_resumes_the_session_with_the_failures(cc_repo: Path) 
     second = json.dumps(fake.requests[1]["messages"])
     assert "All done, I think." in second and "test -f out/report.md" in second
     assert record.usage == {k: sum(u[k] for u in fake.usages) for k in fake.usages[0]}
+
+
+PROBE = """
+import glob, socket
+found = [p for p in glob.glob('/proc/*/environ') if KEY.encode() in open(p, 'rb').read()]
+print('key in /proc:', found)
+try:
+    socket.create_connection(('127.0.0.1', PORT), timeout=3)
+    print('egress: connected')
+except OSError as exc:
+    print('egress: refused', exc)
+"""
+
+
+def test_the_cli_and_its_commands_hold_no_key_and_reach_nothing_but_the_relay(
+    cc_repo: Path,
+) -> None:
+    cli = require_cli()
+    port: list[int] = []
+
+    def probe(body: dict) -> dict:  # written by the agent, run through an allowed command
+        code = PROBE.replace("KEY", repr(KEY)).replace("PORT", str(port[0]))
+        return reply(tool("Write", file_path="out/probe.py", content=code))
+
+    run = reply(tool("Bash", command="python3 out/probe.py"))
+    fake = FakeAnthropic([probe, run, reply(text("Probed."))])
+    with fake:
+        port.append(fake.server.server_address[1])
+        _run(cc_repo, fake, cli)
+    out = _tool_results(fake)[1]
+    assert "key in /proc: []" in out, out  # not in the CLI's environment, nor anyone's
+    assert "egress: refused" in out, out  # network: off -> the jail has no network
+    # nothing but the runner's key check and the relayed model calls reached the API
+    assert set(fake.calls) == {"GET /v1/models?limit=1", "POST /v1/messages?beta=true"}
