@@ -40,7 +40,8 @@ def test_an_allowed_mcp_tool_works_and_a_disallowed_one_is_refused(
     log = tmp_path / "calls.log"
     with mcp_server.serving(log) as url:
         role = yaml.safe_load(ROLE)
-        role.update(mcp_servers={"docs": {"url": url}}, mcp_tools=["docs/search"])
+        # a URL server is reached from the CLI's jail, which has network only when allowed
+        role.update(mcp_servers={"docs": {"url": url}}, mcp_tools=["docs/search"], network="allow")
         (agent_repo / "fleet/roles/tester.yaml").write_text(yaml.safe_dump(role))
         commit_all(agent_repo, "tester runs on claude-code with an MCP server")
         git(agent_repo, "push", "-q", "origin", "main")
