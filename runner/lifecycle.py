@@ -122,7 +122,8 @@ MODEL_KEY = "ANTHROPIC_API_KEY"
 
 def needs(role: Role, credential: str) -> bool:
     """Does `role` need `credential` to work (its own, or what its engine needs)?"""
-    engine_needs = engines.get(role.engine).credentials(role)
+    engine = engines.get(role.engine)
+    engine_needs = (*engine.credentials(role), engine.model_key(role))
     return credential in role.required_env or credential in engine_needs
 
 

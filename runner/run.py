@@ -101,11 +101,10 @@ def role_delta(
 
 
 def model_key(role: Role) -> str:
-    """The credential a rejected model call is blamed on: the first variable the role's
-    engine needs (ANTHROPIC_API_KEY, AWS_ACCESS_KEY_ID, the api_key_env of an
-    OpenAI-compatible endpoint). Roles that share it share its fate."""
-    names = engines.get(role.engine).credentials(role)
-    return names[0] if names else "the model API key"
+    """The credential a rejected model call is blamed on (the engine says which:
+    ANTHROPIC_API_KEY, AWS_ACCESS_KEY_ID, the api_key_env of an OpenAI-compatible
+    endpoint). Roles that share it share its fate."""
+    return engines.get(role.engine).model_key(role) or "the model API key"
 
 
 @dataclass

@@ -39,6 +39,12 @@ class AnthropicEngine:
         """What the role's provider needs set for every run (providers.required)."""
         return providers.required(*providers.of(role))
 
+    def model_key(self, role: Role) -> str | None:
+        """The provider's first credential (ANTHROPIC_API_KEY, AWS_ACCESS_KEY_ID,
+        GOOGLE_APPLICATION_CREDENTIALS, the api_key_env of an endpoint)."""
+        found = providers.keys(*providers.of(role))
+        return found[0] if found else None
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         found = []
         name, settings = providers.of(role)

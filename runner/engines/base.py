@@ -162,6 +162,12 @@ class Engine(Protocol):
         key, a provider's credentials), besides the role's own `credentials:`."""
         ...
 
+    def model_key(self, role: Role) -> str | None:
+        """The variable a rejected model call (401/403) is blamed on for `role`: the one
+        fleet-wide credential escalation is keyed on it, and it holds every role that
+        uses the same key. None for an engine without a model."""
+        ...
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         """What `fleet validate` says about a role that uses this engine."""
         ...

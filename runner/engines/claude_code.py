@@ -71,6 +71,9 @@ class ClaudeCodeEngine:
     def credentials(self, role: Role) -> tuple[str, ...]:
         return (MODEL_KEY,)
 
+    def model_key(self, role: Role) -> str | None:
+        return MODEL_KEY
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         out = []
         for n, pattern in enumerate(role.commands):

@@ -28,6 +28,9 @@ class ShellEngine:
     def credentials(self, role: Role) -> tuple[str, ...]:
         return ()
 
+    def model_key(self, role: Role) -> str | None:
+        return None
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         if not role.mcp_servers:
             return []
