@@ -3,10 +3,12 @@ git, the local forge, the real jail where this machine has one)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from runner.forge.select import open_forge
@@ -17,7 +19,7 @@ from runner.state import Ledger, StateStore
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
-from tests.security.scripted import ENV, run_scripted
+from tests.security.scripted import ENV, require_jail, run_scripted
 
 ROOT = Path(__file__).parents[1]
 
@@ -159,3 +161,30 @@ def test_a_failing_setup_step_in_the_agent_phase_reaches_apply_as_one_setup_esca
     store.refresh()
     assert store.list("forge/issues/") == ["forge/issues/tester/t-100/setup.json"]
     assert "no network here" in store.read_json("forge/issues/tester/t-100/setup.json")["body"]
+
+
+@pytest.mark.parametrize("network", ["off", "allow"])
+def test_setup_gets_the_roles_network_policy(agent_repo: Path, network: str) -> None:
+    """In the jail, a set-up step reaches a loopback server only with network: allow."""
+    require_jail()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        path = agent_repo / "fleet/roles/tester.yaml"
+        role = yaml.safe_load(path.read_text())
+        role["network"] = network
+        path.write_text(yaml.safe_dump(role))
+        step = (
+            'python3 -c "import socket; '
+            f"socket.create_connection(('127.0.0.1', {port}), 3); print('connected')\""
+        )
+        _setup(agent_repo, [step])
+        out, fake = run_scripted(agent_repo, finish())
+    [entry] = [e for e in out.transcript.entries if e.get("phase") == "setup"]
+    if network == "allow":
+        assert out.record.outcome == "done", out.record.reason
+        assert "connected" in entry["output"]
+    else:
+        assert out.record.outcome == "escalated" and "set-up step 1 failed" in out.record.reason
+        assert entry["exit_code"] != 0 and fake.requests == []
