@@ -129,7 +129,10 @@ class ClaudeCodeEngine:
     def dry_run(self, plan: Plan) -> str:
         cli = find_cli(plan.environ) or "claude"
         system = system_text(plan.fleet, plan.role)
-        mcp = mcp_config.claude_mcp_config(plan.role, plan.environ)
+        # the values of the servers' env names are shown as ${NAME}: a dry run prints
+        # what would be sent, never a credential (the Actions log keeps it)
+        names = {n: f"${{{n}}}" for server in plan.role.mcp_servers for n in server.env}
+        mcp = mcp_config.claude_mcp_config(plan.role, names)
         line = shlex.join(argv(cli, plan.role, plan.limits, system, mcp))
         env = cli_env({}, "<temp dir>/config", "<temp dir>/relay/api.sock", plan.fleet.config)
         upstream = plan.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM

@@ -228,8 +228,21 @@ def test_the_readme_role_is_valid_and_gets_the_tools_it_describes() -> None:
 
 
 def test_dry_run_prints_the_exact_command_line_and_calls_nothing(cc_repo: Path) -> None:
+    role = yaml.safe_load(ROLE)
+    role["mcp_servers"] = {
+        "tracker": {
+            "url": "https://tracker.example/mcp",
+            "env": ["TRACKER_TOKEN"],
+            "headers": {"Authorization": "Bearer ${TRACKER_TOKEN}"},
+        }
+    }
+    role["mcp_tools"] = ["tracker/*"]
+    (cc_repo / "fleet/roles/tester.yaml").write_text(yaml.safe_dump(role))
+    commit_all(cc_repo, "tester with an MCP server")
+    secret = "tracker-secret-value-123"
     with FakeAnthropic([]) as fake:
-        ws = open_workspace(cc_repo, {"FLEET_FORGE": "local", "ANTHROPIC_BASE_URL": fake.url})
+        env = {"FLEET_FORGE": "local", "ANTHROPIC_BASE_URL": fake.url, "TRACKER_TOKEN": secret}
+        ws = open_workspace(cc_repo, env)
         out = execute(ws, open_forge(ws), "tester", "t-100", trigger="test",
                       client_factory=anthropic_client(ws), dry_run=True)  # fmt: skip
     assert fake.calls == []
@@ -242,6 +255,9 @@ def test_dry_run_prints_the_exact_command_line_and_calls_nothing(cc_repo: Path) 
     assert "Write(out/**)" in rules and "Bash(python3 *)" in rules and "Bash(env)" in rules
     assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" in out.dry_run
     assert "# Task t-100: Write the report" in out.dry_run.split("--- prompt (stdin) ---")[1]
+    mcp = json.loads(argv[argv.index("--mcp-config") + 1])
+    assert mcp["mcpServers"]["tracker"]["headers"] == {"Authorization": "Bearer ${TRACKER_TOKEN}"}
+    assert "mcp__tracker" in rules and secret not in out.dry_run
 
 
 def test_doctor_says_whether_the_pinned_cli_is_there(tmp_path: Path) -> None:
