@@ -215,6 +215,14 @@ def server_headers(server: McpServer, environ: Mapping[str, str]) -> dict[str, s
     }
 
 
+def unfound_commands(role: Role, which: Callable[[str], str | None]) -> list[str]:
+    """The commands of the role's stdio servers that `which` cannot find (fleet doctor;
+    `which` is the caller's PATH lookup, so this stays free of I/O)."""
+    return [
+        f"{s.name}: {s.command}" for s in role.mcp_servers if s.command and not which(s.command)
+    ]
+
+
 def missing_env(role: Role, environ: Mapping[str, str]) -> list[str]:
     """Names the role's servers list that the job's environment does not set."""
     out: list[str] = []

@@ -83,3 +83,19 @@ def test_doctor_reports_an_unreachable_github_api_as_a_failed_check(
     status = fleet_cli("-C", str(repo), "status")  # every command says the same, exit 1
     assert status.exit_code == 1
     assert "cannot reach the GitHub API" in status.output and "GITHUB_API_URL" in status.output
+
+
+def test_doctor_names_an_mcp_server_command_it_cannot_find(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    monkeypatch.setenv("FLEET_FORGE", "local")
+    cto = repo / "fleet/roles/cto.yaml"
+    cto.write_text(
+        cto.read_text()
+        + "mcp_servers:\n  docs: {command: no-such-mcp-server}\n  sh: {command: sh}\n"
+        + "mcp_tools: ['docs/*', 'sh/*']\n"
+    )
+    out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+    detail = json.dumps(out.output)
+    assert "MCP server command not found on PATH (docs: no-such-mcp-server)" in detail, detail
+    assert "sh: sh" not in detail

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 
-from runner import engines
+from runner import engines, mcp_config
 from runner.agent import jail, jailgit
 from runner.agent.sandbox import RUNNER_PREFIXES
 from runner.errors import FleetError
@@ -181,6 +182,18 @@ def _credentials(ws: Workspace) -> Iterator[Check]:
             )
         for problem in engines.get(role.engine).check_role(role, ws.fleet.config):
             yield Check(f"role {role.name}", "warn", problem.message)
+        unfound = mcp_config.unfound_commands(role, _which(ws.environ.get("PATH", "")))
+        if unfound:
+            yield Check(
+                f"role {role.name}",
+                "warn",
+                f"MCP server command not found on PATH ({'; '.join(unfound)}): its runs end "
+                "as error before any model call; install it in a set-up step or the workflow",
+            )
+
+
+def _which(path: str) -> Callable[[str], str | None]:
+    return lambda command: shutil.which(command, path=path)
 
 
 def _engine_needs(ws: Workspace) -> Iterator[Check]:
