@@ -26,6 +26,15 @@ def test_validate_does_not_import_heavy_clients(example: Path) -> None:
         (example / "fleet/roles/cto.yaml").read_text()
         + "mcp_servers:\n  docs: {command: docs-mcp, env: [DOCS_TOKEN]}\n"
         + "mcp_tools: ['docs/*']\n"
+        + "provider: openai-compatible\n"  # validate asks the engine about its provider
+    )
+    for role in ("ceo", "marketing"):
+        path = example / f"fleet/roles/{role}.yaml"
+        path.write_text(path.read_text() + "provider: bedrock\n")
+    (example / "fleet/fleet.yaml").write_text(
+        (example / "fleet/fleet.yaml").read_text()
+        + "providers:\n  openai-compatible: {base_url: 'http://127.0.0.1:8000/v1'}\n"
+        + "  bedrock: {region: eu-west-1}\n"
     )
     code = (
         "import sys\nfrom runner.cli import main\n"
@@ -33,7 +42,7 @@ def test_validate_does_not_import_heavy_clients(example: Path) -> None:
         f"print(rc, [m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "0 []"
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout
 
 
 def test_example_validates_clean(example: Path, fleet_cli) -> None:

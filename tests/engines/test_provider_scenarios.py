@@ -1,8 +1,9 @@
 """The built-in loop's scenario suite, once per provider: the same scripted sessions run
 through `fleet run`'s path (execute) against the Anthropic API fake, a Bedrock runtime
-fake (AnthropicBedrock, SigV4, event-stream) and an OpenAI-compatible fake (the openai
-package, chat completions). Parametrised, not copied: each scenario says what happens
-in the provider-neutral terms of the script and the outcome; `Wire` hides the wire.
+fake (AnthropicBedrock, SigV4, event-stream), a Vertex fake (AnthropicVertex,
+streamRawPredict) and an OpenAI-compatible fake (the openai package, chat completions).
+Parametrised, not copied: each scenario says what happens in the provider-neutral terms
+of the script and the outcome; `Wire` hides the wire.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
 from tests.fakes.bedrock_server import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.vertex_server import TOKEN, FakeVertex
 
-PROVIDERS = ["anthropic", "bedrock", "openai-compatible"]
+PROVIDERS = ["anthropic", "bedrock", "vertex", "openai-compatible"]
 KEY = "sk-provider-test-key"
 KEY_NAMES = {
     "anthropic": "ANTHROPIC_API_KEY",
     "bedrock": "AWS_ACCESS_KEY_ID",
+    "vertex": "VERTEX_ACCESS_TOKEN",
     "openai-compatible": "LOCAL_MODEL_KEY",
 }
 # what each provider answers when the model is overloaded
@@ -38,6 +41,7 @@ OVERLOADED = {
     "bedrock": error(
         503, "ServiceUnavailableException", "Bedrock is unable to process your request."
     ),
+    "vertex": error(529, "overloaded_error", "Overloaded"),
     "openai-compatible": error(503, "server_error", "The server is overloaded."),
 }
 
@@ -82,6 +86,13 @@ def wire(
                 "ANTHROPIC_BEDROCK_BASE_URL": fake.url,
             }
             _configure(repo, provider, {})
+            yield Wire(provider, fake, env)
+    elif provider == "vertex":
+        with FakeVertex(script, **fake_kw) as fake:
+            settings = {"region": fake.region, "project": fake.project}
+            _configure(repo, provider, {**settings, "api_key_env": "VERTEX_ACCESS_TOKEN"})
+            token = TOKEN if good_key else "ya29.expired"
+            env = {**base, "VERTEX_ACCESS_TOKEN": token, "ANTHROPIC_VERTEX_BASE_URL": fake.base_url}
             yield Wire(provider, fake, env)
     elif provider == "openai-compatible":
         with FakeOpenAI(script, api_key=KEY, **fake_kw) as fake:
@@ -132,6 +143,7 @@ def test_done_opens_a_ready_pr_with_usage_and_cost(agent_repo: Path, provider: s
     assert git(agent_repo, "show", "fleet/tester/t-100:out/report.md") == "# Report\n"
     assert record.turns == 2 and w.model_calls == 2
     assert record.usage["output_tokens"] > 0 and record.cost_usd > 0
+    assert record.usage["cache_read_input_tokens"] > 0  # the second turn read the prefix
     assert "# Task t-100: Write the report" in w.sent(0) and "## Sync delta" in w.sent(0)
     assert "postgres://staging-granted" not in w.sent(0) + w.sent(1)
     assert ws.ledger.checkpoint("tester").run_id == record.run_id
