@@ -34,16 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from runner import mcp_config
+from runner import mcp_config, mcp_results
 from runner.agent.jail import JailSpec
 from runner.agent.sandbox import Sandbox, scrub_env
 from runner.errors import FleetError
 from runner.fmt import clip
 from runner.model import McpServer
-from runner.sanitize import attribute, clean, reveal
+from runner.sanitize import clean
 from runner.transcript import Transcript
 
-RESULT_CAP = 20_000  # characters of one result the model gets: head and tail
 DESCRIPTION_CAP = 1_000
 SCHEMA_CAP = 20_000  # characters of one tool's input schema (JSON)
 CONNECT_TIMEOUT_S = 60.0  # start, handshake and tool listing of one server
@@ -109,7 +108,7 @@ class McpTools:
     transcript: Transcript | None = None
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     call_timeout_s: float = CALL_TIMEOUT_S
-    result_cap: int = RESULT_CAP
+    result_cap: int = mcp_results.RESULT_CAP
     notes: list[str] = field(default_factory=list)  # tools left out, and why
     _tools: dict[str, _Tool] = field(default_factory=dict)
     _conns: dict[str, _Connection] = field(default_factory=dict)
@@ -148,7 +147,7 @@ class McpTools:
         source = f"mcp:{parts[0]}" if parts else "mcp"
         tool = self._tools.get(name)
         if parts is None or tool is None:
-            result = McpResult(_refusal(name, self.allow), is_error=True)
+            result = McpResult(mcp_results.refusal(name, self.allow), is_error=True)
         else:
             result = self._forward(tool, args)
         result.source = source
@@ -279,9 +278,11 @@ class McpTools:
                 conn.died = conn.died or _describe(exc)
                 return self._dead(conn, tool)
             return McpResult(f"{tool.name} failed: {clip(_describe(exc), 500)}", is_error=True)
-        text = _text_of(result)
+        text = mcp_results.text_of(result)
         return McpResult(
-            _wrap(_capped(text, self.result_cap), f"mcp:{tool.server}/{tool.name}"),
+            mcp_results.wrap(
+                mcp_results.capped(text, self.result_cap), f"mcp:{tool.server}/{tool.name}"
+            ),
             is_error=bool(getattr(result, "is_error", False)),
         )
 
@@ -356,50 +357,6 @@ async def _list_all(client: Any) -> list[Any]:
         if not cursor:
             break
     return tools
-
-
-def _text_of(result: Any) -> str:
-    """The result's content as text; what is not text is named, not inlined."""
-    parts: list[str] = []
-    for block in getattr(result, "content", None) or ():
-        kind = getattr(block, "type", "")
-        if kind == "text":
-            parts.append(str(block.text))
-        elif kind in ("image", "audio"):
-            parts.append(f"[{kind} ({getattr(block, 'mime_type', '?')}) not shown]")
-        elif kind == "resource":
-            res = block.resource
-            parts.append(getattr(res, "text", None) or f"[resource {res.uri} not shown]")
-        else:
-            parts.append(f"[{kind or 'unknown'} content not shown]")
-    if not parts and getattr(result, "structured_content", None) is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    return "\n".join(parts) or "(no content)"
-
-
-def _capped(text: str, cap: int) -> str:
-    if len(text) <= cap:
-        return text
-    head = cap * 3 // 4
-    tail = cap - head
-    return (
-        text[:head] + f"\n[... {len(text) - cap} characters of this MCP result cut; ask the server "
-        "for less (a narrower query, a page at a time) ...]\n" + text[-tail:]
-    )
-
-
-def _wrap(text: str, source: str) -> str:
-    """Tool output as data: invisible characters made visible, wrapper tags escaped,
-    inside a wrapper labelled with the server and tool."""
-    return f'<untrusted source="{attribute(source)}">\n{reveal(text)}\n</untrusted>'
-
-
-def _refusal(name: str, allow: Sequence[str]) -> str:
-    shown = ", ".join(allow) or "none"
-    return (
-        f"{name}: not an MCP tool this role may use (mcp_tools: {shown}); "
-        "the call was not sent to any server"
-    )
 
 
 def _lost(exc: BaseException) -> bool:
