@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner import actions
+from runner import actions, engines
 from runner.agent import client
 from runner.bodies import run_summary
 from runner.engines import providers
+from runner.engines.base import unset_names
 from runner.errors import ConfigError
 from runner.fmt import usd
 from runner.lease import LeaseConfigError, LeaseTerms
@@ -48,6 +49,30 @@ def anthropic_client(ws: Workspace) -> Any:
         )
 
     return build
+
+
+def unset_engine_keys(ws: Workspace, roles: list[str]) -> dict[str, list[str]]:
+    """The roles among `roles` that cannot run because a variable their engine needs (the
+    model key, a provider's credentials) is unset, grouped by what is missing: a tick
+    says each missing key once, naming its roles, instead of once per role."""
+    grouped: dict[str, list[str]] = {}
+    for name in dict.fromkeys(roles):
+        role = ws.fleet.roles.get(name)
+        if role is None:
+            continue
+        engine = engines.get(role.engine)
+        unset = unset_names(engine.credentials(role), ws.environ)
+        if unset:
+            grouped.setdefault(" and ".join(unset), []).append(name)
+    return grouped
+
+
+def render_unset_keys(missing: str, roles: list[str]) -> str:
+    verb = "are" if " and " in missing else "is"
+    return (
+        f"{missing} {verb} not set: role(s) {', '.join(roles)} not run; add it as a "
+        "repository secret (or run 'fleet tick --dry-run' to see what would be sent)"
+    )
 
 
 def render_outcome(o: RunOutcome) -> str:

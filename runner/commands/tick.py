@@ -16,7 +16,15 @@ from runner.findings import quarantined
 from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
 from runner.interrupt import Cancelled, cancellable
-from runner.outcome import FAILED, anthropic_client, lease_terms, render_outcome, report
+from runner.outcome import (
+    FAILED,
+    anthropic_client,
+    lease_terms,
+    render_outcome,
+    render_unset_keys,
+    report,
+    unset_engine_keys,
+)
 from runner.plan import make_plan
 from runner.pr_plan import plan_comment
 from runner.run import ModelGate, RunOutcome, execute, live_clock
@@ -102,9 +110,14 @@ def tick(
     gate = ModelGate()  # one key check per tick; after a 401/403 no more model calls
     outcomes: list[RunOutcome] = []
     failed = 0
+    keyless = {} if dry_run else unset_engine_keys(ws, [p.role for p in plan.picks])
+    for missing, names in keyless.items():  # one line per missing key, not one per role
+        click.echo(render_unset_keys(missing, names), err=True)
+        failed += 1
+    skipped = {name for names in keyless.values() for name in names}
     try:
         with cancellable():
-            for pick in plan.picks:
+            for pick in (p for p in plan.picks if p.role not in skipped):
                 try:
                     outcome = execute(
                         ws,
