@@ -139,7 +139,8 @@ class _Guard:
             left = end - time.monotonic()
             if left <= 0:
                 raise ModelTimeout("the model call ran out of its total timeout")
-            request = request.copy(timeout=_capped(self.timeout, request.timeout, left))
+            if _longest(self.timeout, request.timeout) > left:
+                request = request.copy(timeout=_capped(self.timeout, request.timeout, left))
         response = call_next(request)
         if response.status_code in (400, 429):
             try:
@@ -150,6 +151,20 @@ class _Guard:
             if message is not None:
                 raise SpendLimitReached(response.status_code, message)
         return response
+
+
+def _longest(default: Any, given: Any) -> float:
+    """The attempt's longest timeout phase (inf for an unbounded one). Only an attempt
+    that could outlive the deadline gets a capped copy: `APIRequest.copy` deep-copies
+    the whole conversation, which would cost every turn a copy of the context for the
+    rare call that runs near the end of its total timeout."""
+    import httpx2
+
+    timeout = given if isinstance(given, httpx2.Timeout | int | float) else default
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return max(float("inf") if p is None else float(p) for p in phases)
 
 
 def _capped(default: Any, given: Any, left: float) -> Any:

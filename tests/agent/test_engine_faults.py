@@ -169,6 +169,24 @@ def test_a_hang_before_headers_ends_as_model_unavailable_in_bounded_time(
     assert ws.ledger.checkpoint("tester") is None
 
 
+def test_the_total_timeout_caps_an_attempt_whose_read_timeout_is_longer(
+    agent_repo: Path,
+) -> None:
+    """Only the guard's per-attempt cap can stop this attempt early: the read timeout
+    (60 s) outlives the whole call's budget (1.5 s). The cap is applied only to such an
+    attempt (runner/agent/client.py `_longest`), so it must still be applied here."""
+    _configure(agent_repo, model_read_timeout_s=60, model_total_timeout_s=1.5)
+    with FakeAnthropic(
+        [reply(tool("write_file", path="out/report.md", content="half a report")), hang(60)]
+    ) as fake:
+        began = time.monotonic()
+        outcome, _, _ = _run(agent_repo, fake)
+        took = time.monotonic() - began
+    assert outcome.record.outcome == "model_unavailable", outcome.record.reason
+    assert len(fake.requests) == 2  # the hung attempt was cut, not retried
+    assert took < 30  # the read timeout alone would take 60 s
+
+
 def test_a_hang_mid_stream_ends_as_model_unavailable_not_a_traceback(agent_repo: Path) -> None:
     _configure(agent_repo, model_read_timeout_s=0.3, model_total_timeout_s=5)
     stalled = stall(reply(tool("finish", summary="never arrives")), 60)
