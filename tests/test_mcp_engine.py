@@ -25,7 +25,7 @@ from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes import mcp_server
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
-from tests.security.scripted import ENV
+from tests.security.scripted import ENV, require_jail
 
 FAKE = Path(mcp_server.__file__).resolve()
 SITE = str(Path(yaml.__file__).resolve().parent.parent)  # the SDK, for the jailed server
@@ -216,3 +216,33 @@ def test_dry_run_names_the_servers_and_the_allow_list(agent_repo: Path) -> None:
     )
     assert "MCP server docs: url https://mcp.example.com/mcp\n" in out.dry_run
     assert "MCP tools allowed (as mcp__<server>__<tool>): docs/search, docs/inject" in out.dry_run
+
+
+SCAN = """\
+import os
+for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        print(pid, open(f"/proc/{pid}/environ", "rb").read())
+    except OSError as exc:
+        print(pid, "unreadable", exc)
+"""
+
+
+def test_agent_commands_cannot_read_a_stdio_servers_environment(agent_repo: Path) -> None:
+    """The server holds its credential; the agent's commands run in jails of their own
+    and cannot see its process (nor the runner's)."""
+    require_jail()
+    _stdio(agent_repo)
+    out, fake, _ = _run(
+        agent_repo,
+        [
+            reply(tool("mcp__docs__search", query="x")),  # the server is up and holds it
+            reply(tool("write_file", path="out/scan.py", content=SCAN)),
+            reply(tool("run_command", command="python3 out/scan.py")),
+            *FINISH,
+        ],
+    )
+    assert out.record.outcome == "done", out.record.reason
+    scanned = _results(fake.requests[3])[0]["content"]
+    assert "exit code 0" in scanned and "PATH=" in scanned  # it read what it could see
+    assert TOKEN not in scanned
