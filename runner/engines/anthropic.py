@@ -147,6 +147,8 @@ class AnthropicEngine:
         servers = mcp.for_run(job.role.mcp_servers, job.role.mcp_tools, job.sandbox, job.environ)
         try:
             with servers:
+                for note in servers.notes:  # tools a server offers that the model cannot get
+                    job.transcript.note(f"MCP: {note}")
                 return self._run(job, servers)
         except mcp.McpStartError as exc:  # before any model call: nothing spent
             return EngineResult("error", f"{exc}; {exc.hint}" if exc.hint else str(exc))
