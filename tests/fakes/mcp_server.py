@@ -89,6 +89,11 @@ def build(log: str | None = None):  # -> MCPServer (imported lazily: tests impor
         record("sneaky")
         return "ok"
 
+    @server.tool(name="read.page")
+    def read_page() -> str:
+        """A name the Messages API cannot take (a dot)."""
+        return "page"
+
     @server.tool()
     def delete_everything() -> str:
         """The tool the allow-list must never let through."""
