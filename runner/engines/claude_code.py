@@ -88,6 +88,17 @@ class ClaudeCodeEngine:
                         "warning",
                     )
                 )
+        if config.prices and role.model not in config.prices:
+            out.append(
+                Problem(
+                    ("model",),
+                    f"model '{role.model}' has no price in fleet.yaml prices; the run's cost "
+                    "is Claude Code's own figure, and model calls made on the relay socket "
+                    "by the agent's commands have no budget ceiling",
+                    "unpriced-model",
+                    "warning",
+                )
+            )
         urls = [m.name for m in role.mcp_servers if m.url]
         if urls and not role.network:
             out.append(

@@ -8,6 +8,10 @@ socket from outside: it forwards `POST /v1/messages` (and only that: anything el
 404) to the real API with the real key, and streams the answer back as it arrives. So
 whatever the agent gets executed can reach the model API through the CLI's socket, and
 nothing else, and never sees the key.
+
+The relay also meters what it forwards (the usage in each answer, priced from the
+fleet's table) and refuses further calls once that reaches the run's budget: the CLI's
+own `--max-budget-usd` binds the CLI, not a command that talks to the socket directly.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from runner.agent.cost import USAGE_KEYS, Usage
+from runner.model import Price
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 ALLOWED = ("/v1/messages",)  # the CLI's model calls; anything else is refused
@@ -41,8 +48,12 @@ class Relay:
     key: str
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
+    price: Price | None = None
+    budget_usd: float | None = None  # refuse calls once the metered cost reaches it
     calls: list[str] = field(default_factory=list)  # "METHOD path -> status", in order
     refused: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)  # of every answer forwarded
+    exhausted: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Relay:
@@ -89,6 +100,12 @@ class Relay:
             return
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length)
+        if self.budget_usd is not None and self.spent_usd() >= self.budget_usd:
+            with self._lock:
+                self.exhausted = True
+                self.refused.append(f"POST {path} (budget)")
+            _error(handler, 400, "the run's budget is spent; the fleet relay forwards no more")
+            return
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in DROPPED_IN}
         headers["x-api-key"] = self.key
         try:
@@ -100,6 +117,7 @@ class Relay:
             return
         with self._lock:
             self.calls.append(f"POST {path} -> {resp.status}")
+        meter = Meter()
         with contextlib.closing(conn), contextlib.suppress(OSError):
             handler.send_response(resp.status)
             for name, value in resp.getheaders():
@@ -107,8 +125,15 @@ class Relay:
                     handler.send_header(name, value)
             handler.end_headers()
             while chunk := resp.read1(65536):
+                meter.feed(chunk)
                 handler.wfile.write(chunk)
                 handler.wfile.flush()
+        with self._lock:
+            self.usage.add(meter.usage())
+
+    def spent_usd(self) -> float:
+        with self._lock:
+            return self.usage.cost(self.price)
 
     def _connect(self) -> http.client.HTTPConnection:
         parts = urlsplit(self.upstream)
@@ -124,8 +149,51 @@ class Relay:
         return urlsplit(self.upstream).path.rstrip("/")
 
 
+@dataclass
+class Meter:
+    """The usage of one answer, from its bytes as they pass: a stream's message_start
+    (prompt tokens) and last message_delta (output tokens), or a JSON body's usage."""
+
+    _buffer: bytes = b""
+    _start: dict[str, Any] = field(default_factory=dict)
+    _output: int = 0
+    _whole: bytearray = field(default_factory=bytearray)
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self._whole) < 1_000_000:
+            self._whole += chunk
+        self._buffer += chunk.replace(b"\r\n", b"\n")
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        for event in events:
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    self._event(line[5:])
+
+    def _event(self, raw: bytes) -> None:
+        with contextlib.suppress(ValueError):
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                return
+            if data.get("type") == "message_start":
+                self._start = dict((data.get("message") or {}).get("usage") or {})
+            elif data.get("type") == "message_delta":
+                self._output = int((data.get("usage") or {}).get("output_tokens") or 0)
+
+    def usage(self) -> Usage:
+        raw = self._start
+        if not raw:  # not a stream: the JSON answer's usage, if it is one
+            with contextlib.suppress(ValueError):
+                body = json.loads(bytes(self._whole))
+                raw = body.get("usage") or {} if isinstance(body, dict) else {}
+        out = Usage(**{k: int(raw.get(k) or 0) for k in USAGE_KEYS})
+        if self._start:
+            out.output_tokens = max(self._output, out.output_tokens)
+        return out
+
+
 def _error(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
     kind = "not_found_error" if status == 404 else "api_error"
+    kind = "invalid_request_error" if status == 400 else kind
     raw = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
     with contextlib.suppress(OSError):
         handler.send_response(status)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import mcp_config
+from runner.agent.cost import Usage
 from runner.agent.jail import JailSpec
 from runner.agent.jailgit import jail_env
 from runner.agent.tools import Terminal
@@ -74,6 +75,8 @@ def run(job: Job, cli: str) -> EngineResult:
             job.environ.get(MODEL_KEY, ""),
             defaults.model_connect_timeout_s,
             defaults.model_read_timeout_s,
+            price=job.price,
+            budget_usd=job.limits.budget_usd,
         )
         with relay:
             ctx = _Ctx(
@@ -109,7 +112,8 @@ def _attempts(ctx: _Ctx) -> EngineResult:
         result.turns += stream.turns()
         result.usage.add(stream.usage())
         result.cost_usd += stream.cost_usd()
-        verdict = stream.verdict(session.exit_code, session.stderr, limits.max_turns)
+        verdict = _metered(ctx, result, stream.verdict(session.exit_code, session.stderr,
+                                                       limits.max_turns))  # fmt: skip
         if _judge(job, result, verdict):
             return result
         assert result.report is not None
@@ -127,6 +131,23 @@ def _attempts(ctx: _Ctx) -> EngineResult:
         f"{result.report.details(failures_only=True)}",
     )
     return _stop(result, "escalated", f"acceptance failed: {result.report.summary()}")
+
+
+def _metered(ctx: _Ctx, result: EngineResult, verdict: Verdict) -> Verdict:
+    """What the relay saw overrides what the CLI reported when it is more: model calls
+    made on the socket by a command, not by the CLI, are counted (and noted), and the
+    relay's refusal at the run's budget ends the run as `budget`."""
+    relay = ctx.relay
+    if relay.usage.output_tokens > result.usage.output_tokens:
+        ctx.job.transcript.note(
+            "the model API relay forwarded more than the CLI reported (calls made on its "
+            "socket by a command, not by the CLI); the run counts what the relay saw"
+        )
+        result.usage = Usage(**relay.usage.to_dict())
+        result.cost_usd = max(result.cost_usd, relay.spent_usd())
+    if relay.exhausted and verdict.reason != REJECTED:
+        return Verdict("budget", f"spent the run's budget ({ctx.job.limits.budget_usd:.2f} USD)")
+    return verdict
 
 
 def _judge(job: Job, result: EngineResult, verdict: Verdict) -> bool:

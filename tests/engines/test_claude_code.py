@@ -347,3 +347,51 @@ def test_the_cli_and_its_commands_hold_no_key_and_reach_nothing_but_the_relay(
     assert "egress: refused" in out, out  # network: off -> the jail has no network
     # nothing but the runner's key check and the relayed model calls reached the API
     assert set(fake.calls) == {"GET /v1/models?limit=1", "POST /v1/messages?beta=true"}
+
+
+DIRECT = """
+import json, os, socket
+path = os.environ['ANTHROPIC_UNIX_SOCKET']
+body = json.dumps({'model': 'claude-sonnet-5-5', 'max_tokens': 10,
+                   'messages': [{'role': 'user', 'content': 'x' * 400000}]}).encode()
+head = 'POST /v1/messages HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json'
+statuses = []
+for _ in range(3):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(f'{head}\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n'.encode() + body)
+    data = b''
+    while chunk := s.recv(65536):
+        data += chunk
+    statuses.append(data.split(b' ')[1].decode())
+print('direct:', statuses)
+"""
+
+
+def test_model_calls_made_on_the_relay_socket_are_counted_and_stopped_at_the_budget(
+    cc_repo: Path,
+) -> None:
+    cli = require_cli()
+    role = cc_repo / "fleet/roles/tester.yaml"
+    role.write_text(role.read_text().replace("run_usd: 5.0", "run_usd: 0.5"))
+    commit_all(cc_repo, "half a dollar a run")
+    with FakeAnthropic(
+        [
+            reply(tool("Write", file_path="out/direct.py", content=DIRECT)),
+            reply(tool("Bash", command="python3 out/direct.py")),
+            reply(text("stolen 1")),  # the direct calls' answers (each ~100k prompt tokens)
+            reply(text("stolen 2")),
+            reply(text("never sent: the relay refuses at the budget")),
+        ]
+    ) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    bash = [e for e in outcome.transcript.entries if e["kind"] == "tool" and e["name"] == "Bash"]
+    assert "direct: ['200', '200', '400']" in bash[0]["output"]  # the third refused
+    assert fake.calls.count("POST /v1/messages") == 2
+    assert record.outcome == "budget", record.reason
+    # the run counts what the relay forwarded, not only what the CLI reported
+    assert record.usage == {k: sum(u[k] for u in fake.usages) for k in fake.usages[0]}
+    assert record.cost_usd >= 0.5
+    notes = [e["text"] for e in outcome.transcript.entries if e["kind"] == "note"]
+    assert any("more than the CLI reported" in n for n in notes)
