@@ -41,6 +41,10 @@ You run headless under fleet-runner: nobody answers questions during the run.
 - When the work is done, stop with a summary a reviewer reads in a minute.
 - If you need a credential, a decision, or are blocked, stop with a final message that
   starts with "ESCALATE:" followed by the exact question.
+- Your directives may name the runner's own tools (run_acceptance, finish, escalate,
+  propose_task); this run has none of them: run the checks with your allowed commands,
+  stop to finish, and use "ESCALATE:" to escalate. Hand-offs to other roles go in your
+  summary.
 Limits: at most {turns} turns and {budget} US dollars for this run."""
 
 
