@@ -395,3 +395,14 @@ def test_model_calls_made_on_the_relay_socket_are_counted_and_stopped_at_the_bud
     assert record.cost_usd >= 0.5
     notes = [e["text"] for e in outcome.transcript.entries if e["kind"] == "note"]
     assert any("more than the CLI reported" in n for n in notes)
+
+
+def test_a_final_escalate_message_is_a_decision_escalation(cc_repo: Path) -> None:
+    cli = require_cli()
+    with FakeAnthropic([reply(text("ESCALATE: Which report format do you want?"))]) as fake:
+        outcome = _run(cc_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "escalated" and record.reason.startswith("decision:"), record.reason
+    assert outcome.issue is not None and outcome.issue.kind == "decision"
+    assert "Which report format" in outcome.issue.title
+    assert outcome.pr is None  # nothing was written: no PR, the question waits
