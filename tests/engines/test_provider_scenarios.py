@@ -29,6 +29,15 @@ from tests.fakes.vertex_server import TOKEN, FakeVertex
 
 PROVIDERS = ["anthropic", "bedrock", "vertex", "openai-compatible"]
 KEY = "sk-provider-test-key"
+# Every provider's secrets are in every run's environment: a role on one provider must
+# never send another's (nor its own AWS secret, which only signs) to its endpoint.
+DECOYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-decoy-never-sent-0000",
+    "AWS_SECRET_ACCESS_KEY": "aws-decoy-secret-never-sent",
+    "LOCAL_MODEL_KEY": "local-decoy-never-sent",
+    "VERTEX_ACCESS_TOKEN": "ya29.decoy-never-sent",
+    "GITHUB_TOKEN": "ghp_decoywritetokennever0000000000000000",
+}
 KEY_NAMES = {
     "anthropic": "ANTHROPIC_API_KEY",
     "bedrock": "AWS_ACCESS_KEY_ID",
@@ -68,6 +77,7 @@ def wire(
     provider: str, repo: Path, script: list[Any], *, good_key: bool = True, **fake_kw: Any
 ) -> Iterator[Wire]:
     base = {
+        **DECOYS,
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
         "FLEET_FORGE": "local",
@@ -125,6 +135,16 @@ def _run(repo: Path, w: Wire) -> Any:
     return outcome, ws, forge
 
 
+def _auth(w: Wire, name: str) -> bool:
+    """Whether `name` is the credential this provider sends as is (its auth header)."""
+    sent_as_is = {
+        "anthropic": "ANTHROPIC_API_KEY",
+        "vertex": "VERTEX_ACCESS_TOKEN",
+        "openai-compatible": "LOCAL_MODEL_KEY",
+    }
+    return sent_as_is.get(w.provider) == name
+
+
 @pytest.fixture(params=PROVIDERS)
 def provider(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -145,7 +165,11 @@ def test_done_opens_a_ready_pr_with_usage_and_cost(agent_repo: Path, provider: s
     assert record.usage["output_tokens"] > 0 and record.cost_usd > 0
     assert record.usage["cache_read_input_tokens"] > 0  # the second turn read the prefix
     assert "# Task t-100: Write the report" in w.sent(0) and "## Sync delta" in w.sent(0)
-    assert "postgres://staging-granted" not in w.sent(0) + w.sent(1)
+    sent = json.dumps([w.fake.requests, w.fake.headers])
+    assert "postgres://staging-granted" not in sent
+    secrets = {n: w.env[n] for n in DECOYS}  # decoys, or this provider's real values
+    leaked = [n for n, v in secrets.items() if v in sent and not _auth(w, n)]
+    assert leaked == []
     assert ws.ledger.checkpoint("tester").run_id == record.run_id
 
 

@@ -47,6 +47,7 @@ class FakeOpenAI(Loopback):
     context_limit: int = 200_000
     api_key: str | None = None  # when set, any other bearer token is answered 401
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     model_requests: list[str] = field(default_factory=list)
     over_limit: int = 0
@@ -111,6 +112,7 @@ class FakeOpenAI(Loopback):
     def _handle(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(body)
+            self.headers.append({k.lower(): v for k, v in handler.headers.items()})
             step = (
                 self.script.pop(0)
                 if self.script
