@@ -163,9 +163,38 @@ def _request(
         message = sdk.spend_limit(exc.status_code, exc.body)
         if message is not None:
             _spend_limit(result, message)
+        elif _failed_mid_answer(exc):
+            _stop(
+                result,
+                "model_unavailable",
+                f"the model API failed mid-answer ({_api_message(exc)}); the work so far is "
+                "committed and the next run resumes it",
+            )
         else:
             _stop(result, "error", f"model API error {exc.status_code}: {_api_message(exc)}")
     return None
+
+
+# Errors a provider sends inside a stream that had started fine (HTTP 200): the API's
+# own (overloaded, internal) and Bedrock's exception frames. Not the request's fault and
+# not proven permanent, so the run stops as model_unavailable like a 529 before it.
+MID_ANSWER = {
+    "overloaded_error",
+    "api_error",
+    "rate_limit_error",
+    "throttlingexception",
+    "modelstreamerrorexception",
+    "internalserverexception",
+    "serviceunavailableexception",
+    "modeltimeoutexception",
+}
+
+
+def _failed_mid_answer(exc: Any) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    kind = str(error.get("type", "")).lower() if isinstance(error, dict) else ""
+    return exc.status_code == 200 and kind in MID_ANSWER
 
 
 def _spend_limit(result: EngineResult, message: str) -> None:

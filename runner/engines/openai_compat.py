@@ -306,9 +306,9 @@ def _translated() -> Iterator[None]:
         raise anthropic.APITimeoutError(request=exc.request) from exc
     except openai.APIConnectionError as exc:
         raise anthropic.APIConnectionError(message=str(exc), request=exc.request) from exc
-    except openai.APIError as exc:  # an error event inside a stream
+    except openai.APIError as exc:  # an error inside a stream: the server failed mid-answer
         body = exc.body if isinstance(exc.body, dict) else {"message": exc.message}
-        raise anthropic.APIStatusError(
+        raise anthropic.InternalServerError(
             exc.message, response=_response(exc.request, 500), body={"error": body}
         ) from exc
 

@@ -22,7 +22,7 @@ from runner.outcome import anthropic_client
 from runner.run import execute
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
-from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
+from tests.fakes.anthropic_server import FakeAnthropic, broken, error, reply, text, tool
 from tests.fakes.bedrock_server import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.vertex_server import TOKEN, FakeVertex
@@ -215,6 +215,32 @@ def test_an_overloaded_model_is_model_unavailable_after_the_sdk_retries(
     assert w.model_calls == 3  # the first try and max_retries=2, then stop
     assert outcome.record.outcome == "model_unavailable" and outcome.issue is None
     assert ws.states(ws.runs(), forge.view())["t-100"].state == "open"
+
+
+# what each provider sends when it fails in the middle of an answer
+MID_ANSWER = {
+    "anthropic": ("overloaded_error", "Overloaded"),
+    "bedrock": ("throttlingException", "Too many tokens, please wait before trying again."),
+    "vertex": ("overloaded_error", "Overloaded"),
+    "openai-compatible": ("server_error", "The engine died while generating."),
+}
+
+
+def test_a_stream_that_fails_mid_answer_is_model_unavailable_with_the_work_kept(
+    agent_repo: Path, provider: str
+) -> None:
+    """Before: the error event inside a 200 stream ended the run as `error`."""
+    kind, message = MID_ANSWER[provider]
+    script = [
+        reply(tool("write_file", path="out/partial.md", content="half")),
+        broken(reply(tool("finish", summary="never")), kind, message),
+    ]
+    with wire(provider, agent_repo, script) as w:
+        outcome, ws, forge = _run(agent_repo, w)
+    assert outcome.record.outcome == "model_unavailable", outcome.record.reason
+    assert message in outcome.record.reason and outcome.issue is None
+    assert git(agent_repo, "show", "fleet/tester/t-100:out/partial.md") == "half"
+    assert ws.states(ws.runs(), forge.view())["t-100"].state != "blocked"
 
 
 def test_the_budget_stops_the_run_and_keeps_the_work(agent_repo: Path, provider: str) -> None:

@@ -10,9 +10,10 @@ Faults, for the runner's failure paths: `hang(s)` holds a request `s` seconds be
 any header; `stall(step, s)` sends the stream's first events and then goes silent;
 `drip(step, every, times)` keeps a stream alive with pings but never ends it in time;
 `truncated(tool_use)` is a tool call cut off by `max_tokens` (half its input JSON
-arrives); `spend_limit()` is the 429 the API sends once an enforced spend limit is
-reached. `GET /v1/models` (the key preflight) answers from `models_script` (errors,
-hangs) or lists one model; with `api_key` set, any other key gets a 401.
+arrives); `broken(step, kind, message)` fails the stream after its first event;
+`spend_limit()` is the 429 the API sends once an enforced spend limit is reached.
+`GET /v1/models` (the key preflight) answers from `models_script` (errors, hangs) or
+lists one model; with `api_key` set, any other key gets a 401.
 
 `calls` logs every request as "METHOD path" in order (the Claude Code CLI posts to
 `/v1/messages?beta=true`; anything it calls besides the model shows up here). A POST
@@ -76,6 +77,12 @@ def drip(step: dict[str, Any], every: float, times: int) -> dict[str, Any]:
     """Stream `step` slowly: a ping event every `every` seconds, `times` times, first (a
     stream that is never silent long enough for a read timeout, yet never ends)."""
     return {**step, "drip": (every, times)}
+
+
+def broken(step: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
+    """Stream `step`'s message_start, then an error event (the API failing mid-answer,
+    e.g. `overloaded_error`); each provider's fake frames it its own way."""
+    return {**step, "broken": {"type": kind, "message": message}}
 
 
 def truncated(block: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +267,7 @@ class FakeAnthropic(Loopback):
                     bool(step.get("truncate")),
                     step.get("stall", 0),
                     step.get("drip"),
+                    step.get("broken"),
                 )
             return
         if step.get("truncate"):  # what survives of the cut-off JSON, as the API parses it
@@ -332,6 +340,7 @@ class FakeAnthropic(Loopback):
         truncate: bool = False,
         stall: float = 0,
         drip: tuple[float, int] | None = None,
+        broken: dict[str, str] | None = None,
     ) -> None:
         self._stream_headers(handler)
 
@@ -345,6 +354,10 @@ class FakeAnthropic(Loopback):
             "usage": {**message["usage"], "output_tokens": 1},
         }
         event("message_start", {"type": "message_start", "message": start})
+        if broken:
+            event("error", {"type": "error", "error": broken})
+            handler.wfile.flush()
+            return
         if stall:
             handler.wfile.flush()
             time.sleep(stall)

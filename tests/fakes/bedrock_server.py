@@ -155,6 +155,13 @@ class FakeBedrock(FakeAnthropic):
     def _frame(self, kind: str, data: dict[str, Any]) -> bytes:
         if kind == "ping":  # Bedrock has no pings: keep the stream alive with nothing
             return b""
+        if kind == "error":  # an exception frame, e.g. throttlingException mid-stream
+            headers = {
+                ":message-type": "exception",
+                ":exception-type": data["error"]["type"],
+                ":content-type": "application/json",
+            }
+            return frame(headers, json.dumps({"message": data["error"]["message"]}).encode())
         payload = json.dumps({"bytes": base64.b64encode(json.dumps(data).encode()).decode()})
         return frame(
             {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"},

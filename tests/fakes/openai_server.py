@@ -153,7 +153,9 @@ class FakeOpenAI(Loopback):
         if body.get("stream"):
             include = bool((body.get("stream_options") or {}).get("include_usage"))
             with contextlib.suppress(OSError):
-                self._send_stream(handler, completion, bool(step.get("truncate")), include)
+                self._send_stream(
+                    handler, completion, bool(step.get("truncate")), include, step.get("broken")
+                )
             return
         if step.get("truncate"):
             for call in message.get("tool_calls") or []:
@@ -222,6 +224,7 @@ class FakeOpenAI(Loopback):
         completion: dict[str, Any],
         truncate: bool,
         include_usage: bool,
+        broken: dict[str, str] | None = None,
     ) -> None:
         handler.send_response(200)
         handler.send_header("content-type", "text/event-stream")
@@ -239,6 +242,11 @@ class FakeOpenAI(Loopback):
 
         message = completion["choices"][0]["message"]
         chunk({"role": "assistant", "content": ""})
+        if broken:  # what vLLM and gateways send when generation fails mid-stream
+            error = {"message": broken["message"], "type": broken["type"], "code": None}
+            handler.wfile.write(f"data: {json.dumps({'error': error})}\n\n".encode())
+            handler.wfile.flush()
+            return
         if message.get("content"):
             text = message["content"]
             chunk({"content": text[: len(text) // 2]})
