@@ -13,19 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import engines, faults, setup_steps, stops, sync, sync_render
-from runner.acceptance import Report, run_checks
-from runner.agent.jail import Jail, SandboxUnavailable, foreign_user, probe
-from runner.agent.sandbox import CommandResult, Sandbox, scrub_env
+from runner import engine_job, engines, faults, stops, sync, sync_render
+from runner.acceptance import Report
+from runner.agent.jail import Jail, SandboxUnavailable, probe
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
+from runner.engine_job import RunJob
 from runner.engines.base import (
     ClientFactory,
     EngineResult,
-    Job,
-    Limits,
-    Plan,
-    Terminal,
     unset_names,
 )
 from runner.forge.base import Forge, Issue, PullRequest
@@ -33,7 +29,6 @@ from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
 from runner.ledger_index import Scope
 from runner.model import Role, RunRecord, Task
-from runner.plan import spent_on
 from runner.records import Checkpoint, ForgeEvent
 from runner.secretscan import known_secrets
 from runner.state import new_run_id, run_path
@@ -62,17 +57,6 @@ class RunOutcome:
     def __post_init__(self) -> None:
         if not self.transcript.run_id:
             self.transcript.run_id = self.record.run_id
-
-
-def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> float:
-    spent = spent_on(runs, ws.now.strftime("%Y-%m-%d"))
-    limits = [
-        task.run_budget_usd or role.run_budget_usd,
-        role.daily_budget_usd - spent.get(role.name, 0.0),
-    ]
-    if ws.fleet.config.daily_budget_usd is not None:
-        limits.append(ws.fleet.config.daily_budget_usd - sum(spent.values()))
-    return max(0.0, min(limits))
 
 
 def role_delta(
@@ -191,7 +175,7 @@ def execute(
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
     if dry_run:
-        return RunOutcome(record, dry_run=_dry_run_text(ws, role, task, delta, runs))
+        return RunOutcome(record, dry_run=engine_job.dry_run_text(ws, role, task, delta, runs))
     missing = [name for name in role.required_env if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
@@ -209,7 +193,7 @@ def execute(
         stopped = gate.check(ws, forge, role, record, client_factory)
         if stopped is not None:
             return stopped
-    job = _Job(role, task, delta, runs, client_factory, feedback, jail, push)
+    job = RunJob(role, task, delta, runs, client_factory, feedback, jail, push)
     if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
         return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
     lease = Lease(
@@ -242,20 +226,6 @@ def _kept(ws: Workspace, role: Role, outcome: RunOutcome) -> dict[str, Any]:
     return outcome.transcript.to_dict(secrets)
 
 
-@dataclass(frozen=True)
-class _Job:
-    """What the branch work of one run needs, once the run is allowed to start."""
-
-    role: Role
-    task: Task
-    delta: sync.Delta
-    runs: list[RunRecord]
-    client_factory: ClientFactory
-    feedback: Sequence[ForgeEvent]
-    jail: Jail
-    push: bool
-
-
 def _holder_record(
     ws: Workspace, runs: list[RunRecord], lease: dict[str, Any] | None
 ) -> RunRecord | None:
@@ -271,7 +241,7 @@ def _holder_record(
 
 
 def _recorded(
-    ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome, lease: Lease | None
+    ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome, lease: Lease | None
 ) -> RunOutcome:
     """Record the start, work on the branch, record the end; a cancellation at any point
     ends as `cancelled`, and the lease is freed whatever happens."""
@@ -301,7 +271,7 @@ def live_clock(ws: Workspace) -> Callable[[], datetime]:
     return lambda: ws.now
 
 
-def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) -> None:
+def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome) -> None:
     record, role, task, runs = outcome.record, job.role, job.task, job.runs
     branch = WorkBranch(
         ws.git,
@@ -314,7 +284,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: _Job, outcome: RunOutcome) 
     )
     delta_md = sync_render.render(job.delta)
     try:
-        result = _work(ws, job, branch, outcome.transcript)
+        result = engine_job.work(ws, job, branch, outcome.transcript)
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
@@ -354,95 +324,6 @@ def _jail(mode: str) -> Jail:
             "install bubblewrap (apt-get install bubblewrap) with user namespaces enabled, "
             "or set sandbox: auto to run unsandboxed with a warning"
         ) from None
-
-
-def _work(ws: Workspace, run: _Job, branch: WorkBranch, transcript: Transcript) -> EngineResult:
-    role, task, jail = run.role, run.task, run.jail
-    path = branch.open(ws.head_ref())
-    defaults = ws.fleet.config.defaults
-    sandbox = Sandbox(
-        path,
-        role.writable,
-        role.commands,
-        scrub_env(ws.environ, role.credentials),
-        defaults.command_timeout_s,
-        jail=jail,
-        network=role.network,
-        read_only=ws.fleet.config.sandbox_read_only,
-        git=branch.jail_git(ws.head_ref(), foreign_user(jail)) if jail.isolated else None,
-    )
-
-    def record(r: CommandResult, phase: str = "agent") -> None:
-        code = None if r.timed_out else r.exit_code
-        transcript.command(r.command, code, r.duration_s, r.output, phase)
-
-    sandbox.on_command = record
-
-    def acceptance() -> Report:  # checks come from the base branch, never the agent's edits
-        sandbox.on_command = None  # recorded below, as the acceptance phase
-        try:
-            report = run_checks(task, sandbox)
-        finally:
-            sandbox.on_command = record
-        for r in report.results:
-            record(r, "acceptance")
-        transcript.acceptance(_judged(report))
-        return report
-
-    failed = setup_steps.run(role.setup, sandbox, transcript, defaults.command_timeout_s)
-    if failed is not None:  # before any model call; nothing the steps left is committed
-        branch.discard(branch.changed_paths())
-        summary = failed.summary(role.name)
-        transcript.note(f"escalated: {failed.reason}; the agent was not started")
-        return EngineResult("escalated", failed.reason, escalation=Terminal("setup", summary))
-    job = Job(
-        fleet=ws.fleet,
-        role=role,
-        task=task,
-        delta=run.delta,
-        sandbox=sandbox,
-        branch=branch,
-        limits=_limits(ws, role, task, run.runs),
-        price=ws.fleet.config.prices.get(role.model),
-        acceptance=acceptance,
-        commit=lambda turn: _commit_turn(branch, task, turn),
-        transcript=transcript,
-        client_factory=run.client_factory,
-        feedback=run.feedback,
-        resume_note=branch.resume_note(ws.git),
-        today=ws.now.strftime("%Y-%m-%d"),
-        environ=ws.environ,
-    )
-    result = engines.get(role.engine).run(job)
-    transcript.note(f"{result.outcome}: {result.reason}")
-    return result
-
-
-def _judged(report: Report) -> list[dict[str, Any]]:
-    """The acceptance results as the transcript keeps them."""
-    out: list[dict[str, Any]] = [
-        {"text": r.command, "kind": "check", "passed": r.ok, "output": r.output}
-        for r in report.results
-    ]
-    return out + [{"text": t, "kind": "review", "passed": None} for t in report.reviews]
-
-
-def _limits(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> Limits:
-    defaults = ws.fleet.config.defaults
-    return Limits(
-        model=role.model,
-        max_turns=task.max_turns or role.max_turns,
-        budget_usd=budget_left(ws, role, task, runs),
-        max_attempts=role.max_attempts,
-        context_window=defaults.context_window,
-        compact_at=defaults.compact_at,
-        stream=defaults.stream,
-        total_timeout_s=defaults.model_total_timeout_s,
-    )
-
-
-def _commit_turn(branch: WorkBranch, task: Task, turn: int) -> None:
-    branch.commit(f"{task.id}: work in progress (turn {turn})")
 
 
 def _finish_branch(task: Task, branch: WorkBranch, result: EngineResult) -> None:
@@ -541,21 +422,3 @@ def _credential_escalation(
     record.links = {"issue": issues[0].url or issues[0].id}
     ws.ledger.finish(record)
     return RunOutcome(record, issue=issues[0])
-
-
-def _dry_run_text(
-    ws: Workspace, role: Role, task: Task, delta: sync.Delta, runs: list[RunRecord]
-) -> str:
-    engine = engines.get(role.engine)
-    head = f"Dry run: {role.name} on {task.id} ({engine.name} engine). Nothing is called."
-    plan = Plan(
-        ws.fleet,
-        role,
-        task,
-        delta,
-        _limits(ws, role, task, runs),
-        ws.fleet.config.prices.get(role.model),
-        ws.environ,
-    )
-    steps = setup_steps.describe(role.setup)
-    return head + "\n\n" + (steps + "\n\n" if steps else "") + engine.dry_run(plan)
