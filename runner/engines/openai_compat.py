@@ -103,8 +103,18 @@ class _Models:
         self.compat = compat
 
     def list(self, limit: int = 1) -> Any:
+        """The key preflight's call. `GET /models` is optional on these servers (some
+        gateways lack it): a 404 or 405 says nothing about the key, so it passes and the
+        first model call is the check (a rejected key there is escalated the same way)."""
+        import openai
+
         with _translated():
-            return self.compat.client.models.list(timeout=self.compat._timeout())
+            try:
+                return self.compat.client.models.list(timeout=self.compat._timeout())
+            except openai.APIStatusError as exc:
+                if exc.status_code in (404, 405):
+                    return None
+                raise
 
 
 class _Messages:

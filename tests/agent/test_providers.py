@@ -240,3 +240,15 @@ def test_each_provider_configuration_needs_one_set_of_variables() -> None:
         "ANTHROPIC_VERTEX_PROJECT_ID",
     ]
     assert providers.missing("openai-compatible", local, {}) == ["VLLM_KEY"]
+
+
+def test_an_endpoint_without_a_models_route_passes_the_key_preflight() -> None:
+    """Some gateways have no GET /models: a 404 says nothing about the key, so the run
+    goes on and its first model call is the check (before: every run stopped as
+    model_unavailable, forever)."""
+    from runner.agent.preflight import preflight
+
+    with FakeOpenAI([], api_key="sk-local", models_route=False) as fake:
+        assert preflight(_openai(fake)).status == "ok"
+        assert preflight(_openai(fake, key="sk-wrong")).status == "credential"
+        assert fake.model_requests == ["/v1/models", "/v1/models"]

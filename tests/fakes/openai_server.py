@@ -46,6 +46,7 @@ class FakeOpenAI(Loopback):
     script: list[Step] = field(default_factory=list)
     context_limit: int = 200_000
     api_key: str | None = None  # when set, any other bearer token is answered 401
+    models_route: bool = True  # False: a gateway without GET /v1/models (404)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
@@ -103,7 +104,7 @@ class FakeOpenAI(Loopback):
         return False
 
     def _models(self, handler: BaseHTTPRequestHandler) -> None:
-        if handler.path.split("?")[0] != "/v1/models":
+        if handler.path.split("?")[0] != "/v1/models" or not self.models_route:
             self._send_error(handler, error(404, "not_found", f"no route {handler.path}"))
             return
         model = {"id": "test-model", "object": "model", "created": 0, "owned_by": "fleet"}
