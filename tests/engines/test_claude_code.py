@@ -406,3 +406,12 @@ def test_a_final_escalate_message_is_a_decision_escalation(cc_repo: Path) -> Non
     assert outcome.issue is not None and outcome.issue.kind == "decision"
     assert "Which report format" in outcome.issue.title
     assert outcome.pr is None  # nothing was written: no PR, the question waits
+
+
+def test_without_the_cli_the_run_says_how_to_install_it(cc_repo: Path, tmp_path: Path) -> None:
+    with FakeAnthropic([]) as fake:
+        outcome = _run(cc_repo, fake, str(tmp_path / "no-claude-here"))
+    record = outcome.record
+    assert record.outcome == "error"
+    assert "npm install @anthropic-ai/claude-code@2.1.332" in record.reason
+    assert "POST /v1/messages" not in " ".join(fake.calls)  # nothing was sent to the model
