@@ -19,7 +19,7 @@ import yaml
 from runner import scaffold, schema
 from runner.engines import claude_code, claude_code_cli
 from runner.forge.select import open_forge
-from runner.model import Defaults, Role
+from runner.model import Defaults, FleetConfig, Price, Role
 from runner.outcome import anthropic_client
 from runner.run import RunOutcome, execute
 from runner.workspace import open_workspace
@@ -415,3 +415,22 @@ def test_without_the_cli_the_run_says_how_to_install_it(cc_repo: Path, tmp_path:
     assert record.outcome == "error"
     assert "npm install @anthropic-ai/claude-code@2.1.332" in record.reason
     assert "POST /v1/messages" not in " ".join(fake.calls)  # nothing was sent to the model
+
+
+def test_validate_warns_about_what_the_cli_cannot_be_given(tmp_path: Path) -> None:
+    data = _readme_role()
+    data.update(
+        commands=["pytest *", "make a,b"],
+        mcp_servers={"tracker": {"url": "https://tracker.example/mcp"}},
+        network="off",
+        model="claude-unpriced-1",
+    )
+    role = Role.from_dict(data, Defaults())
+    config = FleetConfig(name="acme", prices={"claude-sonnet-5-5": Price(3, 15, 0.3, 3.75)})
+    problems = {p.code: p for p in claude_code.ClaudeCodeEngine().check_role(role, config)}
+    assert problems["claude-code-pattern"].field == ("commands", 1)
+    assert "tracker" in problems["claude-code-network"].message
+    assert "no price" in problems["unpriced-model"].message
+    assert all(p.level == "warning" for p in problems.values())
+    _, allowed = claude_code_cli.tools_for(role)
+    assert "Bash(pytest *)" in allowed and not any("make" in a for a in allowed)
