@@ -70,6 +70,18 @@ class AnthropicEngine:
                     "provider-endpoint",
                 )
             )
+        unnamed = role.provider is None and providers.DEFAULT in config.defaults.providers
+        if unnamed:
+            found.append(
+                Problem(
+                    ("engine",),
+                    f"fleet.yaml providers.{providers.DEFAULT} is not applied to role "
+                    f"'{role.name}', which names no provider: set defaults.provider: "
+                    f"{providers.DEFAULT} in fleet.yaml (or provider: on the role)",
+                    "provider-unnamed",
+                    "warning",
+                )
+            )
         return found
 
     def check_task(self, role: Role, task: Task) -> list[Problem]:

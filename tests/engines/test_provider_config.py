@@ -131,3 +131,16 @@ def test_dry_run_shows_the_first_request_as_the_provider_receives_it(
         assert "model" not in sent and sent["anthropic_version"]
         assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "sk-" not in request  # no credential value is ever printed
+
+
+def test_settings_for_a_provider_no_role_names_are_a_warning(example: Path, fleet_cli) -> None:
+    """providers.anthropic applies to roles that name the provider (or through
+    defaults.provider); set alone, it would silently change nothing."""
+    cfg = example / "fleet/fleet.yaml"
+    cfg.write_text(
+        cfg.read_text() + "providers:\n  anthropic: {base_url: 'https://gw.example/v1'}\n"
+    )
+    result = fleet_cli("-C", str(example), "validate")
+    assert "[provider-unnamed]" in result.output and "not applied to role 'cto'" in result.output
+    cfg.write_text(cfg.read_text().replace("defaults:\n", "defaults:\n  provider: anthropic\n", 1))
+    assert "[provider-unnamed]" not in fleet_cli("-C", str(example), "validate").output
