@@ -70,6 +70,17 @@ class AnthropicEngine:
                     "provider-endpoint",
                 )
             )
+        if name == "bedrock" and not providers.bedrock_model(role.model):
+            found.append(
+                Problem(
+                    ("model",),
+                    f"model '{role.model}' is not a Bedrock model id: Bedrock names models "
+                    "like anthropic.claude-sonnet-5-5-v1:0, an inference profile like "
+                    "us.anthropic.claude-sonnet-5-5-v1:0, or an ARN; set model: on the role",
+                    "provider-model",
+                    "warning",
+                )
+            )
         unnamed = role.provider is None and providers.DEFAULT in config.defaults.providers
         if unnamed:
             found.append(

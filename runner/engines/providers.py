@@ -232,3 +232,10 @@ def package_missing(provider: str, settings: Settings) -> str:
     if wanted is None or importlib.util.find_spec(wanted.split(".")[0]) is not None:
         return ""
     return f"the {wanted} package is not installed: {EXTRAS.get(provider, 'pip install ' + wanted)}"
+
+
+def bedrock_model(model: str) -> bool:
+    """Whether `model` looks like a Bedrock model id: `<vendor>.<model>` (an inference
+    profile adds a region prefix, `us.<vendor>.<model>`) or an ARN; a first-party name
+    such as `claude-sonnet-5-5` is refused by Bedrock at the first call."""
+    return model.startswith("arn:") or "." in model

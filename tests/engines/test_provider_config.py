@@ -144,3 +144,12 @@ def test_settings_for_a_provider_no_role_names_are_a_warning(example: Path, flee
     assert "[provider-unnamed]" in result.output and "not applied to role 'cto'" in result.output
     cfg.write_text(cfg.read_text().replace("defaults:\n", "defaults:\n  provider: anthropic\n", 1))
     assert "[provider-unnamed]" not in fleet_cli("-C", str(example), "validate").output
+
+
+def test_a_first_party_model_name_on_bedrock_is_a_warning(example: Path, fleet_cli) -> None:
+    _provider(example, "bedrock", "{region: us-east-1}")
+    result = fleet_cli("-C", str(example), "validate")
+    assert "model 'claude-sonnet-5-5' is not a Bedrock model id" in result.output
+    role = example / "fleet/roles/cto.yaml"
+    role.write_text(role.read_text() + "model: us.anthropic.claude-sonnet-5-5-v1:0\n")
+    assert "[provider-model]" not in fleet_cli("-C", str(example), "validate").output
