@@ -52,6 +52,11 @@ class OutputsForge:
     def comment(self, ref: str, body: str) -> None:
         self.outs.comments.append(contract.CommentOut(body))
 
+    def progress_comment(self, target: str, key: str, body: str) -> str:
+        """Nothing: the agent job holds no write credential; the apply job posts the
+        run's final progress from what it verified (docs/security.md)."""
+        return "left for the apply phase"
+
     def upsert_comment(self, number: int, key: str, body: str) -> str:
         self.comment(f"#{number}", body)
         return "left for the apply phase"

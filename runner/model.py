@@ -70,6 +70,15 @@ class ForgeSettings:
 
 
 @dataclass(frozen=True)
+class ProgressSettings:
+    """The live progress comment (fleet.yaml `progress:`): one comment per run, edited at
+    most once every `interval_s` seconds (changes in between are batched)."""
+
+    comment: bool = True
+    interval_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class ApplyCaps:
     """What one run's outputs may add at most (fleet.yaml `apply:`), checked by apply."""
 
@@ -181,6 +190,7 @@ class FleetConfig:
     sla_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
     prices: dict[str, Price] = field(default_factory=dict)
     apply: ApplyCaps = field(default_factory=ApplyCaps)
+    progress: ProgressSettings = field(default_factory=ProgressSettings)
     paused: bool = False  # the kill switch (see runner/pause.py)
 
     @classmethod
@@ -207,6 +217,7 @@ class FleetConfig:
             sla_hours={**DEFAULT_SLA_HOURS, **d.get("sla_hours", {})},
             prices=prices,
             apply=ApplyCaps(**d.get("apply", {})),
+            progress=ProgressSettings(**d.get("progress", {})),
             paused=bool(d.get("paused", False)),
         )
 

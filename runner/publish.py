@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import engines, schema, transcripts
+from runner import engines, progress, schema, transcripts
 from runner import outputs as contract
 from runner.apply import Review, Rules, review
 from runner.clock import iso
@@ -174,6 +174,14 @@ def _apply(
         else:
             record.reason += "; apply blocked some outputs (security escalation)"
     record.ended = record.ended or iso(ws.now)
+    if result.pr is not None and fleet.config.progress.comment:
+        limits = progress.Limits(
+            task.max_turns or role.max_turns,
+            task.run_budget_usd or role.run_budget_usd,
+            fleet.config.prices.get(role.model),
+        )
+        entries = (transcript or {}).get("entries", [])
+        progress.final(forge, result.pr.id, task, record, entries, limits, rules.secrets)
     record.api_calls += forge.api_calls
     cp = None
     if outs.checkpoint and record.outcome in ACTED and verdict.bundle_ok:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import engine_job, engines, faults, stops, sync, sync_render
+from runner import engine_job, engines, faults, progress, stops, sync, sync_render
 from runner.acceptance import Report
 from runner.agent.jail import Jail, SandboxUnavailable, probe
 from runner.bodies import pr_body, pr_title
@@ -29,8 +29,9 @@ from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
 from runner.ledger_index import Scope
 from runner.model import Role, RunRecord, Task
+from runner.progress import Reporter
 from runner.records import Checkpoint, ForgeEvent
-from runner.secretscan import known_secrets
+from runner.secretscan import Secret, known_secrets
 from runner.state import new_run_id, run_path
 from runner.tasks import mark_done
 from runner.transcript import Transcript
@@ -218,12 +219,43 @@ def execute(
     return outcome
 
 
+def _secrets(ws: Workspace, role: Role) -> list[Secret]:
+    """Every secret this process holds: the runner's own and the role's credentials."""
+    return known_secrets(ws.environ) + known_secrets(ws.environ, role.required_env)
+
+
 def _kept(ws: Workspace, role: Role, outcome: RunOutcome) -> dict[str, Any]:
     """The transcript as the ledger stores it: redacted with every secret this process
     holds (the runner's own, the role's credentials and its MCP servers' env) and the
     token shapes."""
-    secrets = known_secrets(ws.environ) + known_secrets(ws.environ, role.required_env)
-    return outcome.transcript.to_dict(secrets)
+    return outcome.transcript.to_dict(_secrets(ws, role))
+
+
+def _reporter(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome) -> Reporter | None:
+    """The live progress comment of a one-process run (the agent phase posts none: it
+    holds no write credential; apply posts the final state)."""
+    settings = ws.fleet.config.progress
+    if not job.push or not settings.comment:
+        return None
+    role, task, record = job.role, job.task, outcome.record
+    reporter = Reporter(
+        forge,
+        record.run_id,
+        role.name,
+        task,
+        progress.Limits(
+            task.max_turns or role.max_turns,
+            engine_job.budget_left(ws, role, task, job.runs),
+            ws.fleet.config.prices.get(role.model),
+        ),
+        outcome.transcript,
+        live_clock(ws),
+        settings.interval_s,
+        _secrets(ws, role),
+        target=progress.first_target(forge.name, role.name, task.id, job.runs),
+    )
+    reporter.start()
+    return reporter
 
 
 def _holder_record(
@@ -283,11 +315,14 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome
         push_enabled=job.push,
     )
     delta_md = sync_render.render(job.delta)
+    reporter = _reporter(ws, forge, job, outcome)
     try:
         result = engine_job.work(ws, job, branch, outcome.transcript)
         _finish_branch(task, branch, result)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
+        if reporter is not None:
+            reporter.finish(record.outcome, record.reason, record.links)
         record.api_calls = forge.api_calls
         cp = None
         if record.outcome in ACTED:

@@ -12,7 +12,7 @@ The module is pure data: callers pass durations and usage in; it reads no clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +41,20 @@ class Transcript:
     run_id: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     output_cap: int = OUTPUT_CAP
+    # called after each entry (the progress comment watches the run through this)
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
+
+    def _add(self, entry: dict[str, Any]) -> None:
+        self.entries.append(entry)
+        for listener in self.listeners:
+            listener()
 
     def turn(self, text: str, usage: dict[str, int] | None = None) -> None:
         """A model turn: its text (tool calls are their own entries) and its usage."""
         entry: dict[str, Any] = {"kind": "turn", "text": cap(text, TEXT_CAP)}
         if usage:
             entry["usage"] = dict(usage)
-        self.entries.append(entry)
+        self._add(entry)
 
     def tool(
         self,
@@ -59,7 +66,7 @@ class Transcript:
     ) -> None:
         """A tool call with its input and capped output; `source` says whose tool it
         was ("builtin", "mcp:<server>", "claude-code")."""
-        self.entries.append(
+        self._add(
             {
                 "kind": "tool",
                 "name": name,
@@ -75,7 +82,7 @@ class Transcript:
     ) -> None:
         """A command the runner ran: `phase` is "setup", "agent" or "acceptance";
         `exit_code` None when it timed out or could not start."""
-        self.entries.append(
+        self._add(
             {
                 "kind": "command",
                 "phase": phase,
@@ -95,11 +102,11 @@ class Transcript:
             if "output" in item:
                 item["output"] = cap(str(item["output"]), self.output_cap)
             items.append(item)
-        self.entries.append({"kind": "acceptance", "results": items})
+        self._add({"kind": "acceptance", "results": items})
 
     def note(self, text: str) -> None:
         """Something the runner decided (a stop, a revert, an escalation), in words."""
-        self.entries.append({"kind": "note", "text": cap(text, self.output_cap)})
+        self._add({"kind": "note", "text": cap(text, self.output_cap)})
 
     def to_dict(self, secrets: Sequence[Secret] = ()) -> dict[str, Any]:
         """The transcript as stored and rendered: every string redacted."""

@@ -58,7 +58,8 @@ def test_revise_in_three_phases(agent_repo: Path, fleet_cli, monkeypatch, tmp_pa
         assert applied.exit_code == 0, applied.output
         assert len(model.requests) == 2  # none from the apply phase
     assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "# T\nv2\n"
-    assert len(gh.comments) == comments + 1
+    progress = [c for c in gh.comments if f"fleet:kind=progress-{run_id}" in c["body"]]
+    assert len(gh.comments) == comments + 2 and len(progress) == 1  # the reply, the progress
     assert "Revised by run" in gh.comments[-1]["body"] and run_id in gh.comments[-1]["body"]
     assert len(gh.pulls()) == 1
 

@@ -82,6 +82,9 @@ def test_a_30_turn_run_is_stored_and_shown_and_its_secret_is_nowhere(
     assert "STAGING_DATABASE_URL=[REDACTED" in history  # the transcript is in there
     assert PLANTED not in history
     assert f"fleet runs show {run_id}" in history  # the PR record names the transcript
+    assert f"forge/progress/progress-{run_id}.json" in git(
+        origin, "ls-tree", "-r", "--name-only", "fleet-state", "forge/progress/"
+    )  # the local forge's progress comment: in the history checked above
 
 
 def test_two_phases_with_github_keep_the_secret_out_of_everything(
@@ -116,6 +119,10 @@ def test_two_phases_with_github_keep_the_secret_out_of_everything(
     (pr,) = [i for i in gh.issues.values() if i.get("pull_request") or i.get("head")]
     assert f"fleet runs show {run_id}" in pr["body"]
     assert f"fleet runs show {run_id}" in summary.read_text()
+    (progress,) = [c for c in gh.comments if "fleet:kind=progress-" in c["body"]]
+    assert progress["number"] == pr["number"]  # posted once, by apply, on the PR
+    assert "- [x] `test -f out/report.md`" in progress["body"]
+    assert "**Turns** 30 of 40" in progress["body"] and "**Outcome:** done" in progress["body"]
     assert PLANTED not in posted
     history = _history(origin)
     assert "STAGING_DATABASE_URL=[REDACTED" in history

@@ -159,6 +159,9 @@ class Forge(Protocol):
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and the reviews and comments on it since `since`."""
 
+    def progress_comment(self, target: str, key: str, body: str) -> str:
+        """Create once, then edit, the comment `key` on `target` (a PR or issue id)."""
+
     def upsert_comment(self, number: int, key: str, body: str) -> str:
         """Create or edit in place the one comment on PR/issue `number` marked `key`."""
 

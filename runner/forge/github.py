@@ -74,6 +74,7 @@ class GitHubForge(GitHubReads):
         self.retries, self.backoff = retries, backoff
         self._repo: Any = None
         self._labels: set[str] | None = None
+        self._progress: dict[str, Any] = {}  # progress comments this process posted
         self._trust: dict[str, bool] = {}
         self._counter = count_requests()
 
@@ -309,6 +310,32 @@ class GitHubForge(GitHubReads):
         with self._calls("comment", "issues: write"):
             item = self.repo.get_issue(int(ref.lstrip("#")))
             self._post_comment(item, body, "<!-- fleet:kind=comment -->")
+
+    def progress_comment(self, target: str, key: str, body: str) -> str:
+        """One comment per `key`, created once and then edited in place: the first call
+        finds (by marker) or creates it, later calls PATCH the comment held (one request
+        per edit)."""
+        held = self._progress.get(key)
+        if held is not None:
+            with self._calls("edit the progress comment", "pull-requests: write"):
+                held.edit(f"{body}\n<!-- fleet:kind={key} -->")
+            return f"updated {held.html_url}"
+        mark = f"<!-- fleet:kind={key} -->"
+        with self._calls("post the progress comment", "pull-requests: write"):
+            issue = self.repo.get_issue(int(target.lstrip("#")))
+
+            def find() -> Any:
+                return next(
+                    (c for c in issue.get_comments() if is_marked(c.body or "", mark)), None
+                )
+
+            found = find()
+            if found is not None:
+                found.edit(f"{body}\n{mark}")
+            else:
+                found = self._create(lambda: issue.create_comment(f"{body}\n{mark}"), find)
+            self._progress[key] = found
+            return f"posted {found.html_url}"
 
     def upsert_comment(self, number: int, key: str, body: str) -> str:
         mark = f"<!-- fleet:kind={key} -->"

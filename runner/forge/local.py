@@ -165,6 +165,21 @@ class LocalForge:
                 self._save(path, record, f"forge: comment on {ref}")
                 return
 
+    def progress_comment(self, target: str, key: str, body: str) -> str:
+        """The same comment GitHub would show, kept as a record on the state branch
+        (`forge/progress/<key>.json`): created once, then edited, with a count of edits."""
+        path = f"forge/progress/{key}.json"
+        now = iso(self.clock())
+
+        def change(old: Any) -> dict[str, Any]:
+            record: dict[str, Any] = old if isinstance(old, dict) else {"created": now}
+            edits = int(record.get("edits", -1)) + 1
+            record.update(key=key, target=target, body=body, updated=now, edits=edits)
+            return record
+
+        self.store.update(path, change, f"forge: progress {key}")
+        return f"recorded {path}"
+
     def cursor(self) -> str:
         return iso(self.clock())
 

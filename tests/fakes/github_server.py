@@ -281,6 +281,8 @@ class FakeGitHub(Loopback):
                     {},
                 ),
             ),
+            ("GET", r"/issues/comments/(\d+)", lambda m: self._comment(int(m[1]))),
+            ("PATCH", r"/issues/comments/(\d+)", lambda m: self._comment(int(m[1]), body)),
             ("POST", r"/issues/(\d+)/labels", lambda m: self._add_labels(int(m[1]), body)),
             (
                 "DELETE",
@@ -441,20 +443,32 @@ class FakeGitHub(Loopback):
         return 200, self._pull(item) if pull else self._issue(item), {}
 
     def _add_comment(self, number: int, text: str, login: str) -> dict[str, Any]:
+        cid = self._id()
         comment = {
-            "id": self._id(),
+            "id": cid,
             "number": number,
             "body": text,
             "user": self._user(login),
             "created_at": _now(),
             "updated_at": _now(),
             "html_url": f"https://github.com/{OWNER}/{REPO}/issues/{number}#c",
-            "url": f"{self.url}/repos/{OWNER}/{REPO}/issues/comments/{self._next}",
+            "url": f"{self.url}/repos/{OWNER}/{REPO}/issues/comments/{cid}",
         }
         self.comments.append(comment)
         self.issues[number]["comments"] += 1
         self.issues[number]["updated_at"] = _now()
         return comment
+
+    def _comment(self, cid: int, edit: dict[str, Any] | None = None):
+        """One issue comment by id; with `edit`, its new body (GitHub's PATCH)."""
+        found = next((c for c in self.comments if c["id"] == cid), None)
+        if found is None:
+            return 404, {"message": "Not Found"}, {}
+        if edit is not None:
+            found["body"] = edit.get("body", found["body"])
+            found["updated_at"] = _now()
+            found["edits"] = found.get("edits", 0) + 1
+        return 200, found, {}
 
     def _add_labels(self, number: int, body: Any):
         names = body.get("labels", body) if isinstance(body, dict) else body

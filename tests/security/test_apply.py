@@ -278,7 +278,8 @@ def test_reapplying_the_same_outputs_duplicates_nothing(wide: Path) -> None:
         assert git(wide.parent / "origin.git", "rev-parse", "fleet-state") == state
     assert first.pr is not None and len(first.issues) == 1 and not first.already
     assert second.already and second.record.outcome == "done"
-    assert len(gh.pulls()) == 1 and len(gh.comments) == 1
+    assert len(gh.pulls()) == 1 and len(gh.comments) == 2  # the agent's, the run's progress
+    assert sum("fleet:kind=progress-" in c["body"] for c in gh.comments) == 1
 
 
 def test_outputs_of_another_run_are_refused(wide: Path) -> None:
