@@ -121,6 +121,19 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
             dry_run=dry,
             sender=sender,
         )
+    if event.name in ("check_suite", "workflow_run"):  # no person asks: CI reports
+        from runner import ci
+
+        found = ci.failure(event.name, p, fleet)
+        if found is None:
+            return Intent("none", f"ignored: {event.name} is not a failure on an agent branch")
+        return Intent(
+            "ci",
+            f"CI failed on {found.branch} at {found.head_sha[:12]}",
+            role=found.role,
+            task=found.task,
+            pr=found.pr,
+        )
     if is_bot:
         return Intent("none", f"ignored: {event.name} by a bot ({sender}) never triggers work")
     if event.name == "issues" and event.action in ("closed", "unlabeled"):

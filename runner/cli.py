@@ -398,8 +398,9 @@ def tick(
     """Plan, then run every role's pick in turn.
 
     Inside GitHub Actions (GITHUB_EVENT_NAME set) it does what the event asks: schedule,
-    push, answered escalation, manual dispatch, review (revise), or pull request
-    (validate and comment the plan)."""
+    push, answered escalation, manual dispatch, review (revise), pull request
+    (validate and comment the plan), or a failed check suite / workflow run on an agent
+    branch (one revision per failing head SHA, then one escalation)."""
     from runner.commands import revise
     from runner.commands import tick as command
 

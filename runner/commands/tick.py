@@ -67,6 +67,8 @@ def run(
             return revise(intent.pr or 0)
         if intent.kind == "validate":
             return validate_pr(ws, forge, intent.pr)
+        if intent.kind == "ci":
+            return _ci(ws, forge, event)
         force_due += intent.force_due
         role, task, dry_run = intent.role, intent.task, dry_run or intent.dry_run
         trigger = event.name
@@ -160,3 +162,25 @@ def validate_pr(ws: Workspace, forge: Forge, number: int | None) -> int:
     except ForgeError as exc:  # a fork's read-only token cannot comment: say so, do not fail
         click.echo(actions.annotation("warning", f"could not comment the plan: {exc}"))
     return 0
+
+
+def _ci(ws: Workspace, forge: Forge, event: actions.Event) -> int:
+    """A failing check suite or workflow run on an agent branch: one revision per head
+    SHA, then one escalation (runner/ci_run.py)."""
+    from runner import ci, ci_run
+
+    found = ci.failure(event.name, event.payload, ws.fleet)
+    assert found is not None  # actions.intent said so
+    done = ci_run.handle(ws, forge, found, anthropic_client(ws))
+    if done.verdict == "handled":
+        click.echo(f"{found.branch} at {found.head_sha[:12]}: revised for this failure before")
+        return 0
+    if done.issue is not None:
+        where = done.issue.url or done.issue.id
+        click.echo(f"{found.role}/{found.task}: CI attempts used; escalation {where}")
+        return 0
+    assert done.outcome is not None
+    click.echo(render_outcome(done.outcome))
+    for line in report(ws, [done.outcome], f"fleet tick: CI failed on {found.branch}"):
+        click.echo(line)
+    return 1 if done.outcome.record.outcome in FAILED else 0

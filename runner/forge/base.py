@@ -159,6 +159,9 @@ class Forge(Protocol):
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and the reviews and comments on it since `since`."""
 
+    def ci_log(self, suite_id: int) -> tuple[str, str]:
+        """The first failed job's log in a check suite and its link (("", "") if none)."""
+
     def progress_comment(self, target: str, key: str, body: str) -> str:
         """Create once, then edit, the comment `key` on `target` (a PR or issue id)."""
 

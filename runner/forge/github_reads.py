@@ -131,6 +131,26 @@ class GitHubReads:
             )
         return out
 
+    def ci_log(self, suite_id: int) -> tuple[str, str]:
+        """The log of the first failed job in check suite `suite_id`, and the link a person
+        reads it at; the check run's own output when the log cannot be had (not an
+        Actions job, or expired); ("", "") when nothing in the suite failed."""
+        import requests
+
+        with self._calls("read check runs and job logs", "checks: read, actions: read"):
+            suite = self.repo.get_check_suite(suite_id)
+            failed = [r for r in suite.get_check_runs() if r.conclusion in ("failure", "timed_out")]
+            if not failed:
+                return "", ""
+            run = failed[0]
+            try:
+                url = self.repo.get_workflow_job(run.id).logs_url()
+                text = requests.get(url, timeout=30).text
+            except Exception:  # not an Actions job, or its log expired: its output then
+                out = run.output
+                text = "\n".join(x for x in (out.title, out.summary, out.text) if x) if out else ""
+            return text[-500_000:], run.html_url or ""
+
     def pull_feedback(self, number: int, since: str | None) -> tuple[str, list[ForgeEvent]]:
         """The PR's head branch, and reviews and comments on it since `since`."""
         events: list[ForgeEvent] = []

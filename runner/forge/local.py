@@ -165,6 +165,10 @@ class LocalForge:
                 self._save(path, record, f"forge: comment on {ref}")
                 return
 
+    def ci_log(self, suite_id: int) -> tuple[str, str]:
+        """The local forge runs no CI."""
+        return "", ""
+
     def progress_comment(self, target: str, key: str, body: str) -> str:
         """The same comment GitHub would show, kept as a record on the state branch
         (`forge/progress/<key>.json`): created once, then edited, with a count of edits."""

@@ -60,6 +60,8 @@ class FakeGitHub(Loopback):
     reviews: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    check_runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # suite -> runs
+    job_logs: dict[int, str] = field(default_factory=dict)  # job (= check run) id -> log
     log: list[tuple[str, str]] = field(default_factory=list)
     _next: int = 1
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -83,9 +85,11 @@ class FakeGitHub(Loopback):
                 if status == 0:  # drop the connection without an answer
                     self.close_connection = True
                     return
-                out = b"" if data is None else json.dumps(data).encode()
+                text = isinstance(data, bytes)  # a job log: plain text, as GitHub serves it
+                out = data if text else b"" if data is None else json.dumps(data).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json; charset=utf-8")
+                kind = "text/plain" if text else "application/json"
+                self.send_header("content-type", f"{kind}; charset=utf-8")
                 self.send_header("content-length", str(len(out)))
                 self.send_header("x-ratelimit-limit", "5000")
                 self.send_header("x-ratelimit-remaining", "4999")
@@ -187,6 +191,9 @@ class FakeGitHub(Loopback):
         path, query = parsed.path, {k: v[0] for k, v in parse_qs(parsed.query).items()}
         with self._lock:
             self.log.append((method, raw_path))
+            blob = re.fullmatch(r"/_logs/(\d+)", path)
+            if blob and method == "GET":  # the signed log URL a job's /logs redirects to
+                return 200, self.job_logs.get(int(blob[1]), "").encode(), {}
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and re.search(fault.path_regex, path):
                     fault.times -= 1
@@ -280,6 +287,18 @@ class FakeGitHub(Loopback):
                     self._add_comment(int(m[1]), body.get("body", ""), self.viewer),
                     {},
                 ),
+            ),
+            ("GET", r"/check-suites/(\d+)", lambda m: (200, self._suite(int(m[1])), {})),
+            (
+                "GET",
+                r"/check-suites/(\d+)/check-runs",
+                lambda m: (200, self._runs(int(m[1])), {}),
+            ),
+            ("GET", r"/actions/jobs/(\d+)", lambda m: (200, self._job(int(m[1])), {})),
+            (
+                "GET",
+                r"/actions/jobs/(\d+)/logs",
+                lambda m: (302, None, {"location": f"{self.url}/_logs/{m[1]}"}),
             ),
             ("GET", r"/issues/comments/(\d+)", lambda m: self._comment(int(m[1]))),
             ("PATCH", r"/issues/comments/(\d+)", lambda m: self._comment(int(m[1]), body)),
@@ -458,6 +477,32 @@ class FakeGitHub(Loopback):
         self.issues[number]["comments"] += 1
         self.issues[number]["updated_at"] = _now()
         return comment
+
+    def ci_failure(self, suite: int, name: str, log: str, conclusion: str = "failure") -> int:
+        """A check suite with one failed Actions job and its log; returns the job id."""
+        job = self._id()
+        run = {
+            "id": job,
+            "name": name,
+            "status": "completed",
+            "conclusion": conclusion,
+            "html_url": f"https://github.com/{OWNER}/{REPO}/actions/runs/1/job/{job}",
+            "url": f"{self.url}/repos/{OWNER}/{REPO}/check-runs/{job}",
+            "output": {"title": f"{name} failed", "summary": "", "text": None},
+        }
+        self.check_runs.setdefault(suite, []).append(run)
+        self.job_logs[job] = log
+        return job
+
+    def _suite(self, suite: int) -> dict[str, Any]:
+        return {"id": suite, "url": f"{self.url}/repos/{OWNER}/{REPO}/check-suites/{suite}"}
+
+    def _runs(self, suite: int) -> dict[str, Any]:
+        runs = self.check_runs.get(suite, [])
+        return {"total_count": len(runs), "check_runs": runs}
+
+    def _job(self, job: int) -> dict[str, Any]:
+        return {"id": job, "url": f"{self.url}/repos/{OWNER}/{REPO}/actions/jobs/{job}"}
 
     def _comment(self, cid: int, edit: dict[str, Any] | None = None):
         """One issue comment by id; with `edit`, its new body (GitHub's PATCH)."""
