@@ -602,7 +602,8 @@ def local_answer(ctx: _Context, issue: str, text: str, keep_open: bool) -> None:
 
 @cli.group()
 def ledger() -> None:
-    """The ledger's index on fleet-state: check it, rebuild it, migrate an old ledger."""
+    """The ledger on fleet-state: check and rebuild its index, migrate an old ledger,
+    compact old records."""
 
 
 @ledger.command("check")
@@ -630,6 +631,22 @@ def ledger_migrate(ctx: _Context) -> None:
     from runner.commands import ledger as command
 
     sys.exit(command.run_repair(ctx.root(), migrate=True))
+
+
+@ledger.command("compact")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=7),
+    default=None,
+    help="Days of records to keep (default: ledger.keep_days in fleet.yaml).",
+)
+@pass_ctx
+def ledger_compact(ctx: _Context, keep_days: int | None) -> None:
+    """Compact run records older than keep_days into monthly roll-ups (one commit; fleet
+    tick does it on its own when ledger.keep_days is set)."""
+    from runner.commands import ledger as command
+
+    sys.exit(command.run_compact(ctx.root(), keep_days))
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """`fleet ledger check | repair | migrate`: the index files against the records.
 
-Everything under `ledger/` is a function of `runs/` (ledger_index.build), so checking is
-a comparison and repairing is writing the difference. Repair and migrate are one commit
+Everything under `ledger/` but `months/` is a function of `runs/` and `months/` (the
+roll-ups of compacted records: ledger_retention; ledger_index.build), so checking is a
+comparison and repairing is writing the difference. Repair and migrate are one commit
 built on the state branch's tip through the publish-retry loop: a killed migrate changed
 nothing and runs again from the start; on a migrated, consistent ledger it declines
 (idempotent); a writer landing meanwhile makes it rebuild on the new tip. Records are
@@ -69,16 +70,21 @@ class _Records:
 
 def _diff(git: Git, rev: str, records: list[RunRecord]) -> tuple[Report, li.Docs, li.Docs]:
     """(report, expected docs, present docs) at `rev`."""
-    expected = li.build(records)
     listed = git.run("ls-tree", "-r", "--name-only", "-z", rev, "--", "ledger/")
     paths = [p for p in listed.split("\0") if p]
     raw = git.read_blobs(f"{rev}:{p}" for p in paths)
     present: dict[str, Any] = {}
+    months = []
     for p in paths:
         try:
-            present[p] = json.loads(raw[f"{rev}:{p}"] or b"")
+            doc = json.loads(raw[f"{rev}:{p}"] or b"")
         except ValueError:
-            present[p] = None  # unreadable: "wrong"
+            doc = None  # unreadable: "wrong"
+        if p.startswith(li.MONTHS):  # compacted records: data, not derived from records
+            months.append(doc if isinstance(doc, dict) else {})
+        else:
+            present[p] = doc
+    expected = li.build(records, months)
     report = Report(len(records), li.is_indexed(present))
     report.missing = sorted(p for p in expected if p not in present)
     report.wrong = sorted(p for p in expected if p in present and present[p] != expected[p])

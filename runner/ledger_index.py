@@ -9,6 +9,7 @@ next to them, every file under `ledger/` is a pure function of the records:
     ledger/roles/<role>.json  the role's last run (dry runs aside) and its 20 latest runs
     ledger/days/<date>.json   the day's roll-up: record count, and per role and outcome
                               runs, cost (micro-dollars) and tokens
+    ledger/months/<month>.json  what retention compacted (ledger_retention): not derived
 
 `update` folds one record into them (order-independent: max, min, top-20, sums with the
 old version of the record taken out), so each write updates them in its own commit,
@@ -28,12 +29,14 @@ from typing import Any
 from runner import schema
 from runner.gitrepo import Git
 from runner.model import RunRecord
+from runner.records import RollUp
 
 VERSION = 2
 LAYOUT = "ledger/layout.json"
 TASKS = "ledger/tasks/"
 ROLES = "ledger/roles/"
 DAYS = "ledger/days/"
+MONTHS = "ledger/months/"
 RECENT = 20  # a role's latest runs kept in its index: what a sync shows (sync.compute)
 _SUMMARY = ("run_id", "role", "task", "started", "ended", "outcome", "reason", "trigger")
 _TOKENS = (
@@ -92,7 +95,7 @@ def paths_for(records: Iterable[RunRecord]) -> set[str]:
     return out
 
 
-def _key(s: dict[str, Any]) -> tuple[str, str]:
+def key(s: dict[str, Any]) -> tuple[str, str]:
     return (str(s.get("started", "")), str(s.get("run_id", "")))
 
 
@@ -101,15 +104,8 @@ def update(docs: Docs, old: RunRecord | None, new: RunRecord) -> None:
     docs[LAYOUT] = {"version": VERSION}
     s = summary(new)
     if new.task:
-        shard = docs.setdefault(task_path(new.task), {})
-        entry = shard.setdefault(new.task, {"first": s, "last": s})
-        if _key(s) <= _key(entry["first"]):
-            entry["first"] = s
-        if _key(s) >= _key(entry["last"]):
-            entry["last"] = s
-    role = docs.setdefault(role_path(new.role), {"recent": []})
-    if new.outcome != "dry_run" and ("last" not in role or _key(s) >= _key(role["last"])):
-        role["last"] = s
+        fold_task(docs, new.task, s, s)
+    role = fold_role(docs, new.role, s if new.outcome != "dry_run" else None)
     recent = [pair for pair in role["recent"] if pair[1] != new.run_id]
     recent.append([new.started, new.run_id])
     role["recent"] = sorted(recent)[-RECENT:]
@@ -117,11 +113,28 @@ def update(docs: Docs, old: RunRecord | None, new: RunRecord) -> None:
     if old is None:
         day["records"] += 1
     else:
-        _add(day, old, -1)
-    _add(day, new, 1)
+        add(day, old, -1)
+    add(day, new, 1)
 
 
-def _add(day: dict[str, Any], r: RunRecord, sign: int) -> None:
+def fold_task(docs: Docs, task: str, first: dict[str, Any], last: dict[str, Any]) -> None:
+    """The task's first and last run: the earliest and latest summaries seen (any order)."""
+    entry = docs.setdefault(task_path(task), {}).setdefault(task, {"first": first, "last": last})
+    if key(first) <= key(entry["first"]):
+        entry["first"] = first
+    if key(last) >= key(entry["last"]):
+        entry["last"] = last
+
+
+def fold_role(docs: Docs, role: str, last: dict[str, Any] | None) -> dict[str, Any]:
+    """The role's index document, its last run (dry runs aside) being the latest seen."""
+    doc: dict[str, Any] = docs.setdefault(role_path(role), {"recent": []})
+    if last is not None and ("last" not in doc or key(last) >= key(doc["last"])):
+        doc["last"] = last
+    return doc
+
+
+def add(day: dict[str, Any], r: RunRecord, sign: int) -> None:
     cell = day["roles"].setdefault(r.role, {}).setdefault(r.outcome, {})
     cell["runs"] = cell.get("runs", 0) + sign
     cell["cost_usd_micro"] = cell.get("cost_usd_micro", 0) + sign * round(r.cost_usd * 1e6)
@@ -134,9 +147,15 @@ def _add(day: dict[str, Any], r: RunRecord, sign: int) -> None:
             del day["roles"][r.role]
 
 
-def build(records: Iterable[RunRecord]) -> Docs:
-    """Every index document, from every record."""
+def build(records: Iterable[RunRecord], months: Iterable[dict[str, Any]] = ()) -> Docs:
+    """Every index document, from every record and the monthly roll-ups of the records
+    retention compacted (their tasks' first and last runs, their roles' last runs)."""
     docs: Docs = {LAYOUT: {"version": VERSION}}
+    for month in months:
+        for task, entry in month.get("tasks", {}).items():
+            fold_task(docs, task, entry["first"], entry["last"])
+        for role, last in month.get("last", {}).items():
+            fold_role(docs, role, last)
     for r in records:
         update(docs, None, r)
     return docs
@@ -268,3 +287,19 @@ def _counts_agree(docs: Docs, dates: list[str], paths: list[str]) -> bool:
         if counts.get(d, 0) != (day.get("records", 0) if isinstance(day, dict) else 0):
             return False
     return True
+
+
+def rollups(git: Git, rev: str, since_date: str) -> list[RollUp]:
+    """The compacted cells of every day from `since_date` on (status totals read them
+    where the records are gone)."""
+    listed = git.run("ls-tree", "--name-only", "-z", rev, "--", MONTHS)
+    paths = [p for p in listed.split("\0") if p and p[len(MONTHS) :][:7] >= since_date[:7]]
+    out = []
+    for doc in load_docs(git, rev, paths).values():
+        for day, roles in doc.get("days", {}).items() if isinstance(doc, dict) else ():
+            if day < since_date:
+                continue
+            for role, cells in roles.items():
+                for outcome, c in cells.items():
+                    out.append(RollUp.from_cell(day, role, outcome, c))
+    return sorted(out, key=lambda u: (u.date, u.role, u.outcome))

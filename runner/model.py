@@ -192,6 +192,7 @@ class FleetConfig:
     apply: ApplyCaps = field(default_factory=ApplyCaps)
     progress: ProgressSettings = field(default_factory=ProgressSettings)
     paused: bool = False  # the kill switch (see runner/pause.py)
+    ledger_keep_days: int | None = None  # retention (runner/ledger_retention.py)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FleetConfig:
@@ -219,6 +220,7 @@ class FleetConfig:
             apply=ApplyCaps(**d.get("apply", {})),
             progress=ProgressSettings(**d.get("progress", {})),
             paused=bool(d.get("paused", False)),
+            ledger_keep_days=d.get("ledger", {}).get("keep_days"),
         )
 
 

@@ -102,3 +102,41 @@ class Checkpoint:
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
         """Unknown keys (a newer runner's) are ignored; old and new runners share a ledger."""
         return cls(**known_fields(cls, data))
+
+
+@dataclass(frozen=True)
+class RollUp:
+    """The runs of one day, role and outcome whose records retention compacted: what
+    status totals count in their place (ledger_retention)."""
+
+    date: str
+    role: str
+    outcome: str
+    runs: int = 0
+    cost_usd: float = 0.0
+    delegations: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @classmethod
+    def from_cell(cls, date: str, role: str, outcome: str, cell: dict[str, Any]) -> RollUp:
+        """A roll-up cell (costs in integer micro-dollars, token names as in `usage`)."""
+
+        def num(name: str) -> int:
+            value = cell.get(name, 0)
+            return value if isinstance(value, int) else 0
+
+        return cls(
+            date,
+            role,
+            outcome,
+            num("runs"),
+            num("cost_usd_micro") / 1e6,
+            num("delegations"),
+            num("input_tokens"),
+            num("output_tokens"),
+            num("cache_read_input_tokens"),
+            num("cache_creation_input_tokens"),
+        )

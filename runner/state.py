@@ -24,7 +24,10 @@ from runner import faults, ledger_index, schema, transcripts
 from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
 from runner.model import RunRecord
-from runner.records import Checkpoint  # re-exported: older code imports it from here
+from runner.records import (
+    Checkpoint,  # re-exported: older code imports it from here
+    RollUp,
+)
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "fleet-runner",
@@ -343,6 +346,12 @@ class Ledger:
         """One run record in full, by path: what a writer reads before rewriting a run
         it knows only from an index summary (`select` returns summaries)."""
         return ledger_index.parse_record(self.store.read_many([path])[path])
+
+    def rollups(self, since_date: str) -> list[RollUp]:
+        """What retention compacted from `since_date` (YYYY-MM-DD) on: status counts it
+        where the records are gone."""
+        tip = self.store.tip()
+        return ledger_index.rollups(self.store.git, tip, since_date) if tip else []
 
     def checkpoint(self, role: str) -> Checkpoint | None:
         data = self.store.read_json(f"checkpoints/{role}.json")

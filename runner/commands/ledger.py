@@ -1,4 +1,5 @@
-"""`fleet ledger check | repair | migrate`: the ledger's index files against its records."""
+"""`fleet ledger check | repair | migrate | compact`: the index against the records,
+retention."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from runner.errors import UsageError
 from runner.ledger_admin import check, repair
+from runner.ledger_retention import compact
 from runner.workspace import open_workspace
 
 
@@ -43,5 +46,25 @@ def run_repair(root: Path, *, migrate: bool) -> int:
     click.echo(
         f"ledger {'migrated' if migrate else 'repaired'}: {report.records} run record(s), "
         f"{changed} index file(s) written or removed on {ws.ledger.store.branch}"
+    )
+    return 0
+
+
+def run_compact(root: Path, keep_days: int | None) -> int:
+    ws = open_workspace(root, tasks=False)
+    keep = keep_days or ws.fleet.config.ledger_keep_days
+    if keep is None:
+        raise UsageError(
+            "no retention set: give --keep-days N or set ledger.keep_days in fleet/fleet.yaml"
+        )
+    done = compact(ws.ledger.store, keep, ws.today)
+    if not done.dropped:
+        kept = f" but {len(done.kept)} record(s) a run still needs" if done.kept else ""
+        click.echo(f"ledger: nothing older than {keep} day(s) to compact{kept}")
+        return 0
+    click.echo(
+        f"ledger: compacted {done.dropped} run record(s) of {len(done.days)} day(s) "
+        f"({done.days[0]} to {done.days[-1]}) into monthly roll-ups; kept {len(done.kept)} "
+        "a run still needs (running, leased, or a task's last run not done)"
     )
     return 0

@@ -16,6 +16,7 @@ from runner.findings import quarantined
 from runner.forge.base import Forge, ForgeError
 from runner.forge.select import open_forge
 from runner.interrupt import Cancelled, cancellable
+from runner.ledger_retention import compact
 from runner.outcome import (
     FAILED,
     anthropic_client,
@@ -91,6 +92,8 @@ def tick(
         click.echo(line)
     runs = ws.runs()
     stops.reap(ws.ledger, runs, live_clock(ws)())  # runs killed earlier are closed first
+    if ws.fleet.config.ledger_keep_days and not dry_run:  # retention: one ls-tree when not due
+        compact(ws.ledger.store, ws.fleet.config.ledger_keep_days, ws.today)
     plan = make_plan(
         ws.fleet,
         ws.states(runs, forge.view()),

@@ -55,7 +55,12 @@ class Gathered:
 def gather(ws: Workspace, forge: Forge, since: datetime) -> Gathered:
     """Read the ledger, the forge and git once, and compute the status from them."""
     earliest = min(since, ws.now - timedelta(days=7))
-    runs = ws.runs(Scope(ws.today, earliest.strftime("%Y-%m-%d"), tasks=True, roles=True))
+    # the period's records in full (totals), then what states and schedules read: each
+    # task's first and last run, each role's last, as summaries where older (retention
+    # may have compacted their records, so they must not count in the period's totals)
+    period = ws.runs(Scope(since=earliest.strftime("%Y-%m-%d")))
+    known = {r.run_id: r for r in ws.runs(Scope(ws.today, tasks=True, roles=True))}
+    runs = sorted({**known, **{r.run_id: r for r in period}}.values(), key=_order)
     view = forge.view()
     states = ws.states(runs, view)
     plan = make_plan(ws.fleet, states, runs, ws.now)
@@ -71,8 +76,14 @@ def gather(ws: Workspace, forge: Forge, since: datetime) -> Gathered:
         ws.now,
         since,
         previous.get("states") if isinstance(previous, dict) else None,
+        ws.ledger.rollups(since.strftime("%Y-%m-%d")),
+        period,
     )
     return Gathered(status, runs, plan, states, items)
+
+
+def _order(r: RunRecord) -> tuple[str, str]:
+    return (r.started, r.run_id)
 
 
 def record_snapshot(ws: Workspace, states: dict[str, TaskState]) -> None:

@@ -8,6 +8,7 @@ and the clock, so every number can be checked against a hand-computed fixture.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from runner.clock import iso, parse
 from runner.forge.base import ForgeItem
 from runner.model import Fleet, RunRecord
 from runner.plan import Plan
-from runner.records import Commit, TaskState
+from runner.records import Commit, RollUp, TaskState
 
 KIND_ORDER = ("credential", "setup", "budget", "sla", "loop", "failure", "decision", "blocked")
 
@@ -134,13 +135,19 @@ def compute(
     now: datetime,
     since: datetime,
     previous: dict[str, str] | None = None,
+    rollups: Sequence[RollUp] = (),
+    period: Sequence[RunRecord] | None = None,
 ) -> Status:
+    """`period`: the period's run records in full, for the totals (default `runs`, which
+    may also hold summaries of older runs); `rollups`: the period's runs whose records
+    retention compacted, counted by whole days (the day `since` falls in counts in full)."""
     status = Status(fleet.config.name, iso(now), iso(since))
     since_s, week_s = iso(since), iso(now - timedelta(days=7))
     _tasks(status, fleet, states, items, now)
     _escalations(status, items, now)
     _roles(status, fleet, runs, commits, items, plan, now, week_s)
-    _totals(status, fleet, runs, commits, items, since_s)
+    _totals(status, fleet, runs if period is None else period, commits, items, since_s)
+    _compacted(status.totals, status.cost_per_day, rollups, since_s[:10])
     status.problems = [ProblemRow(p.path, p.line, p.code, p.message) for p in fleet.problems]
     status.dependencies = sorted((t.id, d) for t in fleet.tasks.values() for d in t.depends_on)
     status.changes = _changes(previous or {}, states, fleet) if previous is not None else []
@@ -258,7 +265,7 @@ def _roles(
 def _totals(
     status: Status,
     fleet: Fleet,
-    runs: list[RunRecord],
+    runs: Sequence[RunRecord],
     commits: list[Commit],
     items: list[ForgeItem],
     since_s: str,
@@ -305,6 +312,28 @@ def _totals(
         if i.kind == "pr" and i.state == "merged" and i.closed and i.closed >= since_s:
             weeks[_week(i.closed)]["merged"] += 1
     status.throughput = dict(sorted(weeks.items()))
+
+
+def _compacted(
+    t: Totals, per_day: dict[str, dict[str, float]], rollups: Sequence[RollUp], since: str
+) -> None:
+    """Fold compacted runs (retention) into the totals, as `_totals` folds records."""
+    for u in rollups:
+        if u.date < since or u.outcome == "dry_run":
+            continue
+        t.runs += u.runs
+        t.delegations += u.delegations
+        t.input_tokens += u.input_tokens
+        t.output_tokens += u.output_tokens
+        t.cache_read_tokens += u.cache_read_tokens
+        t.cache_write_tokens += u.cache_write_tokens
+        t.cost_usd = round(t.cost_usd + u.cost_usd, 6)
+        if u.cost_usd > 0:
+            day = per_day.setdefault(u.date, {})
+            day[u.role] = round(day.get(u.role, 0.0) + u.cost_usd, 6)
+    per_day_sorted = dict(sorted(per_day.items()))
+    per_day.clear()
+    per_day.update(per_day_sorted)
 
 
 def _week(when: str) -> str:
