@@ -101,7 +101,7 @@ def argv(
     """The exact command line (the prompt goes on stdin: a sync delta can exceed what one
     argument may hold)."""
     builtins, allowed = tools_for(role)
-    out = [cli, "-p", "--output-format", "stream-json", "--verbose"]
+    out = [cli, "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]
     out += ["--model", limits.model, "--max-turns", str(max_turns or limits.max_turns)]
     budget = limits.budget_usd if budget_usd is None else budget_usd
     out += ["--max-budget-usd", f"{max(budget, 0.0):.4f}"]

@@ -8,9 +8,11 @@ at once). `verdict()` maps the final `result` event (or its absence) to the outc
 built-in loop would give: the same words, so budgets, escalations, drafts and the
 ledger treat both engines alike.
 
-Event shapes (Claude Code 2.1.x, `--verbose`): `system/init` (version, tools, model),
+Event shapes (Claude Code 2.1.x, `--verbose --include-partial-messages`): `system/init`
+(version, tools, model),
 `assistant` (one API message's content, possibly split over several events with the
-same message id), `user` (the tool results), `system/api_retry` (`error_status`),
+same message id, with message_start's usage), `stream_event` (the API's own events: a
+turn's final output tokens), `user` (the tool results), `system/api_retry` (`error_status`),
 `system/permission_denied`, and one `result` (`subtype`, `is_error`, `num_turns`,
 `usage`, `total_cost_usd`, `api_error_status`, `result`, `errors`).
 """
@@ -53,6 +55,7 @@ class Stream:
     unparsed: int = 0
     _calls: dict[str, tuple[str, Any]] = field(default_factory=dict)  # tool_use_id -> call
     _seen_usage: set[str] = field(default_factory=set)
+    _turn: dict[str, Any] | None = None  # the current message's turn entry
 
     def feed(self, line: str) -> bool:
         """Take one line of the stream; True when the CLI must be stopped now."""
@@ -73,6 +76,8 @@ class Stream:
             self._assistant(event)
         elif kind == "user":
             self._user(event)
+        elif kind == "stream_event":
+            self._partial(event.get("event"))
         elif kind == "result":
             self.result = event
             self.transcript.note(
@@ -119,6 +124,18 @@ class Stream:
                 self._calls[str(block.get("id"))] = (str(block.get("name")), block.get("input"))
         if texts or usage:
             self.transcript.turn("\n".join(texts), usage)
+            if usage:
+                self._turn = self.transcript.entries[-1]
+
+    def _partial(self, event: Any) -> None:
+        """`--include-partial-messages`: the API's own stream events. Only the final
+        output token count is taken (the assistant events carry message_start's)."""
+        if not isinstance(event, dict) or event.get("type") != "message_delta":
+            return
+        output = (event.get("usage") or {}).get("output_tokens")
+        if self._turn is not None and isinstance(output, int):
+            self._turn.setdefault("usage", {})["output_tokens"] = output
+            self._turn = None
 
     def _user(self, event: dict[str, Any]) -> None:
         content = (event.get("message") or {}).get("content")

@@ -128,6 +128,9 @@ def test_a_session_that_edits_and_passes_acceptance_opens_a_pr(cc_repo: Path) ->
     assert json.loads(note.split("usage ", 1)[1]) == sent
     tools = [(e["name"], e["source"]) for e in outcome.transcript.entries if e["kind"] == "tool"]
     assert tools == [("Bash", "claude-code"), ("Write", "claude-code")]
+    # each model turn in the transcript carries that call's usage as the API sent it
+    turns = [e["usage"] for e in outcome.transcript.entries if e["kind"] == "turn"]
+    assert turns == fake.usages
 
 
 def test_writes_outside_writable_are_reverted_and_escalated(cc_repo: Path) -> None:
