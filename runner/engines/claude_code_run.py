@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,8 +24,8 @@ from pathlib import Path
 
 from runner import mcp_config
 from runner.agent.cost import Usage
-from runner.agent.jail import JailSpec
-from runner.agent.jailgit import jail_env
+from runner.agent.jail import JailSpec, foreign_user
+from runner.agent.jailgit import jail_env, reachable
 from runner.agent.tools import Terminal
 from runner.engines.base import EngineResult, Job
 from runner.engines.claude_code_cli import (
@@ -188,7 +189,7 @@ def _session(ctx: _Ctx, line: list[str], prompt: str) -> Session:
     jail = sandbox.jail
     socket = ctx.relay.socket_path
     env = cli_env(sandbox.env, str(ctx.config_dir), str(socket), job.fleet.config)
-    real = resolve_cli(ctx.cli)
+    real = _reachable_cli(resolve_cli(ctx.cli), jail, ctx.config_dir.parent)
     spec = JailSpec(
         sandbox.root,
         network=job.role.network,  # the model API comes through the relay's socket
@@ -240,6 +241,24 @@ def _read(proc: subprocess.Popen[bytes], stream: Stream, prompt: str, limit: flo
         raise
     finally:
         timer.cancel()
+
+
+def _reachable_cli(real: Path, jail: object, tmp: Path) -> Path:
+    """The CLI where the jail's user can reach it: as is, or (when it lies under a
+    directory that user cannot search, e.g. a checkout in /root) linked or copied into
+    the run's temp dir. bubblewrap mounts it as that user."""
+    user = foreign_user(jail)  # type: ignore[arg-type]
+    if user is None or reachable(real.parent, *user):
+        return real
+    here = tmp / "bin" / real.name
+    if not here.exists():
+        here.parent.mkdir(mode=0o755)
+        try:
+            os.link(real, here)
+        except OSError:  # another file system
+            shutil.copy2(real, here)
+        here.chmod(0o755)
+    return here
 
 
 def _feed_stdin(proc: subprocess.Popen[bytes], prompt: str) -> None:

@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from runner import scaffold, schema
+from runner.agent.jail import foreign_user, probe
+from runner.agent.jailgit import reachable
 from runner.engines import claude_code, claude_code_cli
 from runner.forge.select import open_forge
 from runner.model import Defaults, FleetConfig, Price, Role
@@ -437,3 +439,27 @@ def test_validate_warns_about_what_the_cli_cannot_be_given(tmp_path: Path) -> No
     assert all(p.level == "warning" for p in problems.values())
     _, allowed = claude_code_cli.tools_for(role)
     assert "Bash(pytest *)" in allowed and not any("make" in a for a in allowed)
+
+
+def test_a_cli_under_a_directory_the_jail_user_cannot_search_still_runs(
+    cc_repo: Path, tmp_path: Path
+) -> None:
+    """CI clones the repository anywhere (under /root, say): the CLI installed there must
+    still run in the jail, whose user cannot search such a directory."""
+    cli = require_cli()
+    user = foreign_user(probe("auto"))
+    if user is None:
+        pytest.skip("the runner is not root here: the jail runs as the runner's own user")
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    target = hidden / "claude"
+    try:
+        os.link(Path(cli).resolve(), target)
+    except OSError:
+        shutil.copy2(Path(cli).resolve(), target)
+    assert not reachable(hidden, *user)
+    with FakeAnthropic(
+        [reply(tool("Write", file_path="out/report.md", content="# Report\n")), reply(text("Ok."))]
+    ) as fake:
+        outcome = _run(cc_repo, fake, str(target))
+    assert outcome.record.outcome == "done", outcome.record.reason
