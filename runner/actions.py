@@ -51,6 +51,8 @@ class Intent:
     pr: int | None = None
     dry_run: bool = False
     sender: str | None = None
+    issue: int | None = None  # the issue a task is drafted from (kind intake)
+    note: str = ""  # the instructions an @mention added
 
 
 def in_actions(environ: Mapping[str, str]) -> bool:
@@ -136,11 +138,13 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
         )
     if is_bot:
         return Intent("none", f"ignored: {event.name} by a bot ({sender}) never triggers work")
+    if event.name == "issues" and event.action == "labeled":
+        return _labeled(event, fleet, label_prefix, sender)
     if event.name == "issues" and event.action in ("closed", "unlabeled"):
         return _escalation_intent(event, fleet, label_prefix, sender)
     if event.name == "issue_comment" and event.action == "created":
         if not _get(p, "issue", "pull_request"):
-            return Intent("none", "ignored: a comment on an issue, not on a pull request")
+            return _mentioned(event, fleet, sender)
         number = _get(p, "issue", "number")
         if not isinstance(number, int):
             raise EventError("issue_comment payload has no issue number")
@@ -172,12 +176,46 @@ def decide(
     to be sent, and schedules and pushes have no sender to check."""
     wanted = intent(event, fleet, changed)
     sender = wanted.sender
-    asks = wanted.kind in ("tick", "revise") and event.name != "workflow_dispatch"
+    asks = wanted.kind in ("tick", "revise", "intake") and event.name != "workflow_dispatch"
     if asks and sender and not trusted(sender):
         return Intent(
             "none", f"ignored: {sender} has no write access to this repository, or is a bot"
         )
     return wanted
+
+
+def _labeled(event: Event, fleet: Fleet, prefix: str, sender: str | None) -> Intent:
+    """`<prefix>:task` added to an issue: draft a task from it (role from a
+    `<prefix>:role/<name>` label, else asked)."""
+    from runner.intake import role_from_labels
+
+    p = event.payload
+    if _get(p, "label", "name") != f"{prefix}:task":
+        return Intent("none", f"ignored: the label added is not {prefix}:task")
+    number = _get(p, "issue", "number")
+    if not isinstance(number, int) or _get(p, "issue", "pull_request"):
+        return Intent("none", "ignored: the labeled item is not an issue")
+    labels = [lb.get("name") for lb in _get(p, "issue", "labels") or [] if isinstance(lb, dict)]
+    role = role_from_labels([x for x in labels if isinstance(x, str)], prefix)
+    return Intent(
+        "intake", f"{sender} asks for a task from issue #{number}", role=role, issue=number,
+        sender=sender,
+    )  # fmt: skip
+
+
+def _mentioned(event: Event, fleet: Fleet, sender: str | None) -> Intent:
+    """`@<mention> <role> ...` (or `/<mention>`) in a comment on an issue."""
+    from runner.intake import mention
+
+    p = event.payload
+    ask = mention(str(_get(p, "comment", "body") or ""), fleet.config.forge.mention)
+    number = _get(p, "issue", "number")
+    if ask is None or not isinstance(number, int):
+        return Intent("none", "ignored: a comment on an issue that asks the fleet nothing")
+    return Intent(
+        "intake", f"{sender} asks {ask.role} for a task from issue #{number}", role=ask.role,
+        issue=number, sender=sender, note=ask.instructions,
+    )  # fmt: skip
 
 
 def _clean(value: Any) -> str | None:

@@ -399,8 +399,10 @@ def tick(
 
     Inside GitHub Actions (GITHUB_EVENT_NAME set) it does what the event asks: schedule,
     push, answered escalation, manual dispatch, review (revise), pull request
-    (validate and comment the plan), or a failed check suite / workflow run on an agent
-    branch (one revision per failing head SHA, then one escalation)."""
+    (validate and comment the plan), a task asked for on an issue (label fleet:task, or
+    a write-access comment '@fleet <role> ...': a task PR drafted from the issue), or a
+    failed check suite / workflow run on an agent branch (one revision per failing head
+    SHA, then one escalation)."""
     from runner.commands import revise
     from runner.commands import tick as command
 

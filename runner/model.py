@@ -67,6 +67,7 @@ class ForgeSettings:
     state_branch: str = "fleet-state"
     remote: str = "origin"
     label_prefix: str = "fleet"
+    mention: str = "fleet"  # `@fleet <role> ...` / `/fleet <role> ...` drafts a task
 
 
 @dataclass(frozen=True)

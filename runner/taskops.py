@@ -168,11 +168,12 @@ def cancelled_text(task: Task, old: str, reason: str) -> str:
 
 
 def commit_file(git: Git, parent: str, path: str, text: str, message: str, env: dict) -> str:
-    """A commit on `parent` that changes only `path`, built with plumbing (no checkout)."""
+    """A commit on `parent` that adds or changes only `path`, built with plumbing (no
+    checkout)."""
     blob = git.run("hash-object", "-w", "--stdin", input=text.encode()).strip()
     with tempfile.TemporaryDirectory(prefix="fleet-task-") as tmp:
         index = {**env, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
         git.run("read-tree", parent, env=index)
-        git.run("update-index", "--cacheinfo", f"100644,{blob},{path}", env=index)
+        git.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=index)
         tree = git.run("write-tree", env=index).strip()
     return git.run("commit-tree", tree, "-p", parent, "-m", message, env=env).strip()

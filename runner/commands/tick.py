@@ -70,6 +70,11 @@ def run(
             return validate_pr(ws, forge, intent.pr)
         if intent.kind == "ci":
             return _ci(ws, forge, event)
+        if intent.kind == "intake":
+            from runner import intake_run
+
+            click.echo(intake_run.handle(ws, forge, event, intent))
+            return 0
         force_due += intent.force_due
         role, task, dry_run = intent.role, intent.task, dry_run or intent.dry_run
         trigger = event.name

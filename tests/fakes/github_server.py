@@ -145,6 +145,12 @@ class FakeGitHub(Loopback):
             )
             self.issues[number]["updated_at"] = _now()
 
+    def open_issue(self, title: str, body: str, login: str = "founder-ana") -> int:
+        """An issue opened by a person."""
+        with self._lock:
+            item = self._new_item({"title": title, "body": body}, login)
+            return int(item["number"])
+
     def open_pull(
         self, head: str, title: str, login: str = "founder-ana", fork: str | None = None
     ) -> int:
