@@ -512,6 +512,17 @@ def doctor(ctx: _Context, fmt: str) -> None:
     sys.exit(command.run(ctx.root(), fmt=fmt))
 
 
+@cli.command()
+@pass_ctx
+def intake(ctx: _Context) -> None:
+    """Draft a task PR from the issue event that asks for one (label fleet:task or a
+    write-access '@fleet <role> ...' comment); never runs a role. For the tick
+    workflow's intake job (write token, no model key)."""
+    from runner.commands import intake as command
+
+    sys.exit(command.run(ctx.root()))
+
+
 @cli.group()
 def runs() -> None:
     """The runs on the ledger and their transcripts (what each run did, step by step)."""

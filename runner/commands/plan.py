@@ -33,10 +33,12 @@ def run(
     event = actions.read_event(ws.environ) if not roles and not task else None
     only_roles: list[str] | None = list(roles) or None
     skip = None
+    intake = False  # a task asked for on an issue: the workflow's intake job drafts it
     if event is not None:
         intent = actions.decide(event, ws.fleet, changed_paths(ws, event), forge.trusted)
         if intent.kind != "tick":
             skip = intent.reason
+        intake = intent.kind == "intake"
         force_due += intent.force_due
         task = task or intent.task
         only_roles = [intent.role] if intent.role else only_roles
@@ -61,6 +63,7 @@ def run(
             "matrix": matrix,
             "count": str(len(plan.picks)),
             "max_parallel": str(ws.fleet.config.max_parallel),
+            "intake": "1" if intake and not paused else "0",
         },
     )
     if fmt == "matrix":

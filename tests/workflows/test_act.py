@@ -278,3 +278,31 @@ def test_revise_on_a_review_runs_check_agent_and_apply_jobs(fleet_repo) -> None:
     assert_agent_job_read_only(gh)
     runs = git(origin, "ls-tree", "-r", "--name-only", "fleet-state", "runs/").split()
     assert len(runs) == 1 and '"outcome": "done"' in git(origin, "show", f"fleet-state:{runs[0]}")
+
+
+def test_a_labeled_issue_drafts_one_task_pr_in_the_intake_job(fleet_repo) -> None:
+    """GitHub's `issues.labeled` example: the plan job decides (the sender's access), the
+    intake job (write token, no model key) opens one task PR; the same event delivered
+    again opens nothing new, and the model is never called."""
+    root, origin = fleet_repo
+    body = "Write a contributing guide.\n\n- [ ] check: test -f CONTRIBUTING.md\n"
+    with FakeGitHub(permissions={"founder-ana": "admin"}) as gh, FakeAnthropic([]) as model:
+        number = gh.open_issue("Contributing guide", body)
+        event = payload("issues.labeled", label__name="fleet:task")
+        event["issue"].update(number=number, title="Contributing guide", body=body)
+        event["issue"]["labels"] = [{"name": "fleet:task"}, {"name": "fleet:role/engineer"}]
+        event["sender"]["login"] = "founder-ana"
+        for _ in range(2):
+            out = run_act(
+                root, "issues", event, gh, {"ANTHROPIC_BASE_URL": model.url}, "fleet-tick.yml"
+            )
+            assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+        assert model.requests == []
+    (pr,) = gh.pulls()
+    assert pr["head"]["ref"] == f"fleet-task/issue-{number}"
+    assert "already drafted" in out.stdout  # the second delivery
+    drafted = git(origin, "ls-tree", "-r", "--name-only", pr["head"]["ref"], "tasks/").split()
+    assert (
+        len(drafted)
+        == len(git(origin, "ls-tree", "-r", "--name-only", "main", "tasks/").split()) + 1
+    )
