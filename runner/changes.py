@@ -3,7 +3,10 @@ whose file lists are capped and written by whoever sent the event)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from runner import actions
+from runner.sync import SyncError, ensure_history
 from runner.workspace import Workspace
 
 
@@ -12,6 +15,9 @@ def changed_paths(ws: Workspace, event: actions.Event) -> list[str]:
     if event.name != "push":
         return []
     before, after = event.payload.get("before"), event.payload.get("after")
+    if isinstance(before, str) and len(before) == 40 and set(before) != {"0"}:
+        with contextlib.suppress(SyncError):  # a shallow checkout deepens to the push's base
+            ensure_history(ws.git, before, ws.remote, ws.head_ref())
     ok = all(isinstance(v, str) and len(v) == 40 and ws.git.has_object(v) for v in (before, after))
     if not ok or set(str(before)) == {"0"}:
         return [t.path for t in ws.fleet.tasks.values()]  # unknown range: consider all

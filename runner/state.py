@@ -89,6 +89,7 @@ class StateStore:
         self.local_ref = f"refs/heads/{branch}"
         self.remote_ref = f"refs/remotes/{self.remote}/{branch}" if self.remote else None
         self._fetched = False
+        self._shallow: bool | None = None
         # A run's heartbeat thread writes leases while the run writes its ledger: one
         # writer at a time per process (git's ref locks would fail the loser otherwise).
         self._lock = threading.RLock()
@@ -109,10 +110,16 @@ class StateStore:
         self._fetched = True
         if not self.remote:
             return
+        if self._shallow is None:
+            self._shallow = self.git.is_shallow()
+        # a shallow checkout (Actions) takes the ledger's tip alone: a write needs its tree,
+        # and the push carries only the new commit, whose parent the remote has
+        depth = ["--depth=1"] if self._shallow else []
         try:
             self.git.run(
-                "fetch", "--quiet", "--no-tags", self.remote, f"+{self.local_ref}:{self.remote_ref}"
-            )
+                "fetch", "--quiet", "--no-tags", *depth, self.remote,
+                f"+{self.local_ref}:{self.remote_ref}",
+            )  # fmt: skip
         except GitError as exc:
             if "couldn't find remote ref" not in exc.stderr or self.remote_ref is None:
                 raise

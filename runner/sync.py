@@ -79,13 +79,18 @@ def ensure_history(git: Git, sha: str, remote: str | None, head: str) -> bool:
             f"checkpoint {sha[:12]} is not in this shallow clone and there is no remote to "
             "fetch it from; clone with full history"
         )
+    # only the base branch deepens, counted from its tip: the default refspec would pull
+    # every other branch, and --deepen moves every shallow boundary (the ledger's too),
+    # into a checkout made cheap on purpose
+    spec = _branch_refspec(head, remote)
     try:
         for depth in (50, 200, 1000, 5000):
-            git.run("fetch", "--quiet", "--no-tags", f"--deepen={depth}", remote)
+            deepen = f"--depth={depth}" if spec else f"--deepen={depth}"
+            git.run("fetch", "--quiet", "--no-tags", deepen, remote, *spec)
             if git.has_object(sha) or not git.is_shallow():
                 break
         else:
-            git.run("fetch", "--quiet", "--no-tags", "--unshallow", remote)
+            git.run("fetch", "--quiet", "--no-tags", "--unshallow", remote, *spec)
     except GitError as exc:
         raise SyncError(
             f"checkpoint {sha[:12]} is not in this shallow clone and fetching more history "
@@ -93,6 +98,15 @@ def ensure_history(git: Git, sha: str, remote: str | None, head: str) -> bool:
             "'fetch-depth: 0'"
         ) from exc
     return git.has_object(sha)
+
+
+def _branch_refspec(head: str, remote: str) -> list[str]:
+    """The refspec fetching only the branch `head` names (none for a bare commit)."""
+    for prefix in (f"refs/remotes/{remote}/", "refs/heads/"):
+        if head.startswith(prefix):
+            name = head[len(prefix) :]
+            return [f"+refs/heads/{name}:refs/remotes/{remote}/{name}"]
+    return []
 
 
 def compute(
@@ -120,7 +134,7 @@ def compute(
     base = since or (checkpoint.sha if checkpoint else None)
     if base is not None:
         resolved = git.rev(base) if since else base
-        if resolved is None or not ensure_history(git, resolved, remote, head_sha):
+        if resolved is None or not ensure_history(git, resolved, remote, head):
             delta.notes.append(
                 f"{'--since' if since else 'checkpoint'} {base[:12]} is not in this repository "
                 "(history rewritten or pruned): showing the recent window instead"

@@ -56,7 +56,15 @@ class Workspace:
         refs = [f"refs/heads/{prefix}"]
         if self.remote:
             refs.append(f"refs/remotes/{self.remote}/{prefix}")
-        out = self.git.run("for-each-ref", "--format=%(refname)", *refs)
+        if self.remote and self.git.is_shallow():
+            # a shallow checkout fetched the base branch alone: ask the remote for the
+            # names (all a state needs), not the branches
+            listed = self.git.run("ls-remote", "--heads", self.remote).split()[1::2]
+            refs = [f"refs/heads/{prefix}"]
+            out = "\n".join(r for r in listed if r.startswith(refs[0]))
+            out += "\n" + self.git.run("for-each-ref", "--format=%(refname)", *refs)
+        else:
+            out = self.git.run("for-each-ref", "--format=%(refname)", *refs)
         found = {}
         for ref in out.split():
             tail = next(ref[len(base) :] for base in refs if ref.startswith(base))
