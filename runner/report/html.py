@@ -41,6 +41,8 @@ border-bottom:1px solid #eef0f3;vertical-align:top}th{font-weight:600;color:#555
 .kind{font-weight:600}.credential{color:#c0392b}.muted{color:#777}svg text{font-size:11px;
 fill:#333}.legend span{display:inline-block;margin-right:12px}.legend i{display:inline-block;
 width:10px;height:10px;margin-right:4px;vertical-align:middle}
+.id{white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+.over{color:#c0392b;font-weight:600}
 """
 
 
@@ -73,6 +75,10 @@ def render(status: Status) -> str:
         + "</div></section>",
         _problems(status),
         _escalations(status),
+        _stuck(status),
+        _roles(status),
+        _by_state(status),
+        _runs(status),
         _section("Cost per day per role", cost_chart(status), "cost"),
         _section("Throughput per week", throughput_chart(status), "throughput"),
         _section("Time in state per task", time_in_state_chart(status), "time-in-state"),
@@ -84,6 +90,72 @@ def render(status: Status) -> str:
 
 def _section(title: str, body: str, name: str) -> str:
     return f"<section id={name}><h2>{escape(title)}</h2>{body}</section>"
+
+
+def _table(head: list[str], rows: list[str]) -> str:
+    cells = "".join(f"<th>{escape(h)}</th>" for h in head)
+    return f"<table><tr>{cells}</tr>{''.join(rows)}</table>" if rows else "<p class=muted>None.</p>"
+
+
+def _stuck(status: Status) -> str:
+    rows = [
+        f"<tr class=stuck><td class=id>{escape(r.id)}</td><td>{escape(r.state)}</td>"
+        f"<td>{_hours(r.age_hours)}</td><td>{_hours(r.sla_hours)}</td><td>{escape(r.role)}</td>"
+        f"<td>{escape(r.reason)}</td></tr>"
+        for r in status.stuck
+    ]
+    body = _table(["task", "state", "in state", "SLA", "role", "why"], rows)
+    return _section(f"Stuck past their SLA ({len(status.stuck)})", body, "stuck")
+
+
+def _roles(status: Status) -> str:
+    rows = []
+    for r in status.roles:
+        over = " class=over" if r.daily_budget and r.spent_today > r.daily_budget else ""
+        rows.append(
+            f"<tr class=role><td class=id>{escape(r.name)}</td><td>{escape(r.engine)}</td>"
+            f"<td>{escape(r.last_outcome or '-')}</td>"
+            f"<td class=id>{escape(r.next_task or '-')}</td><td>{escape(r.next_reason)}</td>"
+            f"<td>{r.runs_week}</td><td{over}>{usd(r.spent_today)} of {usd(r.daily_budget)}</td>"
+            "</tr>"
+        )
+    head = ["role", "engine", "last outcome", "next", "why", "runs/7d", "spent today"]
+    return _section("Roles", _table(head, rows), "roles")
+
+
+def _by_state(status: Status) -> str:
+    rows = [
+        f"<tr class=task><td class=id>{escape(r.id)}</td><td>{escape(state)}</td>"
+        f"<td>{escape(r.role)}</td><td>{_hours(r.age_hours)}</td><td>{escape(r.title)}</td></tr>"
+        for state, items in status.by_state.items()
+        for r in items
+    ]
+    counts = ", ".join(f"{k} {len(v)}" for k, v in status.by_state.items() if v)
+    head = ["task", "state", "role", "in state", "title"]
+    body = f"<p>{escape(counts)}</p>" + _table(head, rows)
+    return _section("Tasks by state", body, "by-state")
+
+
+def _runs(status: Status) -> str:
+    """Recent runs; a run with a stored transcript links its page (`fleet runs pages
+    runs/` writes them next to the dashboard)."""
+    rows = []
+    for r in status.recent_runs:
+        name = escape(r.run_id)
+        cell = f"<a href='runs/{name}.html'>{name}</a>" if r.transcript else name
+        rows.append(
+            f"<tr class=run><td class=id>{cell}</td><td>{escape(r.role)}</td>"
+            f"<td class=id>{escape(r.task or '-')}</td><td>{escape(r.outcome)}</td>"
+            f"<td>{usd(r.cost_usd)}</td></tr>"
+        )
+    body = _table(["run (transcript)", "role", "task", "outcome", "cost"], rows)
+    return _section("Recent runs", body, "runs")
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 24:.1f}d" if value >= 48 else f"{value:.0f}h"
 
 
 def _problems(status: Status) -> str:
@@ -119,7 +191,7 @@ def _escalations(status: Status) -> str:
         )
         body.append(
             f"<tr class=escalation><td class='kind {escape(e.kind)}'>{escape(e.kind)}"
-            f"</td><td>{link}</td><td>{escape(e.task or '-')}</td>"
+            f"</td><td>{link}</td><td class=id>{escape(e.task or '-')}</td>"
             f"<td>{escape(e.role or '-')}</td><td>{e.age_hours:.0f}h</td>"
             f"<td>{escape(e.title)}</td></tr>"
         )
@@ -180,7 +252,9 @@ def throughput_chart(status: Status, width: int = 560, height: int = 200) -> str
     series = (("completed", "#3ca951"), ("merged", "#4269d0"))
     out = [
         f"<svg data-chart=throughput width={width} height={height} role=img "
-        "aria-label='throughput per week'>"
+        "aria-label='throughput per week'>",
+        f"<text class=axis x=0 y=12>{int(top)}</text><text class=axis x=0 y={plot_h}>0</text>"
+        f"<line x1={pad} y1={plot_h} x2={width} y2={plot_h} stroke=#999 />",
     ]
     for i, (week, counts) in enumerate(weeks):
         for j, (name, colour) in enumerate(series):
@@ -210,7 +284,7 @@ def time_in_state_chart(status: Status, width: int = 560, limit: int = 40) -> st
         return "<p>No task is waiting.</p>"
     top = max(max(r.age_hours or 0, r.sla_hours or 0) for r in rows) or 1.0
     label, bar_h = 90, 16
-    height = len(rows) * (bar_h + 4) + 10
+    height = len(rows) * (bar_h + 4) + 26  # and the axis: 0 and the longest time
     out = [
         f"<svg data-chart=time-in-state width={width} height={height} role=img "
         "aria-label='time in state per task'>"
@@ -232,6 +306,11 @@ def time_in_state_chart(status: Status, width: int = 560, limit: int = 40) -> st
                 f"<line class=sla x1={x:.1f} y1={y - 1} x2={x:.1f} y2={y + bar_h + 1} "
                 "stroke=#c0392b stroke-dasharray=3,2 />"
             )
+    axis_y = height - 6
+    out.append(
+        f"<text class=axis x={label} y={axis_y}>0</text><text class=axis "
+        f"x={width - 10} y={axis_y} text-anchor=end>{top / 24:.1f} days</text>"
+    )
     out.append("</svg>")
     return "".join(out) + _legend(
         [(s, STATE_COLOURS[s]) for s in ("blocked", "in_progress", "review", "open")]

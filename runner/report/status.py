@@ -75,6 +75,17 @@ class RoleRow:
 
 
 @dataclass
+class RunRow:
+    run_id: str
+    role: str
+    task: str | None
+    started: str
+    outcome: str
+    cost_usd: float
+    transcript: bool  # a transcript is stored: the dashboard links its page
+
+
+@dataclass
 class Totals:
     tasks_completed: int = 0
     prs_opened: int = 0
@@ -117,12 +128,16 @@ class Status:
     changes: list[str] = field(default_factory=list)  # since the last recorded status
     problems: list[ProblemRow] = field(default_factory=list)  # broken task files
     paused: str | None = None  # why the kill switch is on (runner/pause.py)
+    recent_runs: list[RunRow] = field(default_factory=list)  # newest first, in the period
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["totals"]["cache_share"] = round(self.totals.cache_share, 4)
         data["totals"]["cost_per_completed_task"] = self.totals.cost_per_completed_task
         return data
+
+
+RECENT_RUNS = 30  # runs the dashboard lists
 
 
 def compute(
@@ -150,6 +165,15 @@ def compute(
     _compacted(status.totals, status.cost_per_day, rollups, since_s[:10])
     status.problems = [ProblemRow(p.path, p.line, p.code, p.message) for p in fleet.problems]
     status.dependencies = sorted((t.id, d) for t in fleet.tasks.values() for d in t.depends_on)
+    recent = sorted(
+        (r for r in (runs if period is None else period) if r.started >= since_s),
+        key=lambda r: (r.started, r.run_id),
+        reverse=True,
+    )
+    status.recent_runs = [
+        RunRow(r.run_id, r.role, r.task, r.started, r.outcome, r.cost_usd, bool(r.transcript))
+        for r in recent[:RECENT_RUNS]
+    ]
     status.changes = _changes(previous or {}, states, fleet) if previous is not None else []
     return status
 
