@@ -191,14 +191,19 @@ def wire_request(
         return url, [f"Authorization: Bearer ${key}" if key else "(no key)"], body
     if provider == "anthropic":
         return url, ["x-api-key: $ANTHROPIC_API_KEY"], {**kwargs, "stream": True}
+    # the SDK's Bedrock and Vertex clients move the model into the URL and add the API
+    # version; Bedrock's streaming is the URL too, Vertex keeps `stream` in the body
+    from anthropic._constants import ANTHROPIC_API_VERSION
+
     body = {k: v for k, v in kwargs.items() if k != "model"}
-    body["anthropic_version"] = "(the anthropic SDK's version)"
-    auth = {
-        "bedrock": "Authorization: AWS4-HMAC-SHA256 (SigV4 with the AWS credentials) or "
-        "Bearer $AWS_BEARER_TOKEN_BEDROCK",
-        "vertex": "Authorization: Bearer (a Google OAuth access token)",
-    }[provider]
-    return url, [auth], body
+    body["anthropic_version"] = ANTHROPIC_API_VERSION
+    if provider == "vertex":
+        token = settings.api_key_env
+        who = f"${token}" if token else "(a token from GOOGLE_APPLICATION_CREDENTIALS)"
+        return url, [f"Authorization: Bearer {who}"], {**body, "stream": True}
+    if settings.api_key_env:
+        return url, [f"Authorization: Bearer ${settings.api_key_env}"], body
+    return url, ["Authorization: AWS4-HMAC-SHA256 (SigV4 with $AWS_ACCESS_KEY_ID)"], body
 
 
 def _placement(provider: str, settings: Settings) -> tuple[str, ...]:

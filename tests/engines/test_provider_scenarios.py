@@ -296,3 +296,32 @@ def test_a_long_session_compacts_and_never_exceeds_the_window(
     assert outcome.record.turns == 39
     assert "[compacted to save context: read_file" in w.sent(-1)
     assert "# Task t-100" in w.sent(-1)  # the task is never cut
+
+
+def test_the_dry_run_shows_the_request_the_provider_then_receives(
+    agent_repo: Path, provider: str
+) -> None:
+    """`fleet run --dry-run` prints the first request; the real run then sends exactly
+    that body (as the provider's fake received it, after the SDK's own changes)."""
+    script = [reply(tool("escalate", kind="decision", summary="Which one?"))]
+    with wire(provider, agent_repo, script) as w:
+        ws = open_workspace(agent_repo, w.env)
+        dry = execute(
+            ws,
+            open_forge(ws),
+            "tester",
+            "t-100",
+            trigger="test",
+            client_factory=anthropic_client(ws),
+            dry_run=True,
+        )
+        _run(agent_repo, w)
+    shown = json.loads(
+        dry.dry_run.split(f"--- first request ({provider}) ---\n", 1)[1].split("\n", 2)[2]
+    )
+    received = dict(w.fake.requests[0])
+    if provider == "bedrock":  # the fake logs the model and `stream` it read off the URL
+        del received["model"], received["stream"]
+    elif provider == "vertex":  # the model from the URL; Vertex keeps `stream` in the body
+        del received["model"]
+    assert shown == received
