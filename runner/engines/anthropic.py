@@ -19,6 +19,7 @@ from runner.engines.base import (
     Need,
     Plan,
     Problem,
+    steps_are_guidance,
 )
 from runner.fmt import usd
 from runner.model import FleetConfig, Role, Task
@@ -96,17 +97,7 @@ class AnthropicEngine:
         return found
 
     def check_task(self, role: Role, task: Task) -> list[Problem]:
-        if task.steps:
-            return [
-                Problem(
-                    ("steps",),
-                    f"role '{role.name}' uses the {self.name} engine; 'steps:' are only run "
-                    "by shell roles and will be shown to the model as guidance",
-                    "engine-mismatch",
-                    "warning",
-                )
-            ]
-        return []
+        return steps_are_guidance(self.name, role, task)
 
     def needs(self, role: Role, environ: Mapping[str, str]) -> list[Need]:
         name, settings = providers.of(role)

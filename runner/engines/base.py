@@ -198,3 +198,19 @@ class Engine(Protocol):
 def unset_names(names: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     """The names in `names` not set (or empty) in `environ`."""
     return [n for n in names if not environ.get(n)]
+
+
+def steps_are_guidance(engine: str, role: Role, task: Task) -> list[Problem]:
+    """A model engine's warning for a task with `steps:`: only shell roles run them; a
+    model (the built-in loop's or Claude Code's) is shown them as guidance."""
+    if not task.steps:
+        return []
+    return [
+        Problem(
+            ("steps",),
+            f"role '{role.name}' uses the {engine} engine; 'steps:' are only run by shell "
+            "roles and will be shown to the model as guidance",
+            "engine-mismatch",
+            "warning",
+        )
+    ]

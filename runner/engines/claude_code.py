@@ -39,6 +39,7 @@ from runner.engines.base import (
     Need,
     Plan,
     Problem,
+    steps_are_guidance,
     unset_names,
 )
 from runner.engines.claude_code_cli import (
@@ -114,17 +115,7 @@ class ClaudeCodeEngine:
         return out
 
     def check_task(self, role: Role, task: Task) -> list[Problem]:
-        if task.steps:
-            return [
-                Problem(
-                    ("steps",),
-                    f"role '{role.name}' uses the {self.name} engine; 'steps:' are only run "
-                    "by shell roles and are shown to the agent as guidance",
-                    "engine-mismatch",
-                    "warning",
-                )
-            ]
-        return []
+        return steps_are_guidance(self.name, role, task)
 
     def needs(self, role: Role, environ: Mapping[str, str]) -> list[Need]:
         key = [
