@@ -21,6 +21,7 @@ from runner import outputs as contract
 from runner.apply import Review, Rules, review
 from runner.clock import iso
 from runner.errors import FleetError
+from runner.forge import app_auth
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
 from runner.lease import Lease, LeaseTerms, release
@@ -151,7 +152,7 @@ def _apply(
         ws.head_ref(),
         fleet.config.apply,
         frozenset(fleet.tasks),
-        tuple(known_secrets(ws.environ)),
+        tuple(known_secrets(ws.environ) + app_auth.secrets(ws.environ)),
     )
     quarantine = f"refs/fleet/quarantine/{claim_record.run_id}"
     verdict = review(ws.git, directory, outs, rules, quarantine)
@@ -279,7 +280,7 @@ def _post(
             branch=rules.branch,
             base=ws.fleet.config.forge.base_branch,
             title=unmark(pr_spec.title),
-            body=unmark(pr_spec.body),
+            body=unmark(pr_spec.body) + _ci_note(ws, forge),
             draft=pr_spec.draft or record.outcome != "done",
         )
         record.links["pr"] = result.pr.url or result.pr.id
@@ -303,6 +304,18 @@ def _post(
             forge.upsert_comment(int(result.pr.id[1:]), key, for_post(c.body, 8000))
         else:
             forge.comment(result.pr.id, for_post(c.body, 8000))
+
+
+def _ci_note(ws: Workspace, forge: Forge) -> str:
+    """With the Actions token, say on the PR that CI did not run and how to change that."""
+    if forge.name != "github" or app_auth.configured(ws.environ):
+        return ""
+    return (
+        "\n\n> CI did not run on this pull request: it was opened with the Actions "
+        "`GITHUB_TOKEN`, which triggers no workflow. To run the repository's CI on agent "
+        "pull requests, give the apply job a GitHub App (`FLEET_GITHUB_APP_ID`, "
+        "`FLEET_GITHUB_APP_PRIVATE_KEY`; see the README), or push an empty commit."
+    )
 
 
 def _blocked_line(key: str) -> str:

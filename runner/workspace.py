@@ -105,9 +105,13 @@ def git_env(environ: Mapping[str, str]) -> dict[str, str] | None:
     """git's environment: inside Actions, the token as an HTTP header for the runner's own
     fetches and pushes, so checkout need not persist it in .git/config, where an agent's
     commands could read it. Tool subprocesses never get this environment."""
-    token = environ.get("GITHUB_TOKEN")
+    from runner.forge import app_auth
+
     server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    if not token or not server.startswith("https://"):
+    if not server.startswith("https://"):
+        return None
+    token = app_auth.token(environ)  # an App's installation token when one is configured
+    if not token:
         return None
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     env = dict(environ)

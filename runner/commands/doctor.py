@@ -223,6 +223,16 @@ def _forge(ws: Workspace) -> Iterator[Check]:
         f"reachable: {len(view.open_prs)} open agent PR(s), "
         f"{sum(len(v) for v in view.escalations.values())} open escalation(s)",
     )
+    if name == "github":
+        from runner.forge import app_auth
+
+        app = app_auth.configured(ws.environ)
+        yield Check(
+            "forge auth",
+            "ok" if app else "warn",
+            app_auth.mode(ws.environ)
+            + ("" if app else "; set FLEET_GITHUB_APP_ID and FLEET_GITHUB_APP_PRIVATE_KEY"),
+        )
 
 
 def run(root: Path, *, fmt: str) -> int:

@@ -63,7 +63,9 @@ def connect(environ: Mapping[str, str]) -> tuple[Any, str]:
     """A lazy PyGithub client and the `owner/name` it works on, from the environment."""
     from github import Auth, Github
 
-    token, repository = environ.get("GITHUB_TOKEN"), environ.get("GITHUB_REPOSITORY")
+    from runner.forge import app_auth
+
+    token, repository = app_auth.token(environ), environ.get("GITHUB_REPOSITORY")
     if not token or not repository or "/" not in repository:
         raise ForgeCredentialError(
             "the GitHub forge needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name); "

@@ -13,7 +13,8 @@ def forge_name(environ: Mapping[str, str]) -> str:
     explicit = environ.get("FLEET_FORGE", "").strip().lower()
     if explicit:
         return explicit
-    if environ.get("GITHUB_TOKEN") and environ.get("GITHUB_REPOSITORY"):
+    app = environ.get("FLEET_GITHUB_APP_ID")
+    if (environ.get("GITHUB_TOKEN") or app) and environ.get("GITHUB_REPOSITORY"):
         return "github"
     return "local"
 

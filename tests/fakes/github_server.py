@@ -60,6 +60,8 @@ class FakeGitHub(Loopback):
     reviews: list[dict[str, Any]] = field(default_factory=list)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    app_public_key: str | None = None  # a GitHub App installed here (its JWTs verified)
+    app_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # minted -> request
     check_runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # suite -> runs
     job_logs: dict[int, str] = field(default_factory=dict)  # job (= check run) id -> log
     log: list[tuple[str, str]] = field(default_factory=list)
@@ -207,6 +209,10 @@ class FakeGitHub(Loopback):
                         self._route(method, path, query, body)
                     return fault.status, fault.body, fault.headers
             auth = headers.get("Authorization") or headers.get("authorization") or ""
+            if auth.startswith("Bearer ") and self.app_public_key and "." in auth:
+                return self._app(method, path, body, auth.removeprefix("Bearer "))
+            if auth.removeprefix("token ").removeprefix("Bearer ") in self.app_tokens:
+                return self._route(method, path, query, body)
             if self.read_token and auth in (
                 f"token {self.read_token}",
                 f"Bearer {self.read_token}",
@@ -483,6 +489,24 @@ class FakeGitHub(Loopback):
         self.issues[number]["comments"] += 1
         self.issues[number]["updated_at"] = _now()
         return comment
+
+    def _app(self, method: str, path: str, body: Any, jwt_token: str):
+        """The App endpoints: a JWT signed with the App's key finds the installation and
+        mints a token (GitHub's shapes; the request is kept for the test to read)."""
+        import jwt
+
+        try:
+            jwt.decode(jwt_token, self.app_public_key, algorithms=["RS256"])
+        except jwt.PyJWTError as exc:
+            return 401, {"message": f"A JSON web token could not be decoded: {exc}"}, {}
+        if method == "GET" and path == f"/repos/{OWNER}/{REPO}/installation":
+            return 200, {"id": 77, "app_id": 1, "account": self._user(OWNER)}, {}
+        if method == "POST" and path == "/app/installations/77/access_tokens":
+            minted = f"ghs_app_{len(self.app_tokens) + 1:036d}"
+            self.app_tokens[minted] = body
+            answer = {"token": minted, "expires_at": "2099-01-01T00:00:00Z", **body}
+            return 201, answer, {}
+        return 404, {"message": "Not Found"}, {}
 
     def ci_failure(self, suite: int, name: str, log: str, conclusion: str = "failure") -> int:
         """A check suite with one failed Actions job and its log; returns the job id."""
