@@ -74,6 +74,8 @@ def _draft(
         checks=checks,
         reviews=reviews,
         created=ws.now.strftime("%Y-%m-%d"),
+        created_by=author,
+        issue=number,
         description=intake.description(
             number, str(issue.get("html_url") or ""), author, str(issue.get("body") or ""), note
         ),

@@ -322,6 +322,7 @@ class Task:
     sla_hours: dict[str, float] = field(default_factory=dict)
     parent: str | None = None
     created_by: str | None = None
+    issue: int | None = None  # drafted from this issue (runner/intake.py)
     created: str | None = None
     steps: tuple[str, ...] = ()
     result: str | None = None
@@ -345,6 +346,7 @@ class Task:
             sla_hours=dict(d.get("sla_hours", {})),
             parent=d.get("parent"),
             created_by=d.get("created_by"),
+            issue=d.get("issue"),
             created=d.get("created"),
             steps=tuple(d.get("steps", ())),
             result=d.get("result"),

@@ -176,8 +176,12 @@ class Reporter:
     def finish(self, outcome: str, reason: str, links: dict[str, str]) -> None:
         """The final edit: the outcome and its links, whatever the throttle says."""
         self.transcript.listeners[:] = [f for f in self.transcript.listeners if f != self.changed]
-        self.retarget(links.get("pr") and _pr_ref(links["pr"]))
-        self.flush(force=True, end={"outcome": outcome, "reason": reason, "links": links})
+        end = {"outcome": outcome, "reason": reason, "links": links}
+        pr = links.get("pr") and _pr_ref(links["pr"])
+        if pr and self.target and pr != self.target and self.posts:
+            self.flush(force=True, end=end)  # the issue's comment ends with the outcome too
+        self.retarget(pr)
+        self.flush(force=True, end=end)
 
     def _note(self, text: str) -> None:
         listeners = list(self.transcript.listeners)
@@ -188,14 +192,17 @@ class Reporter:
             self.transcript.listeners.extend(listeners)
 
 
-def first_target(forge: str, role: str, task: str, runs: Sequence[RunRecord]) -> str | None:
+def first_target(forge: str, role: str, task: Task, runs: Sequence[RunRecord]) -> str | None:
     """Where the comment goes from the start: the local forge's PR record (kept whether
-    or not the PR is open yet), or the PR an earlier run of the task opened (a draft this
-    run resumes). None: held until this run opens its PR (no request spent looking)."""
+    or not the PR is open yet), the PR an earlier run of the task opened (a draft this
+    run resumes), else the issue the task was drafted from. None: held until this run
+    opens its PR (no request spent looking)."""
     if forge == "local":
-        return f"local-pr:{role}/{task}"
-    earlier = [r for r in runs if r.task == task and r.role == role and r.links.get("pr")]
-    return _pr_ref(earlier[-1].links["pr"]) if earlier else None
+        return f"local-pr:{role}/{task.id}"
+    earlier = [r for r in runs if r.task == task.id and r.role == role and r.links.get("pr")]
+    if earlier:
+        return _pr_ref(earlier[-1].links["pr"])
+    return f"#{task.issue}" if task.issue else None
 
 
 def final(

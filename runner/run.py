@@ -252,7 +252,7 @@ def _reporter(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome) -> 
         live_clock(ws),
         settings.interval_s,
         _secrets(ws, role),
-        target=progress.first_target(forge.name, role.name, task.id, job.runs),
+        target=progress.first_target(forge.name, role.name, task, job.runs),
     )
     reporter.start()
     return reporter

@@ -37,6 +37,7 @@ def build(
     created_by: str | None = None,
     parent: str | None = None,
     steps: tuple[str, ...] = (),
+    issue: int | None = None,
 ) -> str:
     """The YAML text of a task file (the caller validates it); `created` is today on the
     caller's clock (never the wall clock here: FLEET_NOW must hold)."""
@@ -48,6 +49,8 @@ def build(
         data["created_by"] = created_by
     if parent:
         data["parent"] = parent
+    if issue:
+        data["issue"] = issue
     if depends_on:
         data["depends_on"] = list(depends_on)
     if description:

@@ -150,3 +150,20 @@ def test_every_check_ends_ticked_or_marked_failed(agent_repo: Path) -> None:
     )["body"]
     assert "- [ ] `test -f out/report.md` (failed)" in body
     assert "**Outcome:** escalated" in body and "- issue: local-issue:" in body
+
+
+def test_a_task_from_an_issue_shows_progress_there_until_its_pr_exists(agent_repo: Path) -> None:
+    task = agent_repo / "tasks/t-100.yaml"
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh:
+        number = gh.open_issue("Write the report", "- [ ] check: test -f out/report.md\n")
+        task.write_text(task.read_text() + f"issue: {number}\n")
+        commit_all(agent_repo, "t-100 was drafted from an issue")
+        git(agent_repo, "push", "-q", "origin", "main")
+        out = _run(agent_repo, gh, thirty_turns(agent_repo), "2026-11-24T10:30:00Z")
+    assert out.record.outcome == "done" and out.pr is not None
+    on_issue = [c for c in _progress_comments(gh) if c["number"] == number]
+    on_pr = [c for c in _progress_comments(gh) if c["number"] == int(out.pr.id.lstrip("#"))]
+    assert len(on_issue) == 1 and len(on_pr) == 1  # one per place, created once each
+    assert on_issue[0].get("edits", 0) >= 1  # it was there while the run worked
+    for comment in on_issue + on_pr:
+        assert "**Outcome:** done" in comment["body"] and out.pr.url in comment["body"]

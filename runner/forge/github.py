@@ -74,7 +74,7 @@ class GitHubForge(GitHubReads):
         self.retries, self.backoff = retries, backoff
         self._repo: Any = None
         self._labels: set[str] | None = None
-        self._progress: dict[str, Any] = {}  # progress comments this process posted
+        self._progress: dict[tuple[str, str], Any] = {}  # (target, key) -> comment posted
         self._trust: dict[str, bool] = {}
         self._counter = count_requests()
 
@@ -315,7 +315,7 @@ class GitHubForge(GitHubReads):
         """One comment per `key`, created once and then edited in place: the first call
         finds (by marker) or creates it, later calls PATCH the comment held (one request
         per edit)."""
-        held = self._progress.get(key)
+        held = self._progress.get((target, key))
         if held is not None:
             with self._calls("edit the progress comment", "pull-requests: write"):
                 held.edit(f"{body}\n<!-- fleet:kind={key} -->")
@@ -334,7 +334,7 @@ class GitHubForge(GitHubReads):
                 found.edit(f"{body}\n{mark}")
             else:
                 found = self._create(lambda: issue.create_comment(f"{body}\n{mark}"), find)
-            self._progress[key] = found
+            self._progress[(target, key)] = found
             return f"posted {found.html_url}"
 
     def upsert_comment(self, number: int, key: str, body: str) -> str:
