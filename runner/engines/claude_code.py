@@ -168,7 +168,7 @@ class ClaudeCodeEngine:
                 f"the Claude Code CLI is not installed (no `claude` on PATH and {CLI_ENV} "
                 f"unset); install it: npm install {PACKAGE}@{CLAUDE_CODE_VERSION}",
             )
-        return claude_code_run.run(job, cli)
+        return claude_code_run.run(job, cli, self.model_key(job.role) or MODEL_KEY)
 
 
 def cli_need(environ: Mapping[str, str]) -> Need:

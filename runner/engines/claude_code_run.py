@@ -39,6 +39,7 @@ from runner.engines.claude_code_cli import (
 from runner.engines.claude_code_relay import DEFAULT_UPSTREAM, Relay
 from runner.engines.claude_code_stream import REJECTED, Stream, Verdict
 from runner.gitrepo import GitError
+from runner.model import McpServer
 
 STDERR_CAP = 20_000
 
@@ -61,9 +62,11 @@ class _Ctx:
     mcp: dict[str, object]
     config_dir: Path
     relay: Relay
+    key_name: str
 
 
-def run(job: Job, cli: str) -> EngineResult:
+def run(job: Job, cli: str, key_name: str) -> EngineResult:
+    """`key_name`: the engine's model_key(role), the secret a rejected key escalation names."""
     with tempfile.TemporaryDirectory(prefix="fleet-claude-") as tmp:
         Path(tmp).chmod(0o711)  # the jail's user reaches its dirs, nobody lists them
         config_dir, relay_dir = Path(tmp) / "config", Path(tmp) / "relay"
@@ -87,6 +90,7 @@ def run(job: Job, cli: str) -> EngineResult:
                 mcp_config.claude_mcp_config(job.role, job.environ),
                 config_dir,
                 relay,
+                key_name,
             )
             return _attempts(ctx)
 
@@ -205,7 +209,7 @@ def _session(ctx: _Ctx, line: list[str], prompt: str) -> Session:
     jail.prepare(sandbox.root)
     jail.prepare(ctx.config_dir)
     jail.prepare(socket.parent)
-    stream = Stream(job.transcript)
+    stream = Stream(job.transcript, ctx.key_name, _server_hints(job.role.mcp_servers))
     with tempfile.TemporaryFile() as stderr_file:
         proc = subprocess.Popen(
             jail.wrap(line, spec),
@@ -233,7 +237,7 @@ def _read(proc: subprocess.Popen[bytes], stream: Stream, prompt: str, limit: flo
         assert proc.stdout is not None
         for raw in proc.stdout:
             if stream.feed(raw.decode("utf-8", errors="replace")):
-                _kill(proc)  # a rejected key: the CLI would retry it; never retried here
+                _kill(proc)  # a rejected key (the CLI would retry it) or a dead MCP server
         return proc.wait()
     except BaseException:  # the job is cancelled: the CLI's whole group goes too
         _kill(proc)
@@ -241,6 +245,17 @@ def _read(proc: subprocess.Popen[bytes], stream: Stream, prompt: str, limit: flo
         raise
     finally:
         timer.cancel()
+
+
+def _server_hints(servers: tuple[McpServer, ...]) -> dict[str, tuple[str, str]]:
+    """name -> (where it is, how to try it by hand): the built-in loop's words (runner.mcp)
+    for a server that can't start or died."""
+    return {
+        s.name: (f"url {s.url}", f"is {s.url} reachable from the agent job?")
+        if s.url
+        else (f"stdio: {s.command}", " ".join([s.command or "", *s.args]))
+        for s in servers
+    }
 
 
 def _reachable_cli(real: Path, jail: object, tmp: Path) -> Path:

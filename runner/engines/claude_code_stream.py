@@ -4,12 +4,13 @@ Pure data in, plain data out: `Stream.feed(line)` records what the CLI did into 
 run's transcript (every tool call with its input and result, every model turn's text)
 and says when the runner must stop the CLI at once (a rejected key: the CLI would
 retry a 401 ten times with back-off; the runner's rule is to escalate a dead credential
-at once). `verdict()` maps the final `result` event (or its absence) to the outcome the
+at once; an MCP server that failed to start or died, which the CLI would carry on
+without). `verdict()` maps the final `result` event (or its absence) to the outcome the
 built-in loop would give: the same words, so budgets, escalations, drafts and the
 ledger treat both engines alike.
 
 Event shapes (Claude Code 2.1.x, `--verbose --include-partial-messages`): `system/init`
-(version, tools, model),
+(version, tools, model, `mcp_servers` with each one's `status`),
 `assistant` (one API message's content, possibly split over several events with the
 same message id, with message_start's usage), `stream_event` (the API's own events: a
 turn's final output tokens), `user` (the tool results), `system/api_retry` (`error_status`),
@@ -20,6 +21,7 @@ turn's final output tokens), `user` (the tool results), `system/api_retry` (`err
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,25 @@ REJECTED = "model API credential rejected"  # the reason run.py turns into the k
 AUTH_STATUSES = (401, 403)
 UNAVAILABLE_STATUSES = (408, 429, 500, 502, 503, 504, 529)
 ESCALATE_PREFIX = "ESCALATE:"  # a final message asking a human (see PROMPT in claude_code)
+# Init statuses of a server the CLI could not bring up (it never retries one mid-run).
+MCP_FAILED = ("failed", "needs-auth")
+# A tool result of an `mcp__<server>__*` call saying the server is gone (Claude Code
+# 2.1.x words: a crashed HTTP server's `ECONNRESET: ...`, then `MCP server "docs" is not
+# connected`; a stdio server's `MCP error -32000: Connection closed`). A server that
+# writes these words itself only ends its own run, with `error`.
+MCP_LOST = re.compile(
+    r"^(Error: )?((ECONNRESET|ECONNREFUSED|EPIPE|ECONNABORTED)\b"
+    r"|MCP server \"[^\"]*\" is not connected|MCP error -32000: Connection closed)"
+)
+
+
+@dataclass(frozen=True)
+class McpDown:
+    """An MCP server that did not start (`tool` empty) or died during a call."""
+
+    server: str
+    tool: str
+    detail: str
 
 
 @dataclass
@@ -47,6 +68,9 @@ class Verdict:
 @dataclass
 class Stream:
     transcript: Transcript
+    key_name: str = "ANTHROPIC_API_KEY"  # the engine's model_key(role), named in escalations
+    servers: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> where, try it
+    mcp_down: McpDown | None = None  # a dead MCP server: stop the CLI now, end as `error`
     session_id: str = ""
     version: str = ""
     result: dict[str, Any] | None = None
@@ -75,7 +99,7 @@ class Stream:
         if kind == "assistant":
             self._assistant(event)
         elif kind == "user":
-            self._user(event)
+            return self._user(event)
         elif kind == "stream_event":
             self._partial(event.get("event"))
         elif kind == "result":
@@ -96,7 +120,12 @@ class Stream:
                 f"tools: {', '.join(map(str, event.get('tools') or [])) or 'none'}, "
                 f"permission mode {event.get('permissionMode')})"
             )
-        elif sub == "api_retry":
+            for server in event.get("mcp_servers") or []:
+                status = server.get("status") if isinstance(server, dict) else None
+                if status in MCP_FAILED and self.mcp_down is None:
+                    self.mcp_down = McpDown(str(server.get("name")), "", f"status '{status}'")
+            return self.mcp_down is not None
+        if sub == "api_retry":
             status = event.get("error_status")
             self.retries.append(status if isinstance(status, int) else 0)
             if status in AUTH_STATUSES:
@@ -137,16 +166,19 @@ class Stream:
             self._turn.setdefault("usage", {})["output_tokens"] = output
             self._turn = None
 
-    def _user(self, event: dict[str, Any]) -> None:
+    def _user(self, event: dict[str, Any]) -> bool:
         content = (event.get("message") or {}).get("content")
         for block in content if isinstance(content, list) else []:
             if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
             name, tool_input = self._calls.pop(str(block.get("tool_use_id")), ("?", None))
             source = "mcp:" + name.split("__")[1] if name.startswith("mcp__") else "claude-code"
-            self.transcript.tool(
-                name, tool_input, _text(block.get("content")), bool(block.get("is_error")), source
-            )
+            output, is_error = _text(block.get("content")), bool(block.get("is_error"))
+            self.transcript.tool(name, tool_input, output, is_error, source)
+            parts = name.split("__", 2)
+            if len(parts) == 3 and is_error and MCP_LOST.search(output) and not self.mcp_down:
+                self.mcp_down = McpDown(parts[1], parts[2], clip(output.strip(), 300))
+        return self.mcp_down is not None
 
     # -- the end ------------------------------------------------------------------
 
@@ -172,9 +204,11 @@ class Stream:
                 Terminal(
                     "credential",
                     f"The model API rejected the runner's credential ({detail.strip(': ')}). "
-                    "Check the ANTHROPIC_API_KEY secret.",
+                    f"Check the {self.key_name} secret.",
                 ),
             )
+        if self.mcp_down is not None:
+            return Verdict("error", self._mcp_reason(self.mcp_down))
         result = self.result
         if result is None:
             why = stderr.strip().splitlines()[-1:] or [f"exit code {exit_code}"]
@@ -184,6 +218,21 @@ class Stream:
                 "so far is committed",
             )
         return _from_result(result, status, max_turns)
+
+    def _mcp_reason(self, down: McpDown) -> str:
+        """The built-in loop's words (runner.mcp) for a server that can't start or died."""
+        where, try_it = self.servers.get(down.server, ("", ""))
+        name = f"MCP server '{down.server}'" + (f" ({where})" if where else "")
+        if not down.tool:
+            return (
+                f"{name} could not be started or listed: Claude Code reports {down.detail}; "
+                f"check that it starts on this machine: {try_it or 'run it by hand'}"
+            )
+        return (
+            f"{name} stopped during a call to {down.tool}: {down.detail}. The work so far "
+            "is committed; fix the server or remove it from the role's mcp_servers "
+            f"(try it by hand: {try_it or 'start it by hand'}); the next run starts it anew"
+        )
 
 
 def _from_result(result: dict[str, Any], status: Any, max_turns: int) -> Verdict:

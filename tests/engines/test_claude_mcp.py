@@ -64,3 +64,59 @@ def test_an_allowed_mcp_tool_works_and_a_disallowed_one_is_refused(
     assert log.read_text().split() == ["search"]  # the refused call never reached it
     sources = [(e["name"], e["source"]) for e in outcome.transcript.entries if e["kind"] == "tool"]
     assert ("mcp__docs__search", "mcp:docs") in sources
+
+
+def _mcp_role(repo: Path, url: str) -> None:
+    role = yaml.safe_load(ROLE)
+    role.update(mcp_servers={"docs": {"url": url}}, mcp_tools=["docs/*"], network="allow")
+    (repo / "fleet/roles/tester.yaml").write_text(yaml.safe_dump(role))
+    commit_all(repo, "tester runs on claude-code with an MCP server")
+    git(repo, "push", "-q", "origin", "main")
+
+
+def test_a_server_that_crashes_mid_run_ends_it_with_a_clear_reason(
+    agent_repo: Path, tmp_path: Path
+) -> None:
+    cli = require_cli()
+    with mcp_server.serving(tmp_path / "calls.log") as url:
+        _mcp_role(agent_repo, url)
+        with FakeAnthropic(
+            [
+                reply(tool("Write", file_path="out/report.md", content="draft\n")),
+                reply(tool("mcp__docs__crash")),
+                reply(tool("mcp__docs__search", query="caching")),
+                reply(tool("Write", file_path="out/report.md", content="after the crash\n")),
+                reply(text("Wrote the report.")),
+            ]
+        ) as fake:
+            outcome = _run(agent_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "error", record.reason
+    reason = record.reason
+    assert "MCP server 'docs'" in reason and "during a call to crash" in reason, reason
+    assert "remove it from the role's mcp_servers" in reason, reason
+    assert "ECONNRESET" in reason  # what the CLI saw, in its words
+    # the run stopped at the crash's result: at most the request carrying it went out
+    assert len(fake.requests) <= 3, len(fake.requests)
+    branch = "fleet/tester/t-100"
+    assert git(agent_repo, "show", f"{branch}:out/report.md") == "draft\n"  # work kept
+
+
+def test_a_server_that_cannot_start_ends_the_run_before_the_model_works(
+    agent_repo: Path,
+) -> None:
+    cli = require_cli()
+    _mcp_role(agent_repo, f"http://127.0.0.1:{mcp_server.free_port()}/mcp")  # nobody listens
+    with FakeAnthropic(
+        [
+            reply(tool("Write", file_path="out/report.md", content="# Report\n")),
+            reply(text("Wrote the report.")),
+        ]
+    ) as fake:
+        outcome = _run(agent_repo, fake, cli)
+    record = outcome.record
+    assert record.outcome == "error", record.reason
+    assert "MCP server 'docs'" in record.reason and "could not be started" in record.reason
+    # the CLI reports the server's status before its first model request: none was made
+    assert fake.requests == [], len(fake.requests)
+    assert "status 'failed'" in record.reason and "reachable from the agent job" in record.reason
