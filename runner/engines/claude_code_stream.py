@@ -38,11 +38,12 @@ ESCALATE_PREFIX = "ESCALATE:"  # a final message asking a human (see PROMPT in c
 MCP_FAILED = ("failed", "needs-auth")
 # A tool result of an `mcp__<server>__*` call saying the server is gone (Claude Code
 # 2.1.x words: a crashed HTTP server's `ECONNRESET: ...`, then `MCP server "docs" is not
-# connected`; a stdio server's `MCP error -32000: Connection closed`). A server that
+# connected`; a stdio server's `Connection closed`, after which the CLI would start a
+# fresh one for the next call, its state lost, where the built-in loop ends). A server that
 # writes these words itself only ends its own run, with `error`.
 MCP_LOST = re.compile(
     r"^(Error: )?((ECONNRESET|ECONNREFUSED|EPIPE|ECONNABORTED)\b"
-    r"|MCP server \"[^\"]*\" is not connected|MCP error -32000: Connection closed)"
+    r"|MCP server \"[^\"]*\" is not connected|(MCP error -32000: )?Connection closed$)"
 )
 
 

@@ -62,7 +62,9 @@ def cc_repo(agent_repo: Path) -> Path:
     return agent_repo
 
 
-def _run(repo: Path, fake: FakeAnthropic, cli: str, task: str = "t-100") -> RunOutcome:
+def _run(
+    repo: Path, fake: FakeAnthropic, cli: str, task: str = "t-100", extra: dict | None = None
+) -> RunOutcome:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
@@ -73,6 +75,7 @@ def _run(repo: Path, fake: FakeAnthropic, cli: str, task: str = "t-100") -> RunO
         "GITHUB_TOKEN": GITHUB_TOKEN,
         "STAGING_DATABASE_URL": "postgres://granted",
         claude_code.CLI_ENV: cli,
+        **(extra or {}),
     }
     ws = open_workspace(repo, env)
     forge, client = open_forge(ws), anthropic_client(ws)

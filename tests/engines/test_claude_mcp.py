@@ -6,6 +6,7 @@ side) over streamable HTTP on loopback."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -120,3 +121,36 @@ def test_a_server_that_cannot_start_ends_the_run_before_the_model_works(
     # the CLI reports the server's status before its first model request: none was made
     assert fake.requests == [], len(fake.requests)
     assert "status 'failed'" in record.reason and "reachable from the agent job" in record.reason
+
+
+def test_a_stdio_server_that_crashes_mid_run_ends_it_with_a_clear_reason(
+    agent_repo: Path,
+) -> None:
+    """The stdio variant: the CLI starts the server in its jail, and reports its death in
+    other words than an HTTP server's (`Connection closed`)."""
+    from tests.test_mcp_engine import FAKE, SITE, _python
+
+    cli = require_cli()
+    role = yaml.safe_load(ROLE)
+    server = {"command": _python(), "args": [str(FAKE)], "env": ["PYTHONPATH"]}
+    role.update(mcp_servers={"docs": server}, mcp_tools=["docs/*"])
+    (agent_repo / "fleet/roles/tester.yaml").write_text(yaml.safe_dump(role))
+    cfg = agent_repo / "fleet/fleet.yaml"
+    mounts = sorted({sys.prefix, SITE, str(FAKE.parent)})
+    cfg.write_text(cfg.read_text() + f"sandbox_read_only: {json.dumps(mounts)}\n")
+    commit_all(agent_repo, "tester runs on claude-code with a stdio MCP server")
+    git(agent_repo, "push", "-q", "origin", "main")
+    with FakeAnthropic(
+        [
+            reply(tool("Write", file_path="out/report.md", content="draft\n")),
+            reply(tool("mcp__docs__crash")),
+            reply(tool("mcp__docs__search", query="caching")),
+            reply(text("Wrote the report.")),
+        ]
+    ) as fake:
+        outcome = _run(agent_repo, fake, cli, extra={"PYTHONPATH": SITE})
+    reason = outcome.record.reason
+    assert outcome.record.outcome == "error", reason
+    assert "MCP server 'docs' (stdio:" in reason and "during a call to crash" in reason, reason
+    assert len(fake.requests) <= 3, len(fake.requests)
+    assert git(agent_repo, "show", "fleet/tester/t-100:out/report.md") == "draft\n"
