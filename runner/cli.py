@@ -9,76 +9,14 @@ only with `--debug` or FLEET_DEBUG=1.
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
 from runner import __version__
-
-FORMATS_FINDINGS = click.Choice(["text", "json", "github"])
-STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")  # lifecycle.STATES
-
-
-class FleetGroup(click.Group):
-    """The group whose `invoke` is the one error handler for every command."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # click's own: usage errors (exit 2), --help, --version, ^C
-        except Exception as exc:
-            _fail(exc, debug=bool(ctx.params.get("debug")) or _debug_env())
-
-
-def _debug_env() -> bool:
-    return os.environ.get("FLEET_DEBUG", "").strip().lower() in ("1", "true", "yes")
-
-
-def _fail(exc: Exception, *, debug: bool) -> NoReturn:
-    """Report `exc` in one line (plus what to do) and exit with its code."""
-    from runner.errors import FleetError
-
-    if debug:
-        traceback.print_exception(exc, file=sys.stderr)
-    if isinstance(exc, FleetError):
-        message, code = str(exc) or type(exc).__name__, exc.exit_code
-        hint = exc.hint
-    elif isinstance(exc, OSError) and exc.strerror:  # the file system said no: not a bug
-        where = f": {exc.filename}" if exc.filename else ""
-        message, code, hint = f"{exc.strerror}{where}", 1, None
-    else:
-        message, code = f"internal error: {type(exc).__name__}: {exc}", 1
-        hint = (
-            "this is a bug in fleet-runner; run again with --debug (or FLEET_DEBUG=1) "
-            "for the traceback, and report it"
-        )
-    if os.environ.get("GITHUB_ACTIONS") == "true":  # a job-level annotation
-        from runner.findings import escape_data
-
-        click.echo(f"::error title=fleet-runner::{escape_data(message)}")
-    click.echo(f"fleet: {message}", err=True)
-    if hint:
-        click.echo(f"fleet: what to do: {hint}", err=True)
-    # `from exc` keeps the cause on the exit, so the test CLI helper can fail on a bug
-    raise SystemExit(code) from (None if isinstance(exc, FleetError) else exc)
-
-
-class _Context:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def root(self) -> Path:
-        from runner.load import find_root
-
-        return find_root(self.directory)
-
-
-pass_ctx = click.make_pass_decorator(_Context)
+from runner.cli_base import FORMATS_FINDINGS, Context, FleetGroup, pass_ctx
+from runner.cli_groups import GROUPS
 
 
 @click.group(cls=FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,14 +44,14 @@ def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
     """
     if not directory.is_dir():
         raise click.UsageError(f"-C {directory}: no such directory")
-    ctx.obj = _Context(directory)
+    ctx.obj = Context(directory)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "fmt", type=FORMATS_FINDINGS, default="text", show_default=True)
 @pass_ctx
-def validate(ctx: _Context, paths: tuple[str, ...], fmt: str) -> None:
+def validate(ctx: Context, paths: tuple[str, ...], fmt: str) -> None:
     """Check fleet/ and tasks/ against the schemas and each other.
 
     With PATHS, report only findings in those files or directories (the whole fleet is
@@ -144,110 +82,6 @@ def init(
     sys.exit(command.run(directory, example=example, force=force, name=name, runner_ref=runner_ref))
 
 
-@cli.group()
-def task() -> None:
-    """Create, inspect, retry and cancel tasks."""
-
-
-@task.command("new")
-@click.option("--role", required=True, help="Role that does the task.")
-@click.option("--title", required=True, help="One line saying what is to be done.")
-@click.option("--check", "checks", multiple=True, help="Acceptance command (repeatable).")
-@click.option("--review", "reviews", multiple=True, help="Acceptance item for the reviewer.")
-@click.option("--description", default="", help="What to do and why.")
-@click.option("--priority", type=click.Choice(["urgent", "high", "normal", "low"]))
-@click.option("--depends-on", "depends_on", multiple=True, help="Task id (repeatable).")
-@click.option("--id", "task_id", default=None, help="Task id (default: next free t-NNN).")
-@click.option(
-    "--step", "steps", multiple=True, help="Command a shell-engine role runs (repeatable)."
-)
-@pass_ctx
-def task_new(
-    ctx: _Context,
-    role: str,
-    title: str,
-    checks: tuple[str, ...],
-    reviews: tuple[str, ...],
-    description: str,
-    priority: str | None,
-    depends_on: tuple[str, ...],
-    task_id: str | None,
-    steps: tuple[str, ...],
-) -> None:
-    """Write tasks/<id>.yaml with the next free id. Acceptance criteria are required; a
-    shell-engine role's task also needs --step. A file that would fail `fleet validate`
-    is not written."""
-    from runner.commands import task_new as command
-
-    sys.exit(
-        command.run(
-            ctx.root(),
-            role=role,
-            title=title,
-            checks=checks,
-            reviews=reviews,
-            description=description,
-            priority=priority,
-            depends_on=depends_on,
-            task_id=task_id,
-            steps=steps,
-        )
-    )
-
-
-@task.command("list")
-@click.option("--state", type=click.Choice(STATES), default=None, help="Only tasks in STATE.")
-@click.option("--role", default=None, help="Only this role's tasks.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@pass_ctx
-def task_list(ctx: _Context, state: str | None, role: str | None, fmt: str) -> None:
-    """List tasks with their derived state and the reason for it."""
-    from runner.commands import task_list as command
-
-    sys.exit(command.run(ctx.root(), state=state, role=role, fmt=fmt))
-
-
-@task.command("show")
-@click.argument("task_id", metavar="ID")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@pass_ctx
-def task_show(ctx: _Context, task_id: str, fmt: str) -> None:
-    """One task: state and reason, runs with cost, PR, escalations, the last delta."""
-    from runner.commands import task_show as command
-
-    sys.exit(command.run(ctx.root(), task_id=task_id, fmt=fmt))
-
-
-@task.command("retry")
-@click.argument("task_id", metavar="ID")
-@click.option(
-    "--force", is_flag=True, help="Also abandon a run that may still be live (its job is dead)."
-)
-@pass_ctx
-def task_retry(ctx: _Context, task_id: str, force: bool) -> None:
-    """Clear a stuck task: mark its dead `running` run abandoned, close its failure and
-    loop escalations. Questions (credential, decision, blocked) stay open for an answer."""
-    from runner.commands import task_retry as command
-
-    sys.exit(command.run(ctx.root(), task_id=task_id, force=force))
-
-
-@task.command("cancel")
-@click.argument("task_id", metavar="ID")
-@click.option("--reason", default="", help="Why; recorded in the task file and the commit.")
-@pass_ctx
-def task_cancel(ctx: _Context, task_id: str, reason: str) -> None:
-    """Cancel a task by committing `status: cancelled`: a PR on branch fleet-cancel/ID with
-    the GitHub forge, a commit on the base branch with the local forge."""
-    from runner.commands import task_cancel as command
-
-    sys.exit(command.run(ctx.root(), task_id=task_id, reason=reason))
-
-
 @cli.command()
 @click.option("--role", "roles", multiple=True, help="Plan only this role (repeatable).")
 @click.option("--task", default=None, help="Plan only this task (runs it if it is ready).")
@@ -264,7 +98,7 @@ def task_cancel(ctx: _Context, task_id: str, reason: str) -> None:
 )
 @pass_ctx
 def plan(
-    ctx: _Context, roles: tuple[str, ...], task: str | None, force_due: tuple[str, ...], fmt: str
+    ctx: Context, roles: tuple[str, ...], task: str | None, force_due: tuple[str, ...], fmt: str
 ) -> None:
     """Show what each role would run now, and why every other task waits."""
     from runner.commands import plan as command
@@ -291,7 +125,7 @@ def plan(
     help="Cap on the rendered delta; the rest is counted.",
 )
 @pass_ctx
-def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int) -> None:
+def sync(ctx: Context, role: str, since: str | None, fmt: str, cap_tokens: int) -> None:
     """Show what changed for ROLE since its last completed run."""
     from runner.commands import sync as command
 
@@ -319,7 +153,7 @@ def sync(ctx: _Context, role: str, since: str | None, fmt: str, cap_tokens: int)
 @click.option("--run-id", default=None, help="The claimed run (fleet claim) the agent phase is.")
 @pass_ctx
 def run_cmd(
-    ctx: _Context,
+    ctx: Context,
     role: str,
     task: str | None,
     dry_run: bool,
@@ -354,7 +188,7 @@ def run_cmd(
 @click.option("--dry-run", is_flag=True, help="With --matrix: pass the matrix on, claim nothing.")
 @pass_ctx
 def claim_cmd(
-    ctx: _Context,
+    ctx: Context,
     role: str | None,
     task: str | None,
     matrix: str | None,
@@ -379,7 +213,7 @@ def claim_cmd(
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--run-id", default=None, help="The claimed run; required if DIR may be empty.")
 @pass_ctx
-def apply_cmd(ctx: _Context, directory: Path, run_id: str | None) -> None:
+def apply_cmd(ctx: Context, directory: Path, run_id: str | None) -> None:
     """Review an agent phase's outputs DIR and publish what passes (no model, no agent code)."""
     from runner.commands import apply as command
 
@@ -393,7 +227,7 @@ def apply_cmd(ctx: _Context, directory: Path, run_id: str | None) -> None:
 @click.option("--no-event", is_flag=True, help="Ignore GITHUB_EVENT_NAME: a plain tick.")
 @pass_ctx
 def tick(
-    ctx: _Context, dry_run: bool, force_due: tuple[str, ...], trigger: str, no_event: bool
+    ctx: Context, dry_run: bool, force_due: tuple[str, ...], trigger: str, no_event: bool
 ) -> None:
     """Plan, then run every role's pick in turn.
 
@@ -438,7 +272,7 @@ def tick(
 @click.option("--run-id", default=None, help="The claimed run (agent and apply phases).")
 @pass_ctx
 def revise(
-    ctx: _Context, pr: int | None, phase: str, outputs_dir: Path | None, run_id: str | None
+    ctx: Context, pr: int | None, phase: str, outputs_dir: Path | None, run_id: str | None
 ) -> None:
     """Revise an agent PR from review feedback by users with write access."""
     from runner.commands import revise as command
@@ -481,7 +315,7 @@ def revise(
     help="Save this status on fleet-state; the next one lists what changed.",
 )
 @pass_ctx
-def status(ctx: _Context, fmt: str, since: str, output: Path | None, record: bool) -> None:
+def status(ctx: Context, fmt: str, since: str, output: Path | None, record: bool) -> None:
     """What is stuck, what waits on a human, what the fleet cost and shipped.
 
     `--since 7d --format markdown` is the weekly report."""
@@ -493,7 +327,7 @@ def status(ctx: _Context, fmt: str, since: str, output: Path | None, record: boo
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be escalated or closed.")
 @pass_ctx
-def sla(ctx: _Context, dry_run: bool) -> None:
+def sla(ctx: Context, dry_run: bool) -> None:
     """Escalate SLA and budget breaches (once), and close them when work moves on."""
     from runner.commands import sla as command
 
@@ -505,7 +339,7 @@ def sla(ctx: _Context, dry_run: bool) -> None:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @pass_ctx
-def doctor(ctx: _Context, fmt: str) -> None:
+def doctor(ctx: Context, fmt: str) -> None:
     """Check git, the fleet files, credentials and the forge before the first run."""
     from runner.commands import doctor as command
 
@@ -514,152 +348,13 @@ def doctor(ctx: _Context, fmt: str) -> None:
 
 @cli.command()
 @pass_ctx
-def intake(ctx: _Context) -> None:
+def intake(ctx: Context) -> None:
     """Draft a task PR from the issue event that asks for one (label fleet:task or a
     write-access '@fleet <role> ...' comment); never runs a role. For the tick
     workflow's intake job (write token, no model key)."""
     from runner.commands import intake as command
 
     sys.exit(command.run(ctx.root()))
-
-
-@cli.group()
-def runs() -> None:
-    """The runs on the ledger and their transcripts (what each run did, step by step)."""
-
-
-@runs.command("list")
-@click.option("--role", default=None, help="Only this role's runs.")
-@click.option("--task", default=None, help="Only runs on this task.")
-@click.option("--outcome", default=None, help="Only runs that ended so (done, escalated, ...).")
-@click.option("--limit", default=20, show_default=True, help="Newest N runs (0: all).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@pass_ctx
-def runs_list(
-    ctx: _Context, role: str | None, task: str | None, outcome: str | None, limit: int, fmt: str
-) -> None:
-    """List runs, newest first: outcome, turns, cost, whether a transcript is stored."""
-    from runner.commands import runs as command
-
-    sys.exit(
-        command.list_runs(ctx.root(), role=role, task=task, outcome=outcome, limit=limit, fmt=fmt)
-    )
-
-
-@runs.command("show")
-@click.argument("run_id", metavar="RUN_ID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "html"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to FILE (its directory must exist).",
-)
-@click.option("--full", is_flag=True, help="Show outputs whole (text format), not their start.")
-@pass_ctx
-def runs_show(ctx: _Context, run_id: str, fmt: str, output: Path | None, full: bool) -> None:
-    """One run and its transcript: each model turn, tool call, command with exit code and
-    duration, usage, acceptance results (secrets redacted). RUN_ID may be a unique prefix."""
-    from runner.commands import runs as command
-
-    sys.exit(command.show(ctx.root(), run_id=run_id, fmt=fmt, output=output, full=full))
-
-
-@runs.command("pages")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--limit", default=50, show_default=True, help="Newest N runs (0: all).")
-@pass_ctx
-def runs_pages(ctx: _Context, directory: Path, limit: int) -> None:
-    """Write DIRECTORY/<run_id>.html for each recent run with a transcript (next to the
-    dashboard, which links to them)."""
-    from runner.commands import runs as command
-
-    sys.exit(command.pages(ctx.root(), directory=directory, limit=limit))
-
-
-@cli.group()
-def local() -> None:
-    """The human's side of the local forge: merge agent work, answer escalations."""
-
-
-@local.command("merge")
-@click.argument("pr")
-@pass_ctx
-def local_merge(ctx: _Context, pr: str) -> None:
-    """Merge the local agent PR PR (ROLE/TASK or local-pr:ROLE/TASK) into the base branch."""
-    from runner.commands import local as command
-
-    sys.exit(command.merge(ctx.root(), pr))
-
-
-@local.command("answer")
-@click.argument("issue")
-@click.argument("text")
-@click.option("--keep-open", is_flag=True, help="Reply without closing the escalation.")
-@pass_ctx
-def local_answer(ctx: _Context, issue: str, text: str, keep_open: bool) -> None:
-    """Answer the local escalation ISSUE with TEXT, and close it."""
-    from runner.commands import local as command
-
-    sys.exit(command.answer(ctx.root(), issue, text, keep_open))
-
-
-@cli.group()
-def ledger() -> None:
-    """The ledger on fleet-state: check and rebuild its index, migrate an old ledger,
-    compact old records."""
-
-
-@ledger.command("check")
-@pass_ctx
-def ledger_check(ctx: _Context) -> None:
-    """Verify the index and day roll-ups against the run records (exit 1 on a difference)."""
-    from runner.commands import ledger as command
-
-    sys.exit(command.run_check(ctx.root()))
-
-
-@ledger.command("repair")
-@pass_ctx
-def ledger_repair(ctx: _Context) -> None:
-    """Rebuild the index and roll-ups from the run records, in one commit."""
-    from runner.commands import ledger as command
-
-    sys.exit(command.run_repair(ctx.root(), migrate=False))
-
-
-@ledger.command("migrate")
-@pass_ctx
-def ledger_migrate(ctx: _Context) -> None:
-    """Index a ledger written before indexes (once; idempotent, safe to re-run)."""
-    from runner.commands import ledger as command
-
-    sys.exit(command.run_repair(ctx.root(), migrate=True))
-
-
-@ledger.command("compact")
-@click.option(
-    "--keep-days",
-    type=click.IntRange(min=7),
-    default=None,
-    help="Days of records to keep (default: ledger.keep_days in fleet.yaml).",
-)
-@pass_ctx
-def ledger_compact(ctx: _Context, keep_days: int | None) -> None:
-    """Compact run records older than keep_days into monthly roll-ups (one commit; fleet
-    tick does it on its own when ledger.keep_days is set)."""
-    from runner.commands import ledger as command
-
-    sys.exit(command.run_compact(ctx.root(), keep_days))
 
 
 @cli.command()
@@ -674,6 +369,10 @@ def demo(keep: Path | None) -> None:
     from runner.commands import demo as command
 
     sys.exit(command.run(keep))
+
+
+for _group in GROUPS:
+    cli.add_command(_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from runner.actions import EventError
 from runner.agent.sandbox import ToolError
-from runner.cli import FleetGroup
+from runner.cli_base import FleetGroup
 from runner.errors import ConfigError, FleetError, UsageError
 from runner.forge.base import ForgeCredentialError, ForgeError
 from runner.gitrepo import GitError

@@ -93,7 +93,12 @@ def _is_command(module: str) -> bool:
 
 
 def _is_core(module: str) -> bool:
-    return not _is_command(module) and module not in ("runner.cli", "runner.__main__")
+    return not (_is_command(module) or _is_cli(module))
+
+
+def _is_cli(module: str) -> bool:
+    """`cli.py` and its two helpers (`cli_base`, `cli_groups`), and `__main__`."""
+    return module in ("runner.cli", "runner.__main__") or module.startswith("runner.cli_")
 
 
 def _cycles() -> list[list[str]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli import STATES
+from runner.cli_base import STATES
 from runner.forge.select import open_forge
 from runner.gitrepo import Git
 from runner.lease import Lease, LeaseTerms
