@@ -25,7 +25,7 @@ from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes import mcp_server
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
-from tests.security.scripted import ENV, require_jail
+from tests.security.scripted import ENV, dry_run_scripted, require_jail
 
 FAKE = Path(mcp_server.__file__).resolve()
 SITE = str(Path(yaml.__file__).resolve().parent.parent)  # the SDK, for the jailed server
@@ -204,16 +204,7 @@ def test_a_missing_server_env_name_is_one_credential_escalation_and_holds_the_ta
 
 def test_dry_run_names_the_servers_and_the_allow_list(agent_repo: Path) -> None:
     _role(agent_repo, {"url": "https://mcp.example.com/mcp"})
-    ws = open_workspace(agent_repo, {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
-    out = execute(
-        ws,
-        open_forge(ws),
-        "tester",
-        "t-100",
-        trigger="test",
-        client_factory=anthropic_client(ws),
-        dry_run=True,
-    )
+    out = dry_run_scripted(agent_repo)
     assert "MCP server docs: url https://mcp.example.com/mcp\n" in out.dry_run
     assert "MCP tools allowed (as mcp__<server>__<tool>): docs/search, docs/inject" in out.dry_run
 

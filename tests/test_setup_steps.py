@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.forge.select import open_forge
 from runner.gitrepo import Git
-from runner.outcome import anthropic_client
-from runner.run import execute
 from runner.state import Ledger, StateStore
-from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
-from tests.security.scripted import ENV, require_jail, run_scripted
+from tests.security.scripted import ENV, dry_run_scripted, require_jail, run_scripted
 
 ROOT = Path(__file__).parents[1]
 
@@ -118,16 +114,7 @@ def test_a_failing_setup_step_escalates_once_and_never_calls_the_model(agent_rep
 
 def test_dry_run_shows_the_setup_steps_and_runs_none(agent_repo: Path) -> None:
     _setup(agent_repo, ["touch ran-setup", {"run": "make deps", "timeout_s": 900}])
-    ws = open_workspace(agent_repo, {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
-    out = execute(
-        ws,
-        open_forge(ws),
-        "tester",
-        "t-100",
-        trigger="test",
-        client_factory=anthropic_client(ws),
-        dry_run=True,
-    )
+    out = dry_run_scripted(agent_repo)
     assert "Set-up steps (run first, in the sandbox):\n  $ touch ran-setup\n" in out.dry_run
     assert "  $ make deps  (timeout 900s)" in out.dry_run
     assert not (agent_repo / "ran-setup").exists()

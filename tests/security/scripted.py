@@ -42,6 +42,20 @@ def run_scripted(
     return out, fake
 
 
+def dry_run_scripted(repo: Path, role: str = "tester", task: str = "t-100") -> RunOutcome:
+    """`fleet run --dry-run` in process: nothing is called (the model URL is a dead port)."""
+    ws = open_workspace(repo, {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
+    return execute(
+        ws,
+        open_forge(ws),
+        role,
+        task,
+        trigger="test",
+        client_factory=anthropic_client(ws),
+        dry_run=True,
+    )
+
+
 def tool_results(request: dict) -> list[str]:
     """The text of each tool result in a request's last (user) turn."""
     blocks = [b for b in request["messages"][-1]["content"] if b.get("type") == "tool_result"]
