@@ -167,15 +167,15 @@ class McpTools:
             listed = ready.result(self.connect_timeout_s)
         except concurrent.futures.TimeoutError:
             raise McpStartError(
-                f"MCP server '{server.name}' ({_where(server)}) did not answer within "
+                f"MCP server '{server.name}' ({mcp_config.where(server)}) did not answer within "
                 f"{self.connect_timeout_s:g}s of starting",
-                hint=f"check that it starts on this machine: {_try_it(server)}",
+                hint=f"check that it starts on this machine: {mcp_config.try_it(server)}",
             ) from None
         except Exception as exc:
             raise McpStartError(
-                f"MCP server '{server.name}' ({_where(server)}) could not be started or "
+                f"MCP server '{server.name}' ({mcp_config.where(server)}) could not be started or "
                 f"listed: {_describe(exc)}{_stderr_tail(conn)}",
-                hint=f"check that it starts on this machine: {_try_it(server)}",
+                hint=f"check that it starts on this machine: {mcp_config.try_it(server)}",
             ) from None
         self._add_tools(server, listed)
 
@@ -289,10 +289,10 @@ class McpTools:
     def _dead(self, conn: _Connection, tool: _Tool) -> McpResult:
         server = conn.server
         reason = (
-            f"MCP server '{server.name}' ({_where(server)}) stopped during a call to "
+            f"MCP server '{server.name}' ({mcp_config.where(server)}) stopped during a call to "
             f"{tool.name}: {conn.died}{_stderr_tail(conn)}. The work so far is committed; "
             f"fix the server or remove it from the role's mcp_servers "
-            f"(try it by hand: {_try_it(server)}); the next run starts it anew"
+            f"(try it by hand: {mcp_config.try_it(server)}); the next run starts it anew"
         )
         return McpResult(f"MCP server '{server.name}' is gone: {conn.died}", True, reason)
 
@@ -394,13 +394,3 @@ def _stderr_tail(conn: _Connection) -> str:
         if lines:
             return "; its last output: " + clip(clean(" | ".join(lines[-3:])), 300)
     return ""
-
-
-def _where(server: McpServer) -> str:
-    return f"url {server.url}" if server.url else f"stdio: {server.command}"
-
-
-def _try_it(server: McpServer) -> str:
-    if server.url:
-        return f"is {server.url} reachable from the agent job?"
-    return " ".join([server.command or "", *server.args])

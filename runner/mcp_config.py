@@ -303,3 +303,15 @@ def describe(role: Role) -> list[str]:
             f"MCP tools allowed (as mcp__<server>__<tool>): {', '.join(role.mcp_tools) or 'none'}"
         )
     return lines
+
+
+def where(server: McpServer) -> str:
+    """Where a server is, in a failure's words (both engines say it the same way)."""
+    return f"url {server.url}" if server.url else f"stdio: {server.command}"
+
+
+def try_it(server: McpServer) -> str:
+    """How to try a server by hand when it would not start or died."""
+    if server.url:
+        return f"is {server.url} reachable from the agent job?"
+    return " ".join([server.command or "", *server.args])

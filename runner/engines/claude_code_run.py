@@ -250,12 +250,7 @@ def _read(proc: subprocess.Popen[bytes], stream: Stream, prompt: str, limit: flo
 def _server_hints(servers: tuple[McpServer, ...]) -> dict[str, tuple[str, str]]:
     """name -> (where it is, how to try it by hand): the built-in loop's words (runner.mcp)
     for a server that can't start or died."""
-    return {
-        s.name: (f"url {s.url}", f"is {s.url} reachable from the agent job?")
-        if s.url
-        else (f"stdio: {s.command}", " ".join([s.command or "", *s.args]))
-        for s in servers
-    }
+    return {s.name: (mcp_config.where(s), mcp_config.try_it(s)) for s in servers}
 
 
 def _reachable_cli(real: Path, jail: object, tmp: Path) -> Path:
