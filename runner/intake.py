@@ -72,3 +72,58 @@ ASK_FOR_CRITERIA = (
     "(`check:` lines are commands that must exit 0; `review:` lines are for the "
     "reviewer), then ask again."
 )
+
+
+# -- auto_assign: the task committed at a maintainer's request, no task PR -------------
+
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")  # a GitHub user (no bots)
+_RACE = ("non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref")
+
+
+def coauthor(login: str, user_id: object) -> str | None:
+    """The `Co-authored-by:` trailer crediting the maintainer who asked, by the noreply
+    address GitHub links to the account whatever its email settings
+    (`<id>+<login>@users.noreply.github.com`; the older `<login>@...` without an id).
+    None for anything that is not a user's login: the trailer is one line of a commit
+    message, so nothing from the payload may add a line."""
+    if not _LOGIN.match(login):
+        return None
+    local = f"{user_id}+{login}" if isinstance(user_id, int) and user_id > 0 else login
+    return f"Co-authored-by: {login} <{local}@users.noreply.github.com>"
+
+
+def blocker(
+    sender: str | None, sender_trusted: bool, trailer: str | None, author: str, author_trusted: bool
+) -> str | None:
+    """Why a request on a role with `auto_assign: true` still goes through a task PR, or
+    None to commit it. Skipping review is only for a write-access requester on an issue a
+    write-access user wrote: the checklist's `check:` lines become commands the runner
+    runs, so an outsider's issue is reviewed as a pull request even when a maintainer
+    asks for it (they may not have read its latest edit)."""
+    if not sender or not sender_trusted or trailer is None:
+        return "the request names no write-access user to commit it for"
+    if not author_trusted:
+        return (
+            f"the issue was written by {author}, who has no write access: its checklist "
+            "becomes commands the runner runs, so a maintainer reviews the task first"
+        )
+    return None
+
+
+def refusal(stderr: str) -> str | None:
+    """Why the remote refused a push, in its own words (a protected branch, a hook); None
+    when the branch merely moved on (a race: fetch and build on the new tip)."""
+    if any(mark in stderr for mark in _RACE):
+        return None
+    said = [ln.removeprefix("remote:").strip() for ln in stderr.splitlines()]
+    said = [ln for ln in said if ln and not ln.startswith(("To ", "error: failed to push"))]
+    return one_line("; ".join(said) or "no reason given", 300)
+
+
+def assign_message(task_id: str, role: str, number: int, login: str, trailer: str) -> str:
+    return (
+        f"Assign {task_id} to {role} from issue #{number}\n\n"
+        f"Asked for on issue #{number} by {login}; auto_assign is on for role {role}, "
+        "so the task file is committed without a task pull request.\n\n"
+        f"{trailer}\n"
+    )

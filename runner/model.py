@@ -249,6 +249,7 @@ class Role:
     setup: tuple[SetupStep, ...] = ()  # the role's own, else fleet.yaml defaults.setup
     provider: str | None = None  # where a model engine's calls go; None: the default
     provider_settings: ProviderSettings = field(default_factory=ProviderSettings)
+    auto_assign: bool = False  # an issue request commits the task, no task PR (intake)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], defaults: Defaults, path: str = "") -> Role:
@@ -277,6 +278,7 @@ class Role:
             setup=(tuple(SetupStep.of(s) for s in d["setup"]) if "setup" in d else defaults.setup),
             provider=provider,
             provider_settings=defaults.providers.get(provider or "", ProviderSettings()),
+            auto_assign=d.get("auto_assign") is True,
         )
 
     @property
