@@ -67,6 +67,8 @@ def run(
         },
     )
     if fmt == "matrix":
+        if skip:  # the log says why nothing runs (an outsider's request, a pause, ...)
+            click.echo(skip, err=True)
         click.echo(matrix)
     elif fmt == "json":
         click.echo(json.dumps(_as_json(plan, ws.fleet.problems), indent=2))

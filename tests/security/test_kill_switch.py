@@ -110,7 +110,8 @@ def test_a_paused_plan_schedules_nothing_and_says_why(armed, fleet_cli, monkeypa
     repo, _, _, _ = armed
     monkeypatch.setenv("FLEET_PAUSED", "1")
     matrix = fleet_cli("-C", str(repo), "plan", "--due", "tester", "--format", "matrix")
-    assert matrix.exit_code == 0 and json.loads(matrix.output) == {"include": []}
+    assert matrix.exit_code == 0 and json.loads(matrix.stdout) == {"include": []}
+    assert "paused: FLEET_PAUSED is set" in matrix.stderr  # the log says why
     text = fleet_cli("-C", str(repo), "plan", "--due", "tester").output
     assert "0 run(s)" in text and "paused: FLEET_PAUSED is set" in text
 
