@@ -1,6 +1,6 @@
 """`fleet intake`: draft a task from the issue event that asks for one (Actions only).
 
-The tick workflow's intake job runs it with a write token and no model key: it reads
+fleet-intake.yml's draft job runs it with a write token and no model key: it reads
 the event, checks the sender's access (the one `actions.decide`) and drafts the task PR
 or replies on the issue; it never runs a role (that would be `fleet tick`)."""
 
