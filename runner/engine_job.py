@@ -37,6 +37,7 @@ class RunJob:
     feedback: Sequence[ForgeEvent]
     jail: Jail
     push: bool
+    note: str = ""  # shown wherever the run is reported (fleet demo: a replayed session)
 
 
 def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) -> float:
@@ -52,6 +53,8 @@ def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) ->
 
 def work(ws: Workspace, run: RunJob, branch: WorkBranch, transcript: Transcript) -> EngineResult:
     role, task, jail = run.role, run.task, run.jail
+    if run.note:
+        transcript.note(run.note)
     path = branch.open(ws.head_ref())
     defaults = ws.fleet.config.defaults
     sandbox = Sandbox(
@@ -110,6 +113,16 @@ def work(ws: Workspace, run: RunJob, branch: WorkBranch, transcript: Transcript)
     result = engines.get(role.engine).run(job)
     transcript.note(f"{result.outcome}: {result.reason}")
     return result
+
+
+def noted(result: EngineResult, note: str) -> None:
+    """`note` first in what the PR and the escalation say (called once the task file has
+    taken the summary as the agent wrote it)."""
+    if note:
+        result.summary = f"{note}\n\n{result.summary}".strip()
+        if result.escalation is not None:
+            kind, summary = result.escalation.kind, result.escalation.summary
+            result.escalation = Terminal(kind, f"{note}\n\n{summary}")
 
 
 def _judged(report: Report) -> list[dict[str, Any]]:

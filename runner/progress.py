@@ -88,11 +88,16 @@ def render(
     role: str,
     now: dict[str, Any],
     end: dict[str, Any] | None = None,
+    note: str = "",
 ) -> str:
     """The comment: `end` (outcome, reason, links) once the run is over; then every
-    check is ticked or marked failed (a check that never ran has failed to pass)."""
+    check is ticked or marked failed (a check that never ran has failed to pass). `note`
+    (the runner's words, e.g. fleet demo's "replayed") goes under the heading."""
     head = "finished" if end else "working"
-    lines = [f"**fleet run `{run_id}`** ({role}): {head}", "", "#### Acceptance"]
+    lines = [f"**fleet run `{run_id}`** ({role}): {head}", ""]
+    if note:
+        lines += [f"_{for_post(note, 300)}_", ""]
+    lines.append("#### Acceptance")
     for text, passed in now["checks"]:
         if passed:
             lines.append(f"- [x] {inline_code(text)}")
@@ -134,6 +139,7 @@ class Reporter:
     interval_s: float
     secrets: Sequence[Secret] = ()
     target: str | None = None  # the PR (or issue) it goes on; None: held until one exists
+    note: str = ""  # said under the heading (fleet demo: a replayed session)
     posts: int = 0
     failures: int = 0
     _last: datetime | None = None
@@ -162,7 +168,7 @@ class Reporter:
             return  # batched into the next edit
         entries = self.transcript.to_dict(self.secrets)["entries"]
         now_state = state(self.task, entries, self.limits)
-        body = redact(render(self.run_id, self.role, now_state, end), self.secrets)
+        body = redact(render(self.run_id, self.role, now_state, end, self.note), self.secrets)
         self._dirty, self._last = False, now
         try:
             self.forge.progress_comment(self.target, key(self.run_id), body)

@@ -155,9 +155,12 @@ def execute(
     push: bool = True,
     lease_terms: LeaseTerms | None = None,
     gate: ModelGate | None = None,
+    note: str = "",
 ) -> RunOutcome:
     """`run_id` and `push=False` for the agent phase: the claim named the run, and the
-    apply phase pushes what the outputs bundle (runner/agent_phase.py)."""
+    apply phase pushes what the outputs bundle (runner/agent_phase.py). `note` is said
+    first in the transcript, the progress comment, the PR and the escalation (fleet demo:
+    the model's replies are a recording)."""
     fleet = ws.fleet
     role, task = fleet.roles[role_name], fleet.tasks[task_id]
     engine = engines.get(role.engine)
@@ -194,7 +197,7 @@ def execute(
         stopped = gate.check(ws, forge, role, record, client_factory)
         if stopped is not None:
             return stopped
-    job = RunJob(role, task, delta, runs, client_factory, feedback, jail, push)
+    job = RunJob(role, task, delta, runs, client_factory, feedback, jail, push, note)
     if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
         return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
     lease = Lease(
@@ -253,6 +256,7 @@ def _reporter(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome) -> 
         settings.interval_s,
         _secrets(ws, role),
         target=progress.first_target(forge.name, role.name, task, job.runs),
+        note=job.note,
     )
     reporter.start()
     return reporter
@@ -319,6 +323,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome
     try:
         result = engine_job.work(ws, job, branch, outcome.transcript)
         _finish_branch(task, branch, result)
+        engine_job.noted(result, job.note)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
         if reporter is not None:
