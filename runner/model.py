@@ -423,6 +423,7 @@ class RunRecord:
     trigger: str = "manual"
     engine: str = ""
     model: str | None = None
+    provider: str | None = None  # where the model calls went (engines: Engine.provider)
     ended: str | None = None
     reason: str = ""
     sync: dict[str, Any] = field(default_factory=dict)

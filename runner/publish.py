@@ -67,6 +67,7 @@ def claim(ws: Workspace, role: str, task: str, trigger: str) -> RunRecord:
         trigger=trigger,
         engine=r.engine,
         model=r.model if engines.get(r.engine).uses_model else None,
+        provider=engines.get(r.engine).provider(r),
     )
     lease = Lease(
         ws.ledger.store,

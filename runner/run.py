@@ -176,6 +176,7 @@ def execute(
         trigger=trigger,
         engine=role.engine,
         model=role.model if engine.uses_model else None,
+        provider=engine.provider(role),
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
     if dry_run:

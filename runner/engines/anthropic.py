@@ -46,6 +46,9 @@ class AnthropicEngine:
         found = providers.keys(*providers.of(role))
         return found[0] if found else None
 
+    def provider(self, role: Role) -> str | None:
+        return providers.of(role)[0]
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         found = []
         name, settings = providers.of(role)

@@ -168,6 +168,12 @@ class Engine(Protocol):
         uses the same key. None for an engine without a model."""
         ...
 
+    def provider(self, role: Role) -> str | None:
+        """Where this engine's model calls go for `role` (the run record names it, next to
+        the model: the same model id costs and behaves differently per provider); None
+        for an engine without a model."""
+        ...
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         """What `fleet validate` says about a role that uses this engine."""
         ...

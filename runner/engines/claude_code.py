@@ -56,6 +56,7 @@ from runner.engines.claude_code_cli import (
     system_text,
 )
 from runner.engines.claude_code_relay import DEFAULT_UPSTREAM
+from runner.engines.providers import DEFAULT as DEFAULT_PROVIDER
 from runner.model import FleetConfig, Role, Task
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ class ClaudeCodeEngine:
 
     def model_key(self, role: Role) -> str | None:
         return MODEL_KEY
+
+    def provider(self, role: Role) -> str | None:
+        """The relay forwards to the Anthropic Messages API whatever the role says."""
+        return DEFAULT_PROVIDER
 
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         out = []

@@ -31,6 +31,9 @@ class ShellEngine:
     def model_key(self, role: Role) -> str | None:
         return None
 
+    def provider(self, role: Role) -> str | None:
+        return None
+
     def check_role(self, role: Role, config: FleetConfig) -> list[Problem]:
         if not role.mcp_servers:
             return []

@@ -162,6 +162,8 @@ def test_done_opens_a_ready_pr_with_usage_and_cost(agent_repo: Path, provider: s
     assert outcome.pr is not None and not outcome.pr.draft
     assert git(agent_repo, "show", "fleet/tester/t-100:out/report.md") == "# Report\n"
     assert record.turns == 2 and w.model_calls == 2
+    stored = [r for r in ws.runs() if r.run_id == record.run_id]
+    assert record.provider == provider and [r.provider for r in stored] == [provider]
     assert record.usage["output_tokens"] > 0 and record.cost_usd > 0
     assert record.usage["cache_read_input_tokens"] > 0  # the second turn read the prefix
     assert "# Task t-100: Write the report" in w.sent(0) and "## Sync delta" in w.sent(0)
