@@ -38,13 +38,18 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
-class SpendLimitReached(Exception):
-    """The API refuses work until a spend limit is raised: a budget stop, never retried."""
+ANTHROPIC_FIX = "Raise the limit in the Anthropic Console (Settings > Limits)"
 
-    def __init__(self, status: int, message: str) -> None:
+
+class SpendLimitReached(Exception):
+    """The API refuses work until a spend limit is raised: a budget stop, never retried.
+    `fix` says where the limit is raised (it differs per provider)."""
+
+    def __init__(self, status: int, message: str, fix: str = ANTHROPIC_FIX) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.fix = fix
 
 
 class ModelTimeout(Exception):

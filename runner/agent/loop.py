@@ -137,7 +137,7 @@ def _request(
     try:
         return _call(client, conversation, limits)
     except sdk.SpendLimitReached as exc:
-        _spend_limit(result, exc.message)
+        _spend_limit(result, exc.message, exc.fix)
     except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
         result.escalation = Terminal(
             "credential",
@@ -162,7 +162,7 @@ def _request(
     except anthropic.APIStatusError as exc:
         message = sdk.spend_limit(exc.status_code, exc.body)
         if message is not None:
-            _spend_limit(result, message)
+            _spend_limit(result, message, sdk.ANTHROPIC_FIX)
         elif _failed_mid_answer(exc):
             _stop(
                 result,
@@ -197,12 +197,12 @@ def _failed_mid_answer(exc: Any) -> bool:
     return exc.status_code == 200 and kind in MID_ANSWER
 
 
-def _spend_limit(result: EngineResult, message: str) -> None:
+def _spend_limit(result: EngineResult, message: str, fix: str) -> None:
     result.escalation = Terminal(
         "budget",
         f"The model API refuses all work until a spend limit is raised: {message}\n\n"
-        "Retrying cannot fix this. Raise the limit in the Anthropic Console (Settings > "
-        "Limits), or wait until it resets; runs resume on their own afterwards.",
+        f"Retrying cannot fix this. {fix}, or wait until it resets; runs resume on their "
+        "own afterwards.",
     )
     _stop(result, "budget", f"model API spend limit: {message[:200]}")
 

@@ -19,8 +19,10 @@ The mapping (documented chat-completions function calling):
   a call cut off by max_tokens); usage -> input (uncached prompt), cache reads, output.
 - errors -> the anthropic SDK's classes by status (401 AuthenticationError, 403
   PermissionDeniedError, 429 RateLimitError, 5xx InternalServerError, ...), connection
-  and timeout errors likewise; a 429 `insufficient_quota` is a spend limit
-  (`SpendLimitReached`, never retried by the loop).
+  and timeout errors likewise; a 429 `insufficient_quota` (OpenAI's "you exceeded your
+  current quota": no credit left) is a spend limit (`SpendLimitReached`), retried neither
+  by the loop nor by the SDK: a response hook marks it `x-should-retry: false`, the
+  header the openai SDK obeys before its own 429 retry rule.
 
 The SDKs are imported inside functions: `fleet --help` and `fleet validate` import none.
 """
@@ -36,6 +38,10 @@ from runner.agent import client as sdk
 
 FINISH = {"tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 QUOTA_CODES = ("insufficient_quota",)
+QUOTA_FIX = (
+    "Add credit or raise the quota in the provider's billing settings (OpenAI: "
+    "platform.openai.com, Settings > Billing and Limits)"
+)
 
 
 def build(
@@ -52,10 +58,36 @@ def build(
 
     read = timeouts.read_s if stream else timeouts.total_s
     timeout = httpx2.Timeout(connect=timeouts.connect_s, read=read, write=read, pool=read)
+    http = openai.DefaultHttpxClient(timeout=timeout, event_hooks={"response": [_no_quota_retry]})
     client = openai.OpenAI(
-        api_key=api_key or "none", base_url=base_url, max_retries=max_retries, timeout=timeout
+        api_key=api_key or "none",
+        base_url=base_url,
+        max_retries=max_retries,
+        timeout=timeout,
+        http_client=http,
     )
     return Compat(client, timeout)
+
+
+def _quota(error: object) -> bool:
+    """Whether an error body says the account has no quota left (OpenAI sets `code`, and
+    older answers only `type`, to `insufficient_quota`)."""
+    if not isinstance(error, dict):
+        return False
+    return error.get("code") in QUOTA_CODES or error.get("type") in QUOTA_CODES
+
+
+def _no_quota_retry(response: Any) -> None:
+    """httpx response hook: a 429 that is a quota, not a rate, must not be retried (a
+    retry cannot add credit, and each one is a wasted request and seconds of back-off)."""
+    if response.status_code != 429:
+        return
+    try:
+        body = json.loads(response.read() or b"{}")
+    except ValueError:
+        return
+    if isinstance(body, dict) and _quota(body.get("error", body)):
+        response.headers["x-should-retry"] = "false"
 
 
 class Compat:
@@ -329,8 +361,9 @@ def _status_error(exc: Any) -> Exception:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body) if isinstance(body, dict) else {}
     status = exc.status_code
-    if status == 429 and isinstance(error, dict) and error.get("code") in QUOTA_CODES:
-        return sdk.SpendLimitReached(status, str(error.get("message") or error.get("code")))
+    if status == 429 and _quota(error):
+        said = str(error.get("message") or "insufficient_quota")
+        return sdk.SpendLimitReached(status, said, QUOTA_FIX)
     kinds: dict[int, type[anthropic.APIStatusError]] = {
         400: anthropic.BadRequestError,
         401: anthropic.AuthenticationError,

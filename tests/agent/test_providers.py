@@ -252,3 +252,23 @@ def test_an_endpoint_without_a_models_route_passes_the_key_preflight() -> None:
         assert preflight(_openai(fake)).status == "ok"
         assert preflight(_openai(fake, key="sk-wrong")).status == "credential"
         assert fake.model_requests == ["/v1/models", "/v1/models"]
+
+
+@pytest.mark.parametrize("code", ["insufficient_quota", None])
+def test_an_openai_quota_429_reaches_the_server_once(code: str | None) -> None:
+    """Older answers set only `type`; either way the SDK's 429 retries are skipped, while
+    a plain rate limit is still retried."""
+    quota = error(
+        429, "insufficient_quota", "You exceeded your current quota.", {"error_code": code}
+    )
+    rate = error(
+        429, "rate_limit_exceeded", "Rate limit reached.", {"error_code": "rate_limit_exceeded"}
+    )
+    with FakeOpenAI([quota, rate, rate, rate]) as fake:
+        client = _openai(fake, retries=2)
+        with pytest.raises(sdk.SpendLimitReached, match="quota") as stop:
+            client.messages.create(**REQUEST)
+        assert len(fake.requests) == 1 and "Billing" in stop.value.fix
+        with pytest.raises(anthropic.RateLimitError):
+            client.messages.create(**REQUEST)
+        assert len(fake.requests) == 4  # the rate limit: the first try and two retries

@@ -327,3 +327,19 @@ def test_the_dry_run_shows_the_request_the_provider_then_receives(
     elif provider == "vertex":  # the model from the URL; Vertex keeps `stream` in the body
         del received["model"]
     assert shown == received
+
+
+def test_an_openai_quota_429_is_a_budget_stop_without_a_retry(agent_repo: Path) -> None:
+    """OpenAI's "insufficient_quota" 429 is no credit left, not a rate limit: the SDK's own
+    429 retries (max_retries=2 here) must not repeat it, and the run stops as `budget`
+    saying where the quota is raised (not the Anthropic Console)."""
+    said = "You exceeded your current quota, please check your plan and billing details."
+    quota = error(429, "insufficient_quota", said, {"error_code": "insufficient_quota"})
+    with wire("openai-compatible", agent_repo, [quota] * 3) as w:
+        outcome, ws, _ = _run(agent_repo, w)
+    assert w.model_calls == 1  # asked once, never retried
+    assert outcome.record.outcome == "budget" and said in outcome.record.reason
+    assert outcome.issue is not None and outcome.issue.kind == "budget"
+    (path,) = [p for p in ws.ledger.store.list("forge/issues/") if p.endswith("budget.json")]
+    body = ws.ledger.store.read_json(path)["body"]
+    assert "Billing" in body and "Anthropic Console" not in body
