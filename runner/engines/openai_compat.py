@@ -8,6 +8,8 @@ talks to one client surface — `messages.create`, `messages.stream(...).get_fin
 gateway run under the same loop, tested by the same scenarios.
 
 The mapping (documented chat-completions function calling):
+- the output limit -> `max_tokens`, or `max_completion_tokens` for OpenAI's reasoning
+  models (o1/o3/o4/gpt-5 families), which refuse `max_tokens` (`limit_field`).
 - system blocks -> one `system` message; tools -> `{"type": "function", "function":
   {name, description, parameters}}`; cache breakpoints are dropped (these servers cache
   prompt prefixes on their own, and report it as `prompt_tokens_details.cached_tokens`).
@@ -30,6 +32,7 @@ The SDKs are imported inside functions: `fleet --help` and `fleet validate` impo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,6 +41,7 @@ from runner.agent import client as sdk
 
 FINISH = {"tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 QUOTA_CODES = ("insufficient_quota",)
+REASONING = re.compile(r"^(o[134]|gpt-5)(?![0-9a-z])", re.IGNORECASE)  # o3-mini, gpt-5.1
 QUOTA_FIX = (
     "Add credit or raise the quota in the provider's billing settings (OpenAI: "
     "platform.openai.com, Settings > Billing and Limits)"
@@ -201,7 +205,7 @@ def request(kwargs: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": kwargs["model"],
         "messages": messages,
-        "max_tokens": kwargs.get("max_tokens", 4096),
+        limit_field(kwargs["model"]): kwargs.get("max_tokens", 4096),
     }
     tools = [
         {
@@ -217,6 +221,15 @@ def request(kwargs: dict[str, Any]) -> dict[str, Any]:
     if tools:
         body["tools"] = tools
     return body
+
+
+def limit_field(model: str) -> str:
+    """The output limit's name: OpenAI's reasoning models (the o1, o3, o4 and gpt-5
+    families) refuse the deprecated `max_tokens` and want `max_completion_tokens`, which
+    also counts their hidden reasoning; every other model keeps `max_tokens`, the field
+    vLLM, Ollama and llama.cpp's server read. A gateway's `openai/<model>` id counts as
+    `<model>`."""
+    return "max_completion_tokens" if REASONING.match(model.rsplit("/", 1)[-1]) else "max_tokens"
 
 
 def _messages(role: str, content: Any) -> list[dict[str, Any]]:

@@ -272,3 +272,28 @@ def test_an_openai_quota_429_reaches_the_server_once(code: str | None) -> None:
         with pytest.raises(anthropic.RateLimitError):
             client.messages.create(**REQUEST)
         assert len(fake.requests) == 4  # the rate limit: the first try and two retries
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("o3-mini", "max_completion_tokens"),
+        ("o1", "max_completion_tokens"),
+        ("o4-mini-2025-04-16", "max_completion_tokens"),
+        ("gpt-5", "max_completion_tokens"),
+        ("gpt-5.1-codex", "max_completion_tokens"),
+        ("openai/gpt-5-mini", "max_completion_tokens"),  # a gateway's provider/model id
+        ("gpt-4o", "max_tokens"),
+        ("qwen3-coder-30b", "max_tokens"),  # self-hosted servers keep the classic field
+        ("omni-7b", "max_tokens"),
+    ],
+)
+def test_openai_reasoning_models_get_max_completion_tokens(model: str, field: str) -> None:
+    """The API refuses `max_tokens` on its reasoning models (the fake answers 400 as the
+    API does); every other model keeps `max_tokens`, which vLLM and Ollama read."""
+    with FakeOpenAI([reply(text("ok"))]) as fake:
+        answer = _openai(fake).messages.create(**{**REQUEST, "model": model, "max_tokens": 512})
+    assert answer.content[0].text == "ok"
+    (sent,) = fake.requests
+    other = {"max_tokens", "max_completion_tokens"} - {field}
+    assert sent[field] == 512 and not other & set(sent)

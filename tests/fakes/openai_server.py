@@ -4,7 +4,8 @@ real HTTP.
 
 Written from the documented API: `POST /v1/chat/completions` with `messages` (system,
 user, assistant with `tool_calls`, `tool` with `tool_call_id`), `tools` of type
-`function`, `max_tokens`; the answer is a `chat.completion` with one choice
+`function`, `max_tokens` (`max_completion_tokens` for reasoning models, which refuse
+`max_tokens` with a 400); the answer is a `chat.completion` with one choice
 (`finish_reason` stop, tool_calls or length) and `usage` (`prompt_tokens`,
 `completion_tokens`, `prompt_tokens_details.cached_tokens`), or with `stream: true`
 server-sent `chat.completion.chunk` events (tool-call arguments in pieces, a last chunk
@@ -47,6 +48,7 @@ class FakeOpenAI(Loopback):
     context_limit: int = 200_000
     api_key: str | None = None  # when set, any other bearer token is answered 401
     models_route: bool = True  # False: a gateway without GET /v1/models (404)
+    reasoning_prefixes: tuple[str, ...] = ("o1", "o3", "o4", "gpt-5")  # refuse max_tokens
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
@@ -114,11 +116,20 @@ class FakeOpenAI(Loopback):
         with self._lock:
             self.requests.append(body)
             self.headers.append({k.lower(): v for k, v in handler.headers.items()})
-            step = (
-                self.script.pop(0)
-                if self.script
-                else error(500, "server_error", "test script exhausted")
-            )
+            if self._refuses_max_tokens(body):
+                step = error(
+                    400,
+                    "invalid_request_error",
+                    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead.",
+                    {"error_code": "unsupported_parameter"},
+                )
+            else:
+                step = (
+                    self.script.pop(0)
+                    if self.script
+                    else error(500, "server_error", "test script exhausted")
+                )
             if callable(step):
                 step = step(body)
             total, cached = self._usage(body)
@@ -163,6 +174,12 @@ class FakeOpenAI(Loopback):
                 raw = call["function"]["arguments"]
                 call["function"]["arguments"] = raw[: len(raw) // 2]
         self._send_json(handler, 200, completion)
+
+    def _refuses_max_tokens(self, body: dict[str, Any]) -> bool:
+        """OpenAI's reasoning models (o1, o3, o4-mini, gpt-5...) answer `max_tokens` with a
+        400 and want `max_completion_tokens`, as the API reference says."""
+        model = str(body.get("model", "")).rsplit("/", 1)[-1]
+        return "max_tokens" in body and model.startswith(self.reasoning_prefixes)
 
     def _message(self, step: dict[str, Any]) -> tuple[dict[str, Any], str]:
         texts = [b["text"] for b in step["content"] if b["type"] == "text"]
