@@ -85,7 +85,10 @@ class StateStore:
         self.sleep = sleep
         self.monotonic = monotonic
         self.rejected = 0  # publishes refused because another writer landed first
-        self._landed: tuple[float, float] | None = None  # this store's last publish: when, took
+        # this store's last publish: when, how long it took, and whether another writer
+        # was active (its attempt was refused, or the tip had moved past our last commit)
+        self._landed: tuple[float, float, bool] | None = None
+        self._last_commit: str | None = None
         self.local_ref = f"refs/heads/{branch}"
         self.remote_ref = f"refs/remotes/{self.remote}/{branch}" if self.remote else None
         self._fetched = False
@@ -213,7 +216,9 @@ class StateStore:
                 return None
             if self._publish(base, commit):
                 landed = self.monotonic()
-                self._landed = (landed, landed - started)
+                others = attempt > 1 or (self._last_commit not in (None, base))
+                self._landed = (landed, landed - started, others)
+                self._last_commit = commit
                 return commit
             self.rejected += 1
             self._fetched = False
@@ -232,12 +237,14 @@ class StateStore:
         again before it pushes: with 20 writers looping, 475 of 500 records landed at once
         and the others waited through 32 rejections (Ethernet's capture effect; backoff
         alone makes it worse). Waiting a jittered span of about one attempt after a
-        publish, only when the next write comes that soon, leaves a window to the others;
-        a run's writes, minutes apart, never wait."""
+        publish, only when the next write comes that soon and another writer was active
+        at the last one, leaves a window to the others; a lone writer (a run's start,
+        progress and finish a second apart, nobody else writing) never waits: it used to
+        sleep on every quick second write."""
         if self._landed is None:
             return
-        when, took = self._landed
-        if self.monotonic() - when < 2 * took:
+        when, took, others = self._landed
+        if others and self.monotonic() - when < 2 * took:
             self.sleep(random.uniform(0, 2 * took))
 
     def _publish(self, base: str | None, commit: str) -> bool:

@@ -167,3 +167,22 @@ def test_a_newer_runners_records_are_read_ignoring_what_this_runner_does_not_kno
     plan = json.loads(fleet_cli("-C", str(repo), "plan", "--format", "json").stdout)
     reasons = {d["task"]: d["reason"] for d in plan["decisions"] if d["task"]}
     assert "already running (run r9)" in reasons["t-005"]  # the newer runner's live run counts
+
+
+def test_a_lone_writer_never_waits_and_a_contended_one_makes_way(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The yield that breaks the 20-writer capture effect must not tax a lone run: its
+    start, progress and finish come a moment apart and used to sleep each time."""
+    slept: list[float] = []
+    store = StateStore(Git(repo), sleep=slept.append)
+    for n in range(4):
+        store.write_json(f"notes/{n}.json", {"n": n}, f"note {n}")
+    assert slept == []
+
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo.parent / "origin.git"), str(other))
+    StateStore(Git(other)).write_json("notes/other.json", {}, "another writer")
+    store.write_json("notes/4.json", {}, "lands on the other writer's tip")
+    store.write_json("notes/5.json", {}, "right after a contended write")
+    assert len(slept) == 1
