@@ -12,7 +12,8 @@ the model's replies are recorded. See docs/architecture.md.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,24 @@ def environ(base: Mapping[str, str], url: str) -> dict[str, str]:
     env["ANTHROPIC_API_KEY"] = PLACEHOLDER_KEY
     env["ANTHROPIC_BASE_URL"] = url
     return env
+
+
+@contextmanager
+def direct(process_env: MutableMapping[str, str]) -> Iterator[None]:
+    """Calls to the replay on 127.0.0.1 bypass any proxy the user's shell sets (the SDK's
+    HTTP client reads HTTP_PROXY and NO_PROXY from the process environment): `NO_PROXY`
+    names the loopback while the demo runs, and is put back afterwards."""
+    saved = {k: process_env.get(k) for k in ("NO_PROXY", "no_proxy")}
+    for k, v in saved.items():
+        process_env[k] = ",".join(p for p in (v, "127.0.0.1", "localhost") if p)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                process_env.pop(k, None)
+            else:
+                process_env[k] = v
 
 
 def answer_argv(root: Path, issue: str, text: str) -> list[str]:

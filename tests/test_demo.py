@@ -81,9 +81,14 @@ def test_the_demo_replays_a_model_role_through_the_real_engine(
     role resumes; a user's own model key and endpoint are never used."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", DECOY_KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # nothing listens
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):  # nor here: bypassed
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     keep = tmp_path / "demo"
     out = fleet_cli("demo", "--keep", str(keep))
     assert out.exit_code == 0, out.output
+    assert "NO_PROXY" not in os.environ and "no_proxy" not in os.environ  # put back
     acme = keep / "acme"
     assert "cto/t-005 [REPLAY]: escalated (decision: Which job queue" in out.stdout
     assert (

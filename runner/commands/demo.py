@@ -53,7 +53,7 @@ def run(keep: Path | None, recording: Path = DEMO_RECORDING) -> int:
     # the fleet is set up and the shell roles run, it costs the demo nothing.
     threading.Thread(target=importlib.import_module, args=("anthropic",), daemon=True).start()
     try:
-        with ReplayServer(Recording.load(recording)) as server:
+        with ReplayServer(Recording.load(recording)) as server, demo_replay.direct(os.environ):
             return _demo(base, server)
     finally:
         if keep is None:
@@ -160,18 +160,34 @@ def _tick_one(
             f"   {role_name}/{task}: dry run ({why}; `fleet run --dry-run` prints the prompt)"
         )
         return None
-    tag = " [REPLAY]" if replayed else ""
-    click.echo("   " + render_outcome(outcome).replace("\n", "\n   ").replace(":", tag + ":", 1))
+    click.echo("   " + _rendered(outcome, replayed).replace("\n", "\n   "))
     return outcome
+
+
+def _rendered(outcome: RunOutcome, replayed: bool) -> str:
+    """The outcome in words, its first line tagged `[REPLAY]` for a replayed run."""
+    text = render_outcome(outcome)
+    if not replayed:
+        return text
+    head = f"{outcome.record.role}/{outcome.record.task}:"
+    return text.replace(head, head[:-1] + " [REPLAY]:", 1)
 
 
 def _diverged(server: ReplayServer, outcome: RunOutcome | None) -> NoReturn:
     """The replayed role did not end as recorded: say what diverged, where, and stop."""
+    if server.divergence:
+        raise FleetError(
+            server.divergence,
+            hint="the recorded session no longer matches what this runner sends (its "
+            "prompts or tools changed): re-record runner/recordings/, or report it with "
+            "this message",
+        )
     got = f"{outcome.record.outcome} ({outcome.record.reason})" if outcome else "no run"
     raise FleetError(
-        server.divergence or f"the replayed run ended {got}, not with the recorded escalation",
-        hint="the recorded session no longer matches what this runner sends (its prompts "
-        "or tools changed): re-record runner/recordings/ or report it with this message",
+        f"the replayed {server.replay.recording.role} run ended {got}, which the recording "
+        "does not",
+        hint="the replay itself matched; the reason above says what stopped the run "
+        "(run `fleet demo --keep DIR`, then `fleet runs show RUN_ID` in DIR/acme)",
     )
 
 
@@ -215,8 +231,7 @@ def _answer_and_resume(
     )
     if outcome.record.outcome != "done":
         _diverged(server, outcome)
-    text = render_outcome(outcome).replace(":", " [REPLAY]:", 1)
-    click.echo("   " + text.replace("\n", "\n   "))
+    click.echo("   " + _rendered(outcome, True).replace("\n", "\n   "))
     body = demo_replay.progress_comment(ws.ledger.store, outcome.record.run_id)
     if body:
         click.echo(f"   its progress comment on {outcome.pr.id if outcome.pr else 'the PR'}:")
