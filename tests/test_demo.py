@@ -97,6 +97,8 @@ def test_the_demo_replays_a_model_role_through_the_real_engine(
     )
     assert "Answered local-issue:cto/t-005/decision and closed it" in out.stdout
     assert "cto/t-005 [REPLAY]: done (1/1 checks passed)" in out.stdout
+    assert "   its transcript (`fleet runs show 2" in out.stdout
+    assert "The founder chose the Postgres-backed queue" in out.stdout  # a recorded turn
 
     cto = [r for r in _ledger(acme) if r["role"] == "cto"]
     assert [(r["outcome"], r["engine"], r["turns"]) for r in cto] == [

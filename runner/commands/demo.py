@@ -23,7 +23,7 @@ from typing import NoReturn
 
 import click
 
-from runner import clock, demo_replay, engines, findings, scaffold
+from runner import clock, demo_replay, engines, findings, runs, scaffold
 from runner.engines.base import unset_names
 from runner.errors import FleetError, UsageError
 from runner.forge.base import Forge
@@ -33,6 +33,7 @@ from runner.outcome import anthropic_client, render_outcome
 from runner.plan import make_plan
 from runner.replay import DEMO_RECORDING, Recording
 from runner.replay_server import ReplayServer
+from runner.report import transcript_text
 from runner.run import RunOutcome, execute
 from runner.workspace import Workspace, open_workspace
 
@@ -102,9 +103,13 @@ def _demo(base: Path, server: ReplayServer) -> int:
     env["FLEET_FORGE"] = "local"
     ws = open_workspace(root, env)
     forge = open_forge(ws)
-    runs = ws.runs()
+    history = ws.runs()
     plan = make_plan(
-        ws.fleet, ws.states(runs, forge.view()), runs, ws.now, force_due=list(ws.fleet.roles)
+        ws.fleet,
+        ws.states(history, forge.view()),
+        history,
+        ws.now,
+        force_due=list(ws.fleet.roles),
     )
     click.echo(f"3. fleet plan: {len(plan.picks)} role(s) have a ready task:")
     for d in plan.picks:
@@ -236,10 +241,14 @@ def _answer_and_resume(
     if body:
         click.echo(f"   its progress comment on {outcome.pr.id if outcome.pr else 'the PR'}:")
         click.echo(demo_replay.indented(body))
+    record = outcome.record
+    text = transcript_text.render(record, runs.transcript(ws.ledger.store, record))
+    shown = text.split("\ntranscript: ", 1)[-1]
     click.echo(
-        f"   its transcript: `fleet runs show {outcome.record.run_id}` "
-        f"(in {root}; {len(outcome.transcript.entries)} entries: turns, tool calls, commands)"
+        f"   its transcript (`fleet runs show {record.run_id}` shows it all): "
+        + shown.split("\n", 1)[0]
     )
+    click.echo(demo_replay.indented(shown.split("\n", 1)[-1].strip("\n"), limit=14))
 
 
 def _founder_view(ws: Workspace, forge: Forge, root: Path) -> None:
