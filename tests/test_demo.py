@@ -12,7 +12,7 @@ import pytest
 from runner.commands import demo
 from runner.demo_replay import NOTE
 from runner.errors import FleetError
-from runner.replay import DEMO_RECORDING, Recording
+from runner.replay import DEMO_RECORDING, Divergence, Recording, Replay
 from runner.replay_server import PLACEHOLDER_KEY, ReplayServer
 
 
@@ -223,3 +223,14 @@ def test_a_demo_whose_agent_diverges_from_the_recording_stops_with_the_divergenc
     assert "re-record runner/recordings/" in (stopped.value.hint or "")
     (run,) = [r for r in _ledger(tmp_path / "demo/acme") if r["role"] == "cto"]
     assert run["outcome"] == "error" and "replay diverged" in run["reason"]
+
+
+def test_the_same_request_again_gets_the_same_answer_not_the_next_turn() -> None:
+    """A retried call (the SDK lost the answer) must not advance the replay."""
+    replay = Replay(Recording.load(DEMO_RECORDING))
+    first = {"role": "user", "content": "# Task t-005\nCompare a Postgres-backed queue"}
+    body = {"model": "claude-sonnet-5-5", "messages": [first]}
+    once, again = replay.answer(body), replay.answer(json.loads(json.dumps(body)))
+    assert once == again and (replay.session, replay.turn, replay.served) == (0, 1, 1)
+    with pytest.raises(Divergence, match="the recording expected the tool results of turn 1"):
+        replay.answer({**body, "messages": [{**first, "content": first["content"] + "!"}]})
