@@ -96,18 +96,36 @@ def failure(name: str, payload: dict[str, Any], fleet: Fleet) -> Failure | None:
     )
 
 
-def decide(claims: Claims, found: Failure, max_attempts: int, run_id: str = "") -> str:
+def claim_path(found: Failure) -> str:
+    """Where the claim of this failing head SHA lives on the ledger."""
+    return f"ci/{found.role}/{found.task}/{found.head_sha}.json"
+
+
+def handled_before(claims: Claims, found: Failure) -> bool:
+    """A cheap look before reading any log: this SHA was claimed already."""
+    return claim_path(found) in claims.list(f"ci/{found.role}/{found.task}/")
+
+
+def decide(
+    claims: Claims,
+    found: Failure,
+    max_attempts: int,
+    run_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> str:
     """`revise` (this SHA is claimed now), `handled` (claimed before: a redelivery or the
-    other event of the same failure) or `escalate` (the role's attempts are used)."""
+    other event of the same failure) or `escalate` (the role's attempts are used).
+    `details` go into the claim (the split workflow's check job stores the log excerpt
+    there for the agent job, which may not read Actions logs)."""
     prefix = f"ci/{found.role}/{found.task}/"
     earlier = [p for p in claims.list(prefix) if p.endswith(".json")]
-    path = f"{prefix}{found.head_sha}.json"
+    path = claim_path(found)
     if path in earlier:
         return "handled"
     if len(earlier) >= max_attempts:
         return "escalate"
     data = {"sha": found.head_sha, "source": found.source, "link": found.link, "run": run_id}
-    return "revise" if claims.claim(path, data) else "handled"
+    return "revise" if claims.claim(path, {**(details or {}), **data}) else "handled"
 
 
 def excerpt(log: str, cap: int = EXCERPT_CAP) -> str:

@@ -274,7 +274,8 @@ def tick(
 def revise(
     ctx: Context, pr: int | None, phase: str, outputs_dir: Path | None, run_id: str | None
 ) -> None:
-    """Revise an agent PR from review feedback by users with write access."""
+    """Revise an agent PR from review feedback by users with write access, or (for a
+    check_suite / workflow_run event) from its failing CI run's log."""
     from runner.commands import revise as command
 
     root = ctx.root()

@@ -5,6 +5,10 @@ run: `--phase claim` (write token, no agent code) checks who asked and that ther
 feedback, and claims the run; `--phase agent` (read-only token, model key) re-reads the
 feedback and runs into an outputs directory; `--phase apply` (write token, no model key)
 publishes the outputs with `fleet apply`'s review and says on the PR what was done.
+The same three phases serve a failing CI run on an agent branch (fleet-ci.yml): for a
+`check_suite` / `workflow_run` event the claim phase claims the head SHA (one revision
+per SHA, then one escalation; runner/ci_run.py) and the agent phase takes the log
+excerpt as untrusted feedback from that claim.
 """
 
 from __future__ import annotations
@@ -124,9 +128,39 @@ def run(root: Path, *, pr: int | None) -> int:
     return 1 if r.outcome in FAILED else 0
 
 
+def _ci_event(ws: Workspace) -> actions.Event | None:
+    """The CI event (check_suite / workflow_run) this job runs for, if any."""
+    event = actions.read_event(ws.environ)
+    ci_names = ("check_suite", "workflow_run")
+    return event if event is not None and event.name in ci_names else None
+
+
+def _claim_ci(ws: Workspace, forge: Forge, event: actions.Event) -> dict[str, str]:
+    """A failing CI run on an agent branch: one revision per head SHA (the excerpt kept
+    with the SHA's claim for the agent job), then one escalation (runner/ci_run.py)."""
+    from runner import ci, ci_run
+
+    found = ci.failure(event.name, event.payload, ws.fleet)
+    if found is None:
+        click.echo(f"ignored: {event.name} is not a failure on an agent branch of this fleet")
+        return {"run_id": "", "pr": ""}
+    done = ci_run.claim(ws, forge, found)
+    at = f"{found.branch} at {found.head_sha[:12]}"
+    if done.verdict == "handled":
+        click.echo(f"{at}: revised for this failure before; nothing to do")
+    elif done.verdict == "escalate" and done.issue is not None:
+        click.echo(f"{at}: CI attempts used; escalation {done.issue.url or done.issue.id}")
+    elif done.verdict in ("held", "none"):
+        click.echo(f"{at}: not revised: {done.reason}")
+    if done.verdict != "revise":
+        return {"run_id": "", "pr": ""}
+    click.echo(f"{at}: claimed run {done.run_id} to revise PR #{done.pr} ({done.link})")
+    return {"run_id": done.run_id, "pr": str(done.pr)}
+
+
 def run_claim(root: Path, *, pr: int | None) -> int:
-    """Check the asker and the feedback, then claim the run. Step outputs: `run_id`
-    (empty when there is nothing to revise) and `pr`."""
+    """Check the asker and the feedback (or, for a CI event, the failure), then claim the
+    run. Step outputs: `run_id` (empty when there is nothing to revise) and `pr`."""
     from runner.publish import claim
 
     ws = open_workspace(root)
@@ -134,6 +168,9 @@ def run_claim(root: Path, *, pr: int | None) -> int:
     revision = None
     if paused := pause.announce(ws.environ, ws.fleet.config.paused, "fleet revise"):
         click.echo(paused)
+    elif (event := _ci_event(ws)) is not None and pr is None:
+        actions.set_outputs(ws.environ, _claim_ci(ws, open_forge(ws), event))
+        return 0
     else:
         forge = open_forge(ws)
         number = _target(ws, forge, pr)
@@ -159,7 +196,8 @@ def run_agent(root: Path, *, pr: int, run_id: str, directory: Path) -> int:
         return 0
     forge = open_forge(ws)
     record = claimed(ws, run_id)
-    revision = gather(ws, forge, pr)
+    event = _ci_event(ws)
+    revision = gather(ws, forge, pr) if event is None else _ci_revision(ws, event, pr)
     if record is None or revision is None or record.role != revision.role:
         raise click.UsageError(f"run {run_id} is not a claimed revision of PR #{pr}")
     if record.task != revision.task:
@@ -172,12 +210,25 @@ def run_agent(root: Path, *, pr: int, run_id: str, directory: Path) -> int:
         run_id=run_id,
         directory=directory,
         execute=execute,
-        trigger="review",
+        trigger="review" if event is None else "ci",
         client_factory=anthropic_client(ws),
         feedback=revision.feedback,
     )
     click.echo(f"PR #{pr}: agent phase {outs.run.get('outcome')}; outputs in {directory}")
     return 1 if outs.run.get("outcome") in FAILED else 0
+
+
+def _ci_revision(ws: Workspace, event: actions.Event, pr: int) -> Revision | None:
+    """The revision a CI failure asks for, read again from the event (its ids) and the
+    ledger (the excerpt the check job stored with the SHA's claim): this read-only job
+    has no `actions: read`, so it reads no log itself."""
+    from runner import ci, ci_run
+
+    found = ci.failure(event.name, event.payload, ws.fleet)
+    fb = None if found is None else ci_run.claimed_feedback(ws, found)
+    if found is None or fb is None:
+        return None
+    return Revision(pr, found.role, found.task, [fb])
 
 
 def run_apply(root: Path, *, pr: int, run_id: str, directory: Path) -> int:

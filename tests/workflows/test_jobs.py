@@ -19,12 +19,12 @@ import yaml
 from runner.resources import data_dir
 
 WORKFLOWS = sorted(data_dir("workflows").glob("*.yml"))
-SPLIT = ("fleet-tick.yml", "fleet-revise.yml")
+SPLIT = ("fleet-tick.yml", "fleet-revise.yml", "fleet-ci.yml")
 SHA = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 APP_SECRETS = {"FLEET_GITHUB_APP_ID", "FLEET_GITHUB_APP_PRIVATE_KEY"}
 # the dangerous triggers a shipped workflow may carry, each in one workflow only and with
 # a targeted zizmor ignore whose reasons a test below checks on the file
-ALLOWED_DANGEROUS = {"issue_comment": "fleet-intake.yml"}
+ALLOWED_DANGEROUS = {"issue_comment": "fleet-intake.yml", "workflow_run": "fleet-ci.yml"}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -71,7 +71,11 @@ def test_the_agent_job_is_read_only_and_the_writers_hold_no_model_key(name: str)
         )
     claim = next(j for j in writers if "claim" in runs(j))
     assert claim["permissions"]["contents"] == "write"
-    assert "issues" not in claim["permissions"]  # the ledger only
+    if name == "fleet-ci.yml":  # and the one `failure` escalation, the failing job's log
+        assert claim["permissions"]["issues"] == "write"
+        assert claim["permissions"]["actions"] == claim["permissions"]["checks"] == "read"
+    else:
+        assert "issues" not in claim["permissions"]  # the ledger only
     assert "pull-requests" not in claim["permissions"] or (
         claim["permissions"]["pull-requests"] == "read"
     )
@@ -147,7 +151,7 @@ def test_no_job_that_runs_the_model_or_the_agent_gets_a_write_credential() -> No
         p.name: [] for p in WORKFLOWS
     }
     apps = {p.name for p in WORKFLOWS if "FLEET_GITHUB_APP_PRIVATE_KEY" in p.read_text()}
-    assert {"fleet-tick.yml", "fleet-revise.yml", "fleet-intake.yml"} <= apps
+    assert {"fleet-tick.yml", "fleet-revise.yml", "fleet-intake.yml", "fleet-ci.yml"} <= apps
 
 
 def test_the_credential_scan_catches_each_mix() -> None:
@@ -260,6 +264,85 @@ def test_the_comment_trigger_check_catches_each_danger() -> None:
         doc = copy.deepcopy(intake)
         change(doc)
         assert comment_dangers(doc) == expected[case], case
+
+
+CI_GATE = (
+    "startsWith(github.event.workflow_run.head_branch, 'fleet/')",
+    "github.event.workflow_run.head_repository.full_name == github.repository",
+    "github.event.workflow_run.conclusion",
+)
+
+
+def ci_dangers(doc: dict[str, Any]) -> list[str]:
+    """What would make the `workflow_run` workflow dangerous: a job that starts for a run
+    that is not a failure, not on an agent branch or from a fork; a checkout of anything
+    but the default branch; an artifact downloaded from another run (what the triggering
+    run built); a writer with a model key or an agent phase; an agent job that can write
+    or runs unjailed."""
+    jobs, found = doc["jobs"], []
+
+    def gated(name: str) -> bool:
+        job = jobs[name]
+        return all(g in str(job.get("if", "")) for g in CI_GATE) or any(
+            gated(n) for n in needs_of(job)
+        )
+
+    for name, job in jobs.items():
+        if not gated(name):
+            found.append(f"{name}: starts for any completed run")
+        for step in job["steps"]:
+            uses, given = str(step.get("uses", "")), step.get("with") or {}
+            default = "${{ github.event.repository.default_branch }}"
+            if uses.startswith("actions/checkout@") and given.get("ref") != default:
+                found.append(f"{name}: checks out {given.get('ref')!r}, not the default branch")
+            if uses.startswith("actions/download-artifact@") and {"run-id", "github-token"} & set(
+                given
+            ):
+                found.append(f"{name}: downloads another run's artifact")
+        if writes(job) and runs_agent(job):
+            found.append(f"{name}: writes and runs the model or the agent")
+        if "--phase agent" in runs(job):
+            jailed = [s for s in job["steps"] if (s.get("with") or {}).get("sandbox") == "true"]
+            if writes(job) or not jailed:
+                found.append(f"{name}: runs the agent with write permissions or unjailed")
+    return found
+
+
+def test_the_ci_trigger_runs_nothing_dangerous() -> None:
+    """fleet-ci.yml carries `workflow_run` (a targeted zizmor ignore): its reasons,
+    checked on the file."""
+    assert ci_dangers(load("fleet-ci.yml")) == []
+
+
+def test_the_ci_trigger_check_catches_each_danger() -> None:
+    ci = load("fleet-ci.yml")
+    head = "${{ github.event.workflow_run.head_sha }}"
+    cases = {
+        "ungated": lambda d: d["jobs"]["check"].update({"if": "${{ true }}"}),
+        "head": lambda d: d["jobs"]["agent"]["steps"][0]["with"].update({"ref": head}),
+        "artifact": lambda d: d["jobs"]["apply"]["steps"][4]["with"].update(
+            {"run-id": "${{ github.event.workflow_run.id }}"}
+        ),
+        "keyed": lambda d: d["jobs"]["apply"]["steps"][-1]["env"].update(
+            {"ANTHROPIC_API_KEY": "${{ secrets.ANTHROPIC_API_KEY }}"}
+        ),
+        "writing agent": lambda d: d["jobs"]["agent"]["permissions"].update(contents="write"),
+    }
+    expected = {
+        "ungated": [f"{j}: starts for any completed run" for j in ("check", "agent", "apply")],
+        "head": [f"agent: checks out {head!r}, not the default branch"],
+        "artifact": ["apply: downloads another run's artifact"],
+        "keyed": ["apply: writes and runs the model or the agent"],
+        "writing agent": [
+            "agent: writes and runs the model or the agent",
+            "agent: runs the agent with write permissions or unjailed",
+        ],
+    }
+    assert "download-artifact" in ci["jobs"]["apply"]["steps"][4]["uses"]
+    for case, change in cases.items():
+        doc = copy.deepcopy(ci)
+        change(doc)
+        assert ci_dangers(doc) == expected[case], case
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
