@@ -8,14 +8,15 @@ from pathlib import Path
 import click
 
 from runner import findings as render
-from runner import pinning
+from runner import pinning, wiring
 from runner.load import load
 
 
 def run(root: Path, paths: tuple[str, ...], fmt: str, cwd: Path) -> int:
     loaded = load(root)
     selected = [_relative(root, cwd, p) for p in paths]
-    every = [*loaded.findings, *pinning.check_workflows(root)]
+    mention = loaded.fleet.config.forge.mention if loaded.fleet else None
+    every = [*loaded.findings, *pinning.check_workflows(root), *wiring.check(root, mention)]
     shown = [f for f in every if not selected or _within(f.path, selected)]
     output = render.render(shown, fmt)
     if output:
