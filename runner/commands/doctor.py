@@ -227,12 +227,14 @@ def _forge(ws: Workspace) -> Iterator[Check]:
         from runner.forge import app_auth
 
         app = app_auth.configured(ws.environ)
-        yield Check(
-            "forge auth",
-            "ok" if app else "warn",
-            app_auth.mode(ws.environ)
-            + ("" if app else "; set FLEET_GITHUB_APP_ID and FLEET_GITHUB_APP_PRIVATE_KEY"),
-        )
+        # the workflows pass unset secrets as empty strings: one of the two set is a
+        # typo'd secret name, not a choice, and would quietly mean GITHUB_TOKEN
+        unset = [n for n in (app_auth.APP_ID, app_auth.APP_KEY) if not ws.environ.get(n)]
+        if len(unset) == 1:
+            fix = f"; {unset[0]} is empty while the other is set: set both, or neither"
+        else:
+            fix = "" if app else "; set FLEET_GITHUB_APP_ID and FLEET_GITHUB_APP_PRIVATE_KEY"
+        yield Check("forge auth", "ok" if app else "warn", app_auth.mode(ws.environ) + fix)
 
 
 def run(root: Path, *, fmt: str) -> int:

@@ -86,6 +86,17 @@ def test_doctor_says_which_mode_and_a_bad_key_is_a_config_error(
             monkeypatch.setenv(k, v)
         plain = fleet_cli("-C", str(repo), "doctor")
         assert "forge auth" in plain.stdout and "GITHUB_TOKEN (the repository's CI" in plain.stdout
+        # the shipped workflows pass unset secrets as empty values: GITHUB_TOKEN mode
+        monkeypatch.setenv("FLEET_GITHUB_APP_ID", "")
+        monkeypatch.setenv("FLEET_GITHUB_APP_PRIVATE_KEY", "")
+        empty = fleet_cli("-C", str(repo), "doctor")
+        assert (
+            "GITHUB_TOKEN (the repository's CI" in empty.stdout and "is empty" not in empty.stdout
+        )
+        monkeypatch.setenv("FLEET_GITHUB_APP_ID", "1")  # the key's secret misnamed
+        half = fleet_cli("-C", str(repo), "doctor")
+        assert "GITHUB_TOKEN (the repository's CI" in half.stdout
+        assert "FLEET_GITHUB_APP_PRIVATE_KEY is empty while the other is set" in half.stdout
         monkeypatch.setenv("FLEET_GITHUB_APP_ID", "1")
         monkeypatch.setenv("FLEET_GITHUB_APP_PRIVATE_KEY", private)
         app = fleet_cli("-C", str(repo), "doctor")
