@@ -160,3 +160,61 @@ def test_one_revision_per_failing_sha_then_one_escalation(
     )
     assert fourth.exit_code == 0 and len(github.open_issues("fleet:kind/failure")) == 1
     assert len(github.pulls()) == 1
+
+
+def _claim(fleet_cli, repo: Path, tmp_path: Path, monkeypatch, name: str, body: dict):
+    """The split workflow's check job: `fleet revise --phase claim` on the CI event."""
+    event, outputs = tmp_path / f"{name}.json", tmp_path / "outputs"
+    event.write_text(json.dumps(body))
+    outputs.write_text("")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", name)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    out = fleet_cli("-C", str(repo), "revise", "--phase", "claim")
+    return out, outputs.read_text()
+
+
+def _ledger(repo: Path, prefix: str) -> list[str]:
+    from tests.conftest import git
+
+    origin = repo.parent / "origin.git"
+    return git(origin, "ls-tree", "-r", "--name-only", "fleet-state", prefix).split()
+
+
+def test_the_split_claim_keeps_the_excerpt_and_skips_a_branch_without_a_pr(
+    agent_repo: Path, fleet_cli, github: FakeGitHub, monkeypatch, tmp_path: Path
+) -> None:
+    """No open PR for the branch (the payload lists none, the forge has none): nothing is
+    claimed, said why. With the PR: the SHA's claim holds the log excerpt (the read-only
+    agent job reads it from there) and the run is claimed; a live run holding the task
+    leaves the failure unrevised and says so."""
+    from runner import ci_run
+    from runner.workspace import open_workspace
+
+    with FakeAnthropic(_fix(0)) as model:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
+        assert (
+            fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100").exit_code
+            == 0
+        )
+    github.ci_failure(201, "test", LOG)
+    (pr,) = github.pulls()
+    github.close(pr["number"])
+    event = _run_event("5" * 40, 201)
+    event["workflow_run"]["pull_requests"] = []
+    out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", event)
+    assert out.exit_code == 0 and "has no open PR: nothing to revise" in out.output, out.output
+    assert _ledger(agent_repo, "ci/") == [] and "run_id<<" in outputs
+    number = github.open_pull(BRANCH, "[fleet] tester: report (t-100)")
+    out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", event)
+    assert out.exit_code == 0 and f"to revise PR #{number}" in out.output, out.output
+    assert _ledger(agent_repo, "ci/") == [f"ci/tester/t-100/{'5' * 40}.json"]
+    ws = open_workspace(agent_repo)
+    found = ci.failure("workflow_run", event, ws.fleet)
+    assert found is not None
+    feedback = ci_run.claimed_feedback(ws, found)
+    assert feedback is not None and "AssertionError: expected a title line" in feedback.body
+    assert not feedback.trusted  # quoted as data
+    held = _run_event("6" * 40, 201)  # the claimed run is live: its lease holds the task
+    out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", held)
+    assert out.exit_code == 0 and "not revised: tester/t-100 is held by run" in out.output
