@@ -101,6 +101,11 @@ def claim(ws: Workspace, forge: Forge, found: ci.Failure) -> Handled:
         pr = int(ref.id.lstrip("#")) if ref and ref.id.lstrip("#").isdigit() else None
     if pr is None:
         return Handled("none", reason=f"{found.branch} has no open PR: nothing to revise")
+    if (head := _head(ws, found.branch)) != found.head_sha:
+        return Handled("none", reason=(
+            f"{found.head_sha[:12]} is not the head of {found.branch} ({head[:12] or 'none'}): "
+            "a newer push, which CI judges again, or a fork's branch of that name"
+        ))  # fmt: skip
     excerpt, link = _log(forge, found)
     details = {"excerpt": excerpt, "log_link": link}
     verdict = ci.decide(store, found, ws.fleet.roles[found.role].max_attempts, details=details)
@@ -113,6 +118,15 @@ def claim(ws: Workspace, forge: Forge, found: ci.Failure) -> Handled:
     except FleetError as exc:
         return Handled("held", link=link, pr=pr, reason=str(exc))
     return Handled("revise", link=link, run_id=run_id, pr=pr)
+
+
+def _head(ws: Workspace, branch: str) -> str:
+    """The branch's head on the remote, asked now: a check suite's payload cannot prove
+    which repository its branch is in (a fork's PR can name a branch fleet/...)."""
+    if ws.remote is None:
+        return ws.git.rev(f"refs/heads/{branch}") or ""
+    out = ws.git.run("ls-remote", ws.remote, f"refs/heads/{branch}").split()
+    return out[0] if out else ""
 
 
 def claimed_feedback(ws: Workspace, found: ci.Failure) -> ForgeEvent | None:

@@ -200,21 +200,47 @@ def test_the_split_claim_keeps_the_excerpt_and_skips_a_branch_without_a_pr(
     github.ci_failure(201, "test", LOG)
     (pr,) = github.pulls()
     github.close(pr["number"])
-    event = _run_event("5" * 40, 201)
+    head = _branch_head(agent_repo)
+    stale = _run_event("5" * 40, 201)  # not the branch's head: a fork's, or superseded
+    out, _ = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", stale)
+    assert "has no open PR" in out.output  # the PR is checked first
+    event = _run_event(head, 201)
     event["workflow_run"]["pull_requests"] = []
     out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", event)
     assert out.exit_code == 0 and "has no open PR: nothing to revise" in out.output, out.output
     assert _ledger(agent_repo, "ci/") == [] and "run_id<<" in outputs
     number = github.open_pull(BRANCH, "[fleet] tester: report (t-100)")
+    out, _ = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", stale)
+    assert f"{'5' * 12} is not the head of {BRANCH}" in out.output, out.output
+    assert _ledger(agent_repo, "ci/") == []
     out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", event)
     assert out.exit_code == 0 and f"to revise PR #{number}" in out.output, out.output
-    assert _ledger(agent_repo, "ci/") == [f"ci/tester/t-100/{'5' * 40}.json"]
+    assert _ledger(agent_repo, "ci/") == [f"ci/tester/t-100/{head}.json"]
     ws = open_workspace(agent_repo)
     found = ci.failure("workflow_run", event, ws.fleet)
     assert found is not None
     feedback = ci_run.claimed_feedback(ws, found)
     assert feedback is not None and "AssertionError: expected a title line" in feedback.body
     assert not feedback.trusted  # quoted as data
-    held = _run_event("6" * 40, 201)  # the claimed run is live: its lease holds the task
+    newer = _push_to_branch(agent_repo)  # the claimed run is live: its lease holds the task
+    held = _run_event(newer, 201)
     out, outputs = _claim(fleet_cli, agent_repo, tmp_path, monkeypatch, "workflow_run", held)
     assert out.exit_code == 0 and "not revised: tester/t-100 is held by run" in out.output
+
+
+def _branch_head(repo: Path) -> str:
+    from tests.conftest import git
+
+    return git(repo.parent / "origin.git", "rev-parse", BRANCH).strip()
+
+
+def _push_to_branch(repo: Path) -> str:
+    """Another commit on the agent branch at origin (as the agent's next push would be)."""
+    from tests.conftest import git
+
+    origin = repo.parent / "origin.git"
+    tree = git(origin, "rev-parse", f"{BRANCH}^{{tree}}").strip()
+    parent = _branch_head(repo)
+    commit = git(origin, "commit-tree", tree, "-p", parent, "-m", "next").strip()
+    git(origin, "update-ref", f"refs/heads/{BRANCH}", commit)
+    return commit

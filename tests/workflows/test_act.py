@@ -483,7 +483,7 @@ def test_a_failing_ci_run_is_revised_once_per_head_sha_then_escalated(fleet_repo
         assert len(model.requests) == 2 and git(origin, "rev-parse", branch).strip() == second_sha
 
         gh.ci_failure(102, "test", CI_LOG)
-        for sha in (second_sha, "f" * 40):  # the revision fails too, then a later push
+        for sha in (second_sha, second_sha):  # the revision fails too; redelivered
             out = run_act(root, "workflow_run", ci_event(sha, 102), gh, env, "fleet-ci.yml")
             assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
             assert "CI attempts used; escalation" in out.stdout
