@@ -31,7 +31,7 @@ from runner.ledger_index import Scope
 from runner.model import Role, RunRecord, Task
 from runner.progress import Reporter
 from runner.records import Checkpoint, ForgeEvent
-from runner.secretscan import Secret, known_secrets
+from runner.secretscan import Secret, known_secrets, redact
 from runner.state import new_run_id, run_path
 from runner.tasks import mark_done
 from runner.transcript import Transcript
@@ -405,28 +405,35 @@ def _publish(
     ) and _ahead(ws, branch)
     if has_work:
         branch.push()  # no-op when every commit is pushed; pushes what a failed run left
+    leaks = stops.Leaks(_secrets(ws, role))  # what the agent wrote is posted only clean
     if has_work and branch.push_error:
         outcome.issue = stops.push_failed(forge, role, task, record, branch, runs, ws.head_ref())
     elif has_work and result.outcome != "model_unavailable":
         summary = result.summary + _reverted_note(branch.reverted)
         body = pr_body(task, record, result.usage, result.report, summary, delta_md)
-        outcome.pr = forge.open_pr(
-            role=role.name,
-            task=task.id,
-            branch=branch.branch,
-            base=ws.fleet.config.forge.base_branch,
-            title=pr_title(task),
-            body=body,
-            draft=result.outcome != "done",
-        )
-        faults.hit("pr")
-        record.links["pr"] = outcome.pr.url or outcome.pr.id
+        if leaks.clean("the PR", f"{pr_title(task)}\n{body}"):
+            outcome.pr = forge.open_pr(
+                role=role.name,
+                task=task.id,
+                branch=branch.branch,
+                base=ws.fleet.config.forge.base_branch,
+                title=pr_title(task),
+                body=body,
+                draft=result.outcome != "done",
+            )
+            faults.hit("pr")
+            record.links["pr"] = outcome.pr.url or outcome.pr.id
     if result.escalation is not None and result.reason == REJECTED:  # the key died mid-run
         why, key = result.escalation.summary, model_key(role)
         outcome.issue = stops.model_key_rejected(forge, role, record, why, key)
     elif result.escalation is not None:
         kind, summary = result.escalation.kind, result.escalation.summary
-        outcome.issue = stops.escalate(forge, role, task, kind, summary, record)
+        if leaks.clean(f"the {kind} escalation", summary):
+            outcome.issue = stops.escalate(forge, role, task, kind, summary, record)
+    record.reason = redact(record.reason, leaks.secrets)  # it quotes the agent's summary
+    if leaks.withheld:
+        outcome.issue = stops.withheld(forge, role, task, record, leaks)
+        record.reason += f"; withheld, holding a secret: {', '.join(leaks.withheld)}"
     if outcome.issue is not None:
         record.links["issue"] = outcome.issue.url or outcome.issue.id
     record.reverted = list(branch.reverted)

@@ -7,7 +7,8 @@ asks a human once, and the ledger says which: no run stays `running` after it di
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from runner.interrupt import Cancelled
 from runner.lease import live_leases
 from runner.lifecycle import CREDENTIAL_SUBJECT, MODEL_KEY
 from runner.model import Role, RunRecord, Task
+from runner.secretscan import Secret, scan
 from runner.state import Ledger, run_path
 from runner.worktree import WorkBranch, push_needs_human
 
@@ -202,3 +204,47 @@ def _credential_issue(
     )
     faults.hit("escalation")
     return issue
+
+
+@dataclass
+class Leaks:
+    """The secret scan of what a one-process run posts (the apply job's rule, held where
+    the runner has the write token itself): agent-written text that holds a secret, one
+    the process knows or a token shape, is withheld, and one `security` escalation says
+    where and what kind, never the value."""
+
+    secrets: Sequence[Secret]
+    findings: list[str] = field(default_factory=list)
+    withheld: list[str] = field(default_factory=list)
+
+    def clean(self, what: str, text: str) -> bool:
+        """Whether `text` may be posted; if not, it is counted as withheld."""
+        hits = scan(text, self.secrets, what)
+        if hits:
+            self.findings += [h.describe() for h in hits]
+            self.withheld.append(what)
+        return not hits
+
+
+def withheld(forge: Forge, role: Role, task: Task, record: RunRecord, leaks: Leaks) -> Issue:
+    lines = [
+        f"Run `{record.run_id}` ({role.name} on {task.id}) wrote text that holds a secret, "
+        f"so the runner did not post it: {', '.join(leaks.withheld)}. The work branch was "
+        "pushed as usual; read it before opening a pull request from it.",
+        "",
+        "### Secrets found (where and kind; values are never shown)",
+        *[f"- {f}" for f in leaks.findings[:50]],
+        "",
+        "### What to do",
+        "Look at the run's transcript and at what the agent read: it may have been "
+        "manipulated. If a real secret reached the agent, rotate it. Close this issue when "
+        "it is handled; the task stays blocked until then.",
+    ]
+    return forge.escalate(
+        role=role.name,
+        task=task.id,
+        kind="security",
+        title=f"[fleet] {role.name}: outputs of {task.id} withheld (they held a secret)",
+        body="\n".join(lines),
+        assignees=role.escalate_to,
+    )
