@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from runner import __version__
+from runner import __version__, heap
 from runner.cli_base import FORMATS_FINDINGS, Context, FleetGroup, pass_ctx
 from runner.cli_groups import GROUPS
 
@@ -377,6 +377,7 @@ for _group in GROUPS:
 
 
 def main(argv: list[str] | None = None) -> int:
+    heap.own()
     try:
         cli.main(args=argv, prog_name="fleet", standalone_mode=True)
     except SystemExit as exc:

@@ -258,10 +258,13 @@ def read(git: Git, tip: str, scope: Scope) -> list[RunRecord] | None:
 
 def _put(found: dict[str, RunRecord], s: Any) -> None:
     if isinstance(s, dict) and s.get("run_id") and s["run_id"] not in found:
-        try:
-            found[s["run_id"]] = RunRecord.from_dict(s)
+        try:  # a summary holds only record fields (summary()): no need to filter them
+            found[s["run_id"]] = RunRecord(**s)
         except TypeError:
-            return  # a summary missing a required field: the record is read in full instead
+            try:  # a newer runner's summary, with fields this one does not know
+                found[s["run_id"]] = RunRecord.from_dict(s)
+            except TypeError:
+                return  # a summary missing a required field: the record is read in full
 
 
 def _dates(git: Git, tip: str, scope: Scope) -> list[str]:

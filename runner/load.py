@@ -14,6 +14,7 @@ from runner import checks, schema
 from runner.errors import ConfigError
 from runner.gitrepo import Git
 from runner.model import Finding, Fleet, FleetConfig, Role, Task
+from runner.taskcache import TaskCache
 from runner.yamlfile import Document, Problem, parse, read_text
 
 FLEET_FILE = "fleet/fleet.yaml"
@@ -70,65 +71,80 @@ def require_git_root(git: Git, root: Path) -> None:
         )
 
 
-def load(root: Path, *, tasks: bool = True) -> Loaded:
+def load(root: Path, *, tasks: bool = True, cache: TaskCache | None = None) -> Loaded:
     """Load and check the fleet. `tasks=False` reads only fleet.yaml, roles and directives
-    (for commands such as `fleet sync` that never look at other roles' tasks)."""
+    (for commands such as `fleet sync` that never look at other roles' tasks). `cache`
+    answers for task files that were valid before (runner/taskcache.py)."""
     root = root.resolve()
     if not (root / FLEET_FILE).exists():
         raise NotAFleet(f"no {FLEET_FILE} in {root}; run 'fleet init' to create one")
-    findings: list[Finding] = []
-    docs: dict[str, Document] = {}  # only files that passed the schema
-    seen: list[str] = []
-
-    def read(rel: str, kind: str) -> dict | None:
-        seen.append(rel)
-        doc = _read_doc(root, rel, findings)
-        if doc is None:
-            return None
-        errors = schema.validate(doc, kind, rel)
-        findings.extend(errors)
-        if errors:
-            return None
-        docs[rel] = doc
-        return doc.data
-
-    config_data = read(FLEET_FILE, "fleet")
+    reader = _Reader(root, cache)
+    findings = reader.findings
+    config_data = reader.read(FLEET_FILE, "fleet")
     config = FleetConfig.from_dict(config_data) if config_data else FleetConfig(name="(invalid)")
     fleet = Fleet(root=root, config=config)
 
     for rel in _list(root, ROLES_DIR, YAML_SUFFIXES, recursive=False):
-        data = read(rel, "role")
+        data = reader.read(rel, "role")
         if data is not None:
             role = Role.from_dict(data, config.defaults, rel)
             fleet.roles.setdefault(role.name, role)
     for rel in _list(root, DIRECTIVES_DIR, (".md",), recursive=False):
-        seen.append(rel)
+        reader.seen.append(rel)
         text, problem = read_text(root, rel)
         if problem:
             findings.append(_finding(rel, problem))
         else:
             fleet.directives[rel] = text or ""
     for rel in _list(root, TASKS_DIR, YAML_SUFFIXES, recursive=True) if tasks else []:
-        data = read(rel, "task")
+        data = reader.read(rel, "task")
         if data is not None:
             task = Task.from_dict(data, rel)
             if task.id in fleet.tasks:
                 continue  # reported by checks.duplicate_ids
             fleet.tasks[task.id] = task
+    if cache is not None:
+        cache.save()
 
-    findings.extend(checks.run(fleet, docs))
+    findings.extend(checks.run(fleet, reader.docs))
     findings.sort()
-    return Loaded(fleet, findings, docs, seen)
+    return Loaded(fleet, findings, reader.docs, reader.seen)
 
 
-def _read_doc(root: Path, rel: str, findings: list[Finding]) -> Document | None:
-    text, problem = read_text(root, rel)
-    if problem:
-        findings.append(_finding(rel, problem))
-        return None
-    doc = parse(text or "")
-    findings.extend(_finding(rel, p) for p in doc.problems)
-    return None if doc.data is None else doc
+class _Reader:
+    """Reads, parses and schema-checks one file at a time, keeping the documents that
+    passed (`docs`), the findings, and the paths seen."""
+
+    def __init__(self, root: Path, cache: TaskCache | None) -> None:
+        self.root = root
+        self.cache = cache
+        self.findings: list[Finding] = []
+        self.docs: dict[str, Document] = {}  # only files that passed the schema
+        self.seen: list[str] = []
+
+    def read(self, rel: str, kind: str) -> dict | None:
+        self.seen.append(rel)
+        text, problem = read_text(self.root, rel)
+        if problem:
+            self.findings.append(_finding(rel, problem))
+            return None
+        cache = self.cache if kind == "task" else None
+        key, known = cache.get(text or "") if cache is not None else ("", None)
+        if known is not None:  # this exact text parsed cleanly and passed this schema
+            self.docs[rel] = Document(known, text=text or "")
+            return known
+        doc = parse(text or "")
+        self.findings.extend(_finding(rel, p) for p in doc.problems)
+        if doc.data is None:
+            return None
+        errors = schema.validate(doc, kind, rel)
+        self.findings.extend(errors)
+        if errors:
+            return None
+        if cache is not None and not doc.problems:
+            cache.put(key, doc.data)
+        self.docs[rel] = doc
+        return doc.data
 
 
 def _finding(rel: str, p: Problem) -> Finding:

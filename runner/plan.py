@@ -67,6 +67,7 @@ def make_plan(
             return plan
         wanted = {fleet.tasks[task].role}
     forced = set(force_due) | ({fleet.tasks[task].role} if task else set())
+    last_runs = last_run_per_role(runs)
     for name in sorted(wanted):
         role = fleet.roles.get(name)
         if role is None:
@@ -76,7 +77,7 @@ def make_plan(
             t for t in fleet.tasks.values() if t.role == name and (task is None or t.id == task)
         ]
         blocker = _role_blocker(
-            fleet, role, runs, now, spent.get(name, 0.0), fleet_spent, name in forced
+            fleet, role, last_runs.get(name), now, spent.get(name, 0.0), fleet_spent, name in forced
         )
         plan.decisions.extend(_decide_role(fleet, role, mine, states, blocker))
     return plan
@@ -85,7 +86,7 @@ def make_plan(
 def _role_blocker(
     fleet: Fleet,
     role: Role,
-    runs: list[RunRecord],
+    last: datetime | None,
     now: datetime,
     spent: float,
     fleet_spent: float,
@@ -100,10 +101,6 @@ def _role_blocker(
     if forced or not role.schedule:
         return None
     fired = cron.parse(role.schedule).previous_fire(now)
-    last = max(
-        (parse(r.started) for r in runs if r.role == role.name and r.outcome != "dry_run"),
-        default=None,
-    )
     if fired is None:
         return f"not due: schedule '{role.schedule}' has not fired in four years"
     if last is not None and last >= fired:
@@ -179,6 +176,18 @@ def _decide_role(
 
 def _order(task: Task) -> tuple[int, str, str]:
     return (PRIORITIES.index(task.priority), task.created or "9999", task.id)
+
+
+def last_run_per_role(runs: Iterable[RunRecord]) -> dict[str, datetime]:
+    """When each role last started a run (dry runs aside): what its schedule is judged
+    against. One pass over the runs, not one per role."""
+    last: dict[str, datetime] = {}
+    for r in runs:
+        if r.outcome != "dry_run":
+            started = parse(r.started)
+            if r.role not in last or started > last[r.role]:
+                last[r.role] = started
+    return last
 
 
 def spent_on(runs: Iterable[RunRecord], day: str) -> dict[str, float]:

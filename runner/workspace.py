@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from runner import basecfg, clock
+from runner import basecfg, clock, heap
 from runner.errors import ConfigError as ConfigError
 from runner.gitrepo import Git
 from runner.ledger_index import Scope
@@ -20,6 +20,7 @@ from runner.load import load, require_git_root
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
+from runner.taskcache import directory, open_cache
 from runner.tasks import is_task_file, quarantine
 
 
@@ -82,7 +83,8 @@ class Workspace:
         """The runs a command needs, oldest first; by default what planning reads: today's
         records (spend), the first and last run of every task (states), every role's last
         run (schedules). Cost follows the scope, not the length of the ledger."""
-        return self.ledger.select(scope or Scope(today=self.today, tasks=True, roles=True))
+        with heap.long_lived():  # read once, kept until the command ends
+            return self.ledger.select(scope or Scope(today=self.today, tasks=True, roles=True))
 
     def states(self, runs: list[RunRecord], forge: ForgeView | None = None) -> dict[str, TaskState]:
         """Derived task states from the ledger, the forge's view and the work branches."""
@@ -140,7 +142,9 @@ def open_workspace(
     `from_base=False` reads the checkout, only for commands that report on a PR's own
     files (its plan comment) and run no agent."""
     environ = os.environ if environ is None else environ
-    loaded = load(root, tasks=tasks)
+    cache = open_cache(directory(environ)) if tasks else None
+    with heap.long_lived():
+        loaded = load(root, tasks=tasks, cache=cache)
     git = Git(loaded.fleet.root, git_env(environ))
     require_git_root(git, loaded.fleet.root)
     source, note = loaded.fleet.root, ""
@@ -150,7 +154,8 @@ def open_workspace(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if note:
-        loaded = load(source, tasks=tasks)
+        with heap.long_lived():
+            loaded = load(source, tasks=tasks, cache=cache)
         print(f"fleet: {note}", file=sys.stderr)
     fatal = [f for f in loaded.errors if not is_task_file(f.path)]
     if fatal and not allow_errors:

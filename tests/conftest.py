@@ -13,14 +13,16 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def hermetic_environment(monkeypatch) -> None:
+def hermetic_environment(monkeypatch, tmp_path_factory) -> None:
     """No test sees the caller's GitHub, Actions, Anthropic or fleet settings (the suite
-    may itself run inside GitHub Actions); tests set what they need."""
+    may itself run inside GitHub Actions); tests set what they need. Each test has its
+    own task cache (runner/taskcache.py), never the user's."""
     import os
 
     for name in list(os.environ):
         if name.startswith(("GITHUB_", "ACTIONS_", "ANTHROPIC_", "FLEET_", "RUNNER_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

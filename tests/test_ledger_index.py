@@ -261,3 +261,13 @@ def test_taking_over_a_dead_lease_closes_the_holders_full_record(agent_repo: Pat
     from runner.ledger_admin import check
 
     assert check(ws.ledger.store).ok
+
+
+def test_summaries_with_fields_this_runner_does_not_know_still_read() -> None:
+    """A newer runner's summary (an extra field) reads; one missing a required field is
+    skipped, so the record is read in full instead."""
+    found: dict = {}
+    li._put(found, {"run_id": "a", "role": "cto", "task": "t-1", "started": "2026-11-24"})
+    li._put(found, {"run_id": "b", "role": "cto", "task": None, "started": "x", "new": 1})
+    li._put(found, {"run_id": "c", "role": "cto"})
+    assert sorted(found) == ["a", "b"] and found["b"].started == "x"

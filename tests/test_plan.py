@@ -115,3 +115,23 @@ def test_budget_reasons_keep_sub_cent_precision(example: Path) -> None:
     )
     reason = _by_task(_plan(example, runs=[spent]))["t-006"].reason
     assert "role daily budget spent: $0.0077 of $0.005 today" in reason
+
+
+def test_a_roles_last_run_is_its_latest_non_dry_run_in_any_order(example: Path) -> None:
+    """The schedule is judged against the role's latest real run, found in one pass over
+    runs in any order (the index returns summaries sorted, callers may not)."""
+    from runner.plan import last_run_per_role
+
+    runs = [
+        RunRecord("r2", "cto", "t-005", "2026-11-24T08:05:00Z", outcome="failed"),
+        RunRecord("r3", "cto", "t-005", "2026-11-24T09:55:00Z", outcome="dry_run"),
+        RunRecord("r1", "cto", "t-005", "2026-11-23T08:05:00Z", outcome="done"),
+        RunRecord("r4", "ceo", "t-010", "2026-11-22T08:05:00+00:00", outcome="done"),
+    ]
+    last = last_run_per_role(runs)
+    assert {k: v.isoformat() for k, v in last.items()} == {
+        "cto": "2026-11-24T08:05:00+00:00",
+        "ceo": "2026-11-22T08:05:00+00:00",
+    }
+    reason = _by_task(_plan(example, runs=list(reversed(runs))))["t-005"].reason
+    assert "already ran at 2026-11-24T08:05:00Z" in reason
