@@ -14,7 +14,7 @@ from runner import checks, schema
 from runner.errors import ConfigError
 from runner.gitrepo import Git
 from runner.model import Finding, Fleet, FleetConfig, Role, Task
-from runner.taskcache import TaskCache
+from runner.taskcache import TaskCache, open_cache
 from runner.yamlfile import Document, Problem, parse, read_text
 
 FLEET_FILE = "fleet/fleet.yaml"
@@ -71,10 +71,11 @@ def require_git_root(git: Git, root: Path) -> None:
         )
 
 
-def load(root: Path, *, tasks: bool = True, cache: TaskCache | None = None) -> Loaded:
+def load(root: Path, *, tasks: bool = True, cache: Path | None = None) -> Loaded:
     """Load and check the fleet. `tasks=False` reads only fleet.yaml, roles and directives
-    (for commands such as `fleet sync` that never look at other roles' tasks). `cache`
-    answers for task files that were valid before (runner/taskcache.py)."""
+    (for commands such as `fleet sync` that never look at other roles' tasks). The cache
+    in the directory `cache` answers for files that were valid before
+    (runner/taskcache.py)."""
     root = root.resolve()
     if not (root / FLEET_FILE).exists():
         raise NotAFleet(f"no {FLEET_FILE} in {root}; run 'fleet init' to create one")
@@ -103,8 +104,7 @@ def load(root: Path, *, tasks: bool = True, cache: TaskCache | None = None) -> L
             if task.id in fleet.tasks:
                 continue  # reported by checks.duplicate_ids
             fleet.tasks[task.id] = task
-    if cache is not None:
-        cache.save()
+    reader.save()
 
     findings.extend(checks.run(fleet, reader.docs))
     findings.sort()
@@ -115,9 +115,10 @@ class _Reader:
     """Reads, parses and schema-checks one file at a time, keeping the documents that
     passed (`docs`), the findings, and the paths seen."""
 
-    def __init__(self, root: Path, cache: TaskCache | None) -> None:
+    def __init__(self, root: Path, cache: Path | None) -> None:
         self.root = root
-        self.cache = cache
+        self.cache_dir = cache
+        self.caches: dict[str, TaskCache | None] = {}  # by kind, opened on first use
         self.findings: list[Finding] = []
         self.docs: dict[str, Document] = {}  # only files that passed the schema
         self.seen: list[str] = []
@@ -128,7 +129,9 @@ class _Reader:
         if problem:
             self.findings.append(_finding(rel, problem))
             return None
-        cache = self.cache if kind == "task" else None
+        if kind not in self.caches:
+            self.caches[kind] = open_cache(self.cache_dir, kind)
+        cache = self.caches[kind]
         key, known = cache.get(text or "") if cache is not None else ("", None)
         if known is not None:  # this exact text parsed cleanly and passed this schema
             self.docs[rel] = Document(known, text=text or "")
@@ -145,6 +148,11 @@ class _Reader:
             cache.put(key, doc.data)
         self.docs[rel] = doc
         return doc.data
+
+    def save(self) -> None:
+        for cache in self.caches.values():
+            if cache is not None:
+                cache.save()
 
 
 def _finding(rel: str, p: Problem) -> Finding:

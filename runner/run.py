@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import engine_job, engines, faults, progress, stops, sync, sync_render
+from runner import engine_job, engines, faults, progress, stops, sync_render
 from runner.acceptance import Report
 from runner.agent.jail import Jail, SandboxUnavailable, probe
 from runner.bodies import pr_body, pr_title
@@ -33,6 +33,7 @@ from runner.progress import Reporter
 from runner.records import Checkpoint, ForgeEvent
 from runner.secretscan import Secret, known_secrets, redact
 from runner.state import new_run_id, run_path
+from runner.sync_role import role_delta
 from runner.tasks import mark_done
 from runner.transcript import Transcript
 from runner.workspace import ConfigError, Workspace
@@ -58,31 +59,6 @@ class RunOutcome:
     def __post_init__(self) -> None:
         if not self.transcript.run_id:
             self.transcript.run_id = self.record.run_id
-
-
-def role_delta(
-    ws: Workspace,
-    forge: Forge,
-    role_name: str,
-    *,
-    since: str | None = None,
-    runs: list[RunRecord] | None = None,
-) -> sync.Delta:
-    """The delta `role_name` acts on now: from its checkpoint (or `since`) to the base
-    branch, with its runs and the forge's events since the checkpoint."""
-    checkpoint = ws.ledger.checkpoint(role_name)
-    events = forge.events_since(role_name, checkpoint.events_since if checkpoint else None)
-    return sync.compute(
-        ws.git,
-        ws.fleet,
-        role_name,
-        ws.head_ref(),
-        checkpoint=checkpoint,
-        since=since,
-        runs=ws.runs(Scope(today=ws.today, recent=(role_name,))) if runs is None else runs,
-        events=events,
-        remote=ws.remote,
-    )
 
 
 def model_key(role: Role) -> str:

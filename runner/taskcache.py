@@ -1,11 +1,13 @@
-"""A cache of task files that parsed and passed their schema, so that loading 10,000
-task files does not parse and validate 10,000 unchanged files on every command.
+"""A cache of fleet files (tasks, roles, fleet.yaml) that parsed and passed their
+schema, so that loading 10,000 task files does not parse and validate 10,000 unchanged
+files on every command, and a command that loads only fleet.yaml and the roles (`fleet
+sync`) compiles no schema validator. One file per kind, so the second reads no tasks.
 
 It is a speed-up and never a source of truth:
 
 - an entry is keyed by the SHA-256 of the file's exact text, so an edited file misses;
-- the whole cache is bound, by its `salt`, to the runner's version, the task schema and
-  the YAML reader's source: a new schema or parser misses everything;
+- each kind's cache is bound, by its `salt`, to the runner's version, that kind's schema
+  and the YAML reader's source: a new schema or parser misses everything;
 - only files that parsed without a problem and passed the schema are stored: an invalid
   file is parsed (and reported) every time, whatever the cache holds;
 - the file carries an HMAC-SHA256 over its salt and body, under a key that lives next
@@ -33,7 +35,8 @@ from typing import Any
 from runner import __version__, resources, yamlfile
 
 FORMAT = 1
-MAGIC = b"fleet-runner task cache"
+MAGIC = b"fleet-runner file cache"
+KINDS = ("fleet", "role", "task")
 CAP = 100_000  # entries kept across fleets; the oldest unused go first
 OFF = ("off", "0", "no", "false")
 
@@ -50,11 +53,11 @@ def directory(environ: Mapping[str, str]) -> Path | None:
     return Path(base) / "fleet-runner" if base else None
 
 
-def salt() -> bytes:
+def salt(kind: str) -> bytes:
     """What every entry's meaning depends on besides the file's text."""
     parts = [
-        f"{FORMAT}:{__version__}".encode(),
-        json.dumps(resources.schema("task"), sort_keys=True).encode(),
+        f"{FORMAT}:{kind}:{__version__}".encode(),
+        json.dumps(resources.schema(kind), sort_keys=True).encode(),
         Path(yamlfile.__file__).read_bytes(),
     ]
     return hashlib.sha256(b"\0".join(hashlib.sha256(p).digest() for p in parts)).digest()
@@ -66,8 +69,8 @@ def text_key(text: str) -> str:
 
 @dataclass
 class TaskCache:
-    """Valid task data by the SHA-256 of the file's text. `get` and `put` are what loading
-    uses; `save` writes back if anything was added."""
+    """Valid data of one kind of file by the SHA-256 of the file's text. `get` and `put`
+    are what loading uses; `save` writes back if anything was added."""
 
     path: Path
     key: bytes
@@ -110,15 +113,15 @@ class TaskCache:
             tmp.unlink(missing_ok=True)
 
 
-def open_cache(where: Path | None) -> TaskCache | None:
-    """The cache in `where`, or None when there is none to use (off, not creatable, or
-    not private to this user). A cache that fails its check opens empty."""
-    if where is None:
+def open_cache(where: Path | None, kind: str = "task") -> TaskCache | None:
+    """The cache of `kind` files in `where`, or None when there is none to use (off, not
+    creatable, or not private to this user). A cache that fails its check opens empty."""
+    if where is None or kind not in KINDS:
         return None
     key = _key(where)
     if key is None:
         return None
-    cache = TaskCache(where / "tasks.json", key, salt())
+    cache = TaskCache(where / f"{kind}.json", key, salt(kind))
     cache.entries = _read(cache.path, key, cache.salt)
     return cache
 

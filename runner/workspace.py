@@ -20,7 +20,7 @@ from runner.load import load, require_git_root
 from runner.model import Fleet, RunRecord
 from runner.records import ForgeView, TaskState
 from runner.state import Ledger, StateStore
-from runner.taskcache import directory, open_cache
+from runner.taskcache import directory
 from runner.tasks import is_task_file, quarantine
 
 
@@ -142,7 +142,7 @@ def open_workspace(
     `from_base=False` reads the checkout, only for commands that report on a PR's own
     files (its plan comment) and run no agent."""
     environ = os.environ if environ is None else environ
-    cache = open_cache(directory(environ)) if tasks else None
+    cache = directory(environ)
     with heap.long_lived():
         loaded = load(root, tasks=tasks, cache=cache)
     git = Git(loaded.fleet.root, git_env(environ))

@@ -8,7 +8,7 @@ import click
 
 from runner import sync_render
 from runner.forge.select import open_forge
-from runner.run import role_delta
+from runner.sync_role import role_delta
 from runner.workspace import open_workspace
 
 
