@@ -276,3 +276,21 @@ def test_the_co_author_is_a_login_or_nothing() -> None:
     assert intake.refusal(" ! [rejected] main -> main (fetch first)") is None
     said = intake.refusal("remote: error: GH006: Protected branch\nerror: failed to push x")
     assert said == "error: GH006: Protected branch"
+
+
+def test_a_label_on_an_auto_assign_role_commits_and_criteria_are_still_required(
+    auto, fleet_cli, gh, monkeypatch, tmp_path
+) -> None:
+    vague = gh.open_issue("Make it faster", "Everything is slow.\n")
+    before = _origin_main(auto)
+    for _ in range(2):
+        out = _tick(fleet_cli, auto, tmp_path, monkeypatch, "issues", _labeled(gh, vague))
+        assert "asked for acceptance criteria" in out.output
+    assert _origin_main(auto) == before  # never assigned without criteria
+    assert len([c for c in gh.comments if c["number"] == vague]) == 1
+    number = gh.open_issue("Pricing ADR", BODY)
+    out = _tick(fleet_cli, auto, tmp_path, monkeypatch, "issues", _labeled(gh, number))
+    assert "assigned t-013 to cto" in out.output, out.output
+    sha = _origin_main(auto)
+    trailers = git(auto.parent / "origin.git", "log", "-1", "--format=%(trailers)", sha)
+    assert "Co-authored-by: founder-ana <" in trailers and gh.pulls() == []
