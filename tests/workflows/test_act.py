@@ -366,8 +366,9 @@ def test_a_non_collaborators_mention_does_nothing_and_a_missing_checklist_is_ask
     fleet_repo,
 ) -> None:
     """An outsider's `@fleet cto ...`: the check job says no, the draft job never starts
-    (no PR, no reply, no write request at all). A collaborator's request on an issue with
-    no acceptance criteria: exactly one reply asking for them, and no PR."""
+    (no PR, no reply, no write request at all); a comment on a PR or by a bot starts no
+    job. A collaborator's request on an issue with no acceptance criteria: exactly one
+    reply asking for them, and no PR."""
     root, _origin = fleet_repo
     with_cto(root)
     with FakeGitHub(permissions={"founder-ana": "admin"}) as gh, FakeAnthropic([]) as model:
@@ -386,6 +387,21 @@ def test_a_non_collaborators_mention_does_nothing_and_a_missing_checklist_is_ask
         assert not re.search(r"\[fleet intake/Draft the task *\] .*Job succeeded", out.stdout)
         assert gh.pulls() == [] and [c for c in gh.comments if c["number"] == number] == []
         assert len([m for m, _ in gh.log if m != "GET"]) == writes_before
+
+        # a maintainer's comment on a pull request, and a bot's: no job starts at all
+        on_pr = comment_event(number, "x", "x", "@fleet cto do it", "founder-ana")
+        on_pr["issue"]["pull_request"] = {"url": "https://api.github.com/repos/acme/fleet/pulls/1"}
+        by_bot = comment_event(number, "x", "x", "@fleet cto do it", "github-actions[bot]")
+        by_bot["sender"]["type"] = "Bot"
+        requests = len(gh.log)
+        for event in (on_pr, by_bot):
+            out = run_act(
+                root, "issue_comment", event, gh, {"ANTHROPIC_BASE_URL": model.url},
+                "fleet-intake.yml",
+            )  # fmt: skip
+            assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+            assert "Job succeeded" not in out.stdout and "fleet plan" not in out.stdout
+        assert len(gh.log) == requests  # not even a read
 
         vague = gh.open_issue("Make it faster", "It is slow.")
         event = comment_event(
