@@ -12,6 +12,39 @@ from runner.cli import cli
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (end-to-end: crash matrix, act, 20 writers, "
+        "real CLIs); CI and the README's test command do",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`pytest` alone is the edit loop: about a minute. The slow end-to-end tests run with
+    --slow (CI), with -m, or when their file or node id is named on the command line."""
+    if config.getoption("--slow") or config.getoption("markexpr"):
+        return
+    named = {arg.split("::")[0] for arg in config.args if Path(arg.split("::")[0]).is_file()}
+    slow = [
+        item
+        for item in items
+        if item.get_closest_marker("slow")
+        and str(item.path.relative_to(config.rootpath)) not in named
+    ]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        dropped = set(map(id, slow))
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--slow") or config.getoption("markexpr"):
+        return None
+    return "fast selection: tests marked slow are deselected (--slow runs them; CI does)"
+
+
 @pytest.fixture(autouse=True)
 def hermetic_environment(monkeypatch, tmp_path_factory) -> None:
     """No test sees the caller's GitHub, Actions, Anthropic or fleet settings (the suite

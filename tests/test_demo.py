@@ -15,6 +15,8 @@ from runner.errors import FleetError
 from runner.replay import DEMO_RECORDING, Divergence, Recording, Replay
 from runner.replay_server import PLACEHOLDER_KEY, ReplayServer
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 @pytest.fixture
 def demo_env(tmp_path: Path, monkeypatch) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from runner.commands.run import anthropic_client
 from runner.forge.select import open_forge
 from runner.gitrepo import Git
@@ -16,6 +18,9 @@ from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 NOW = "2026-11-24T10:30:00Z"
 ANSWER = "Write out/report.md, not out/other.md."

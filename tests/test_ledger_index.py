@@ -15,6 +15,9 @@ from runner.model import RunRecord
 from runner.state import Ledger, StateStore
 from tests.conftest import git
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 NOW = "2026-11-24T12:00:00Z"
 ROLES = ("ceo", "cto", "fullstack", "devops", "research")
 OUTCOMES = ("done", "failed", "escalated", "budget", "error", "dry_run", "running")

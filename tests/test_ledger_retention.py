@@ -15,6 +15,9 @@ from runner.gitrepo import Git
 from runner.model import RunRecord
 from runner.state import Ledger, StateStore, run_path
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 NOW = "2026-11-24T00:00:00Z"  # midnight: a --since period starts on a day boundary
 ROLES = ("ceo", "cto", "fullstack", "devops", "research")
 OUTCOMES = ("done", "failed", "escalated", "budget", "error", "dry_run")

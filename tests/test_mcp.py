@@ -17,6 +17,9 @@ from runner.model import McpServer
 from runner.transcript import Transcript
 from tests.fakes import mcp_server
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 FAKE = str(Path(mcp_server.__file__).resolve())
 ALLOW = ("docs/search", "docs/huge", "docs/inject", "docs/getenv", "docs/crash")
 

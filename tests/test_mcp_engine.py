@@ -27,6 +27,9 @@ from tests.fakes import mcp_server
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.security.scripted import ENV, dry_run_scripted, require_jail
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 FAKE = Path(mcp_server.__file__).resolve()
 SITE = str(Path(yaml.__file__).resolve().parent.parent)  # the SDK, for the jailed server
 TOKEN = "docs-token-value"

@@ -9,6 +9,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from runner.forge.select import open_forge
 from runner.outcome import anthropic_client
 from runner.run import RunOutcome, execute
@@ -19,6 +21,8 @@ from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import PEOPLE, _env
 from tests.security.scripted import ENV as LOCAL_ENV
 from tests.test_transcript_e2e import thirty_turns
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
 
 
 def failing() -> list:

@@ -9,10 +9,15 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import _agent_pr, _env
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 READ = "ghs_read_only"
 

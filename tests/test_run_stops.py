@@ -21,6 +21,9 @@ from tests.agent.test_engine import _env, _run
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 ROOT = Path(__file__).parents[1]
 WORKFLOW_REFUSAL = (
     "refusing to allow a GitHub App to create or update workflow "
@@ -124,7 +127,6 @@ def _sleepers(marker: str) -> list[int]:
     return found
 
 
-@pytest.mark.slow
 def test_sigterm_records_cancelled_kills_the_tool_and_the_work_resumes(agent_repo: Path) -> None:
     marker = str(300 + os.getpid() % 600)  # this test's own sleep duration
     sleeper = f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'])\ntime.sleep(300)\n"
@@ -160,7 +162,6 @@ def test_sigterm_records_cancelled_kills_the_tool_and_the_work_resumes(agent_rep
     assert outcome.record.outcome == "done"
 
 
-@pytest.mark.slow
 def test_two_live_runs_of_one_task_call_the_model_once(agent_repo: Path, tmp_path: Path) -> None:
     """Two clones, two processes, one bare origin: the lease lets exactly one work."""
     origin = agent_repo.parent / "origin.git"
@@ -183,7 +184,6 @@ def test_two_live_runs_of_one_task_call_the_model_once(agent_repo: Path, tmp_pat
     assert [r.outcome for r in records(agent_repo)] == ["done"]
 
 
-@pytest.mark.slow
 def test_heartbeat_keeps_a_long_run_live_past_its_ttl(agent_repo: Path, tmp_path: Path) -> None:
     """With the wall clock (no FLEET_NOW), a run longer than the lease TTL keeps its task:
     a run started after one TTL is refused, because the heartbeat renewed the lease."""

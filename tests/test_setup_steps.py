@@ -17,6 +17,9 @@ from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.security.scripted import ENV, dry_run_scripted, require_jail, run_scripted
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 ROOT = Path(__file__).parents[1]
 
 

@@ -11,11 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runner.gitrepo import Git
 from runner.model import RunRecord
 from runner.records import Checkpoint
 from runner.state import Ledger, StateStore
 from tests.conftest import commit_all, git
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 ROOT = Path(__file__).parents[1]
 NOW = "2026-11-24T12:00:00Z"

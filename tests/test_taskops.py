@@ -20,6 +20,9 @@ from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.github_server import FakeGitHub
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 NOW = "2026-11-24T10:30:00Z"
 
 

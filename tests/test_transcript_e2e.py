@@ -10,11 +10,16 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, text, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import PEOPLE, _env
 from tests.security.scripted import run_scripted
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 PLANTED = "planted-staging-pw-8c1d5e"
 

@@ -14,6 +14,9 @@ from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 SECRETS = {
     "GITHUB_TOKEN": "ghp_supersecretgithubtoken000000000000",
     "AWS_SECRET_ACCESS_KEY": "aws-secret-value-123",

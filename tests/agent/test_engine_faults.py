@@ -25,6 +25,9 @@ from tests.fakes.anthropic_server import (
     truncated,
 )
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 BRANCH = "fleet/tester/t-100"
 REPORT = "# Report\n\n" + "".join(f"Finding {i}: all good.\n" for i in range(40))
 

@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runner.forge.select import open_forge
 from runner.run import execute
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 ENV = {"PATH": "/usr/bin:/bin", "FLEET_FORGE": "local", "FLEET_NOW": "2026-11-24T10:30:00Z"}
 

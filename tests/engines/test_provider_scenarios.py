@@ -27,6 +27,9 @@ from tests.fakes.bedrock_server import ACCESS_KEY, REGION, SECRET_KEY, FakeBedro
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.vertex_server import TOKEN, FakeVertex
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 PROVIDERS = ["anthropic", "bedrock", "vertex", "openai-compatible"]
 KEY = "sk-provider-test-key"
 # Every provider's secrets are in every run's environment: a role on one provider must

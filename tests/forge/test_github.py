@@ -19,6 +19,9 @@ from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 PEOPLE = {"founder-ana": "admin", "founder-ben": "write", "outsider": "read"}
 
 

@@ -12,6 +12,9 @@ from tests.conftest import commit_all
 from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import PEOPLE, _escalate, _ws
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 LOST_ANSWERS = [502, 0]  # 0: the connection drops after the write
 
 

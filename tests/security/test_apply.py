@@ -18,6 +18,9 @@ from tests.conftest import git
 from tests.fakes.github_server import FakeGitHub
 from tests.security.apply_helpers import AgentJob, add_wide_role, apply, remote_branches
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 SECRET = "s3cr3t-DEPLOY-9f8e7d6c5b4a"  # a credential the job holds (DEPLOY_TOKEN)
 
 

@@ -21,6 +21,9 @@ from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import reply, tool
 from tests.security.scripted import require_jail, run_scripted, tool_results
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 ROLE = {
     "name": "reader",
     "description": "Reads history like the example cto role.",

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.security.scripted import run_scripted
+
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
 
 LINKS = """\
 import os

@@ -28,6 +28,9 @@ from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.security.scripted import require_jail
 
+pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
+
+
 GITHUB_TOKEN = "ghp_LEAKCANARY0123456789abcdefABCDEF0123"
 API_KEY = "sk-ant-api03-LEAKCANARY-model-key-0123456789"
 GITCONFIG_CANARY = "GITCONFIG-CANARY-4d1c"
