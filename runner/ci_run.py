@@ -72,6 +72,10 @@ def handle(
     ws: Workspace, forge: Forge, found: ci.Failure, client_factory: ClientFactory
 ) -> Handled:
     role = ws.fleet.roles[found.role]
+    if ci.handled_before(ws.ledger.store, found):
+        return Handled("handled")
+    if stale := _not_head(ws, found):
+        return Handled("none", reason=stale)
     verdict = ci.decide(ws.ledger.store, found, role.max_attempts)
     if verdict == "handled":
         return Handled(verdict)
@@ -101,11 +105,8 @@ def claim(ws: Workspace, forge: Forge, found: ci.Failure) -> Handled:
         pr = int(ref.id.lstrip("#")) if ref and ref.id.lstrip("#").isdigit() else None
     if pr is None:
         return Handled("none", reason=f"{found.branch} has no open PR: nothing to revise")
-    if (head := _head(ws, found.branch)) != found.head_sha:
-        return Handled("none", reason=(
-            f"{found.head_sha[:12]} is not the head of {found.branch} ({head[:12] or 'none'}): "
-            "a newer push, which CI judges again, or a fork's branch of that name"
-        ))  # fmt: skip
+    if stale := _not_head(ws, found):
+        return Handled("none", reason=stale)
     excerpt, link = _log(forge, found)
     details = {"excerpt": excerpt, "log_link": link}
     verdict = ci.decide(store, found, ws.fleet.roles[found.role].max_attempts, details=details)
@@ -120,13 +121,22 @@ def claim(ws: Workspace, forge: Forge, found: ci.Failure) -> Handled:
     return Handled("revise", link=link, run_id=run_id, pr=pr)
 
 
-def _head(ws: Workspace, branch: str) -> str:
-    """The branch's head on the remote, asked now: a check suite's payload cannot prove
-    which repository its branch is in (a fork's PR can name a branch fleet/...)."""
+def _not_head(ws: Workspace, found: ci.Failure) -> str | None:
+    """Why the failing SHA is not acted on, when it is not the branch's head on the
+    remote (asked now): a check suite's payload cannot prove which repository its branch
+    is in (a fork's PR can name a branch fleet/...), and a superseded head's failure is
+    CI's to judge again on the new one."""
     if ws.remote is None:
-        return ws.git.rev(f"refs/heads/{branch}") or ""
-    out = ws.git.run("ls-remote", ws.remote, f"refs/heads/{branch}").split()
-    return out[0] if out else ""
+        head = ws.git.rev(f"refs/heads/{found.branch}") or ""
+    else:
+        out = ws.git.run("ls-remote", ws.remote, f"refs/heads/{found.branch}").split()
+        head = out[0] if out else ""
+    if head == found.head_sha:
+        return None
+    return (
+        f"{found.head_sha[:12]} is not the head of {found.branch} ({head[:12] or 'none'}): "
+        "a newer push, which CI judges again, or a fork's branch of that name"
+    )
 
 
 def claimed_feedback(ws: Workspace, found: ci.Failure) -> ForgeEvent | None:

@@ -114,13 +114,19 @@ def test_one_revision_per_failing_sha_then_one_escalation(
         first = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
     assert first.exit_code == 0 and len(github.pulls()) == 1, first.output
     github.ci_failure(101, "test", LOG)
+    stale, model = _deliver(  # not the branch's head (a fork's branch of that name, or old)
+        fleet_cli, agent_repo, events, monkeypatch, "check_suite", _suite_event("0" * 40, 101), []
+    )
+    assert stale.exit_code == 0 and "is not the head of" in stale.output, stale.output
+    assert model.requests == [] and _ledger(agent_repo, "ci/") == []
+    first_head = _branch_head(agent_repo)
     out, model = _deliver(
         fleet_cli,
         agent_repo,
         events,
         monkeypatch,
         "check_suite",
-        _suite_event("1" * 40, 101),
+        _suite_event(first_head, 101),
         _fix(1),
     )
     assert out.exit_code == 0, out.output
@@ -134,32 +140,35 @@ def test_one_revision_per_failing_sha_then_one_escalation(
     )
     assert "line 10\n" not in prompt  # the middle of the log is cut
     for name, body in (
-        ("check_suite", _suite_event("1" * 40, 101)),  # redelivered
-        ("workflow_run", _run_event("1" * 40, 101)),  # the same failure, the other event
+        ("check_suite", _suite_event(first_head, 101)),  # redelivered
+        ("workflow_run", _run_event(first_head, 101)),  # the same failure, the other event
     ):
         again, model = _deliver(fleet_cli, agent_repo, events, monkeypatch, name, body, [])
         assert again.exit_code == 0 and "revised for this failure before" in again.output
         assert model.requests == []
     github.ci_failure(102, "test", LOG)
+    second_head = _branch_head(agent_repo)  # the revision's push
+    assert second_head != first_head
     second, model = _deliver(
         fleet_cli,
         agent_repo,
         events,
         monkeypatch,
         "workflow_run",
-        _run_event("2" * 40, 102),
+        _run_event(second_head, 102),
         _fix(2),
     )
     assert second.exit_code == 0 and len(model.requests) == 2, second.output
     github.ci_failure(103, "test", LOG)
+    third_head = _branch_head(agent_repo)
     third, model = _deliver(
-        fleet_cli, agent_repo, events, monkeypatch, "check_suite", _suite_event("3" * 40, 103), []
+        fleet_cli, agent_repo, events, monkeypatch, "check_suite", _suite_event(third_head, 103), []
     )
     assert third.exit_code == 0 and model.requests == [] and "escalation" in third.output
     (issue,) = github.open_issues("fleet:kind/failure")
     assert "github.com/acme/fleet/actions/runs/1/job/" in issue["body"]  # the log link
     fourth, _ = _deliver(
-        fleet_cli, agent_repo, events, monkeypatch, "check_suite", _suite_event("4" * 40, 103), []
+        fleet_cli, agent_repo, events, monkeypatch, "check_suite", _suite_event(third_head, 103), []
     )
     assert fourth.exit_code == 0 and len(github.open_issues("fleet:kind/failure")) == 1
     assert len(github.pulls()) == 1

@@ -180,6 +180,9 @@ def _ci(ws: Workspace, forge: Forge, event: actions.Event) -> int:
     found = ci.failure(event.name, event.payload, ws.fleet)
     assert found is not None  # actions.intent said so
     done = ci_run.handle(ws, forge, found, anthropic_client(ws))
+    if done.verdict == "none":
+        click.echo(f"{found.branch}: not revised: {done.reason}")
+        return 0
     if done.verdict == "handled":
         click.echo(f"{found.branch} at {found.head_sha[:12]}: revised for this failure before")
         return 0
