@@ -4,7 +4,8 @@ Runs `python -m runner demo` from this checkout and, as the floor, from another 
 (`--before REF`, default: the commit before the replayed demo landed) in a temporary git
 worktree, interleaved so that both see the same machine load. Prints the median wall
 time of each and the ratio, and where the replayed demo's time goes (its runs, the
-answer, the ledger writes and the ledger's yield sleeps, from one instrumented run).
+model calls through the SDK to the replay, the ledger writes and the ledger's yield
+sleeps, from one instrumented run).
 
     python benchmarks/bench_demo.py [--runs 5] [--before 8c5c85f]
 """
@@ -25,8 +26,16 @@ INSTRUMENTED = """
 import sys, time
 from runner import run as R, state as S
 from runner.commands import demo as D
-spent = {"runs": 0.0, "writes": 0.0, "sleeps": 0.0, "n_writes": 0}
-execute, land, init = R.execute, S.StateStore._land, S.StateStore.__init__
+from runner.agent import loop as L
+spent = {"runs": 0.0, "writes": 0.0, "sleeps": 0.0, "n_writes": 0, "calls": 0.0, "n_calls": 0}
+execute, land, init, call = R.execute, S.StateStore._land, S.StateStore.__init__, L._call
+def timed_call(*a, **k):
+    t = time.perf_counter()
+    try:
+        return call(*a, **k)
+    finally:
+        spent["calls"] += time.perf_counter() - t
+        spent["n_calls"] += 1
 def timed_execute(*a, **k):
     t = time.perf_counter()
     try:
@@ -48,11 +57,12 @@ def counting_init(self, *a, **k):
         real(s)
     self.sleep = sleep
 D.execute, S.StateStore._land, S.StateStore.__init__ = timed_execute, timed_land, counting_init
+L._call = timed_call
 t = time.perf_counter()
 D.run(None)
 total = time.perf_counter() - t
 print(f"{total:.3f} {spent['runs']:.3f} {spent['writes']:.3f} {spent['n_writes']} "
-      f"{spent['sleeps']:.3f}", file=sys.stderr)
+      f"{spent['sleeps']:.3f} {spent['n_calls']} {spent['calls']:.3f}", file=sys.stderr)
 """
 
 
@@ -102,11 +112,12 @@ def main() -> None:
     print(f"  before ({args.before}, model roles as dry runs): median {b:.2f}s")
     print(f"  after (the cto replayed: 2 model runs + the answer): median {a:.2f}s")
     print(f"  ratio after / before: {a / b:.2f}x")
-    total, runs, writes, n, sleeps = done.stderr.strip().splitlines()[-1].split()
+    total, runs, writes, n, sleeps, calls, in_calls = done.stderr.strip().splitlines()[-1].split()
     print(
         f"  one instrumented run: {float(total):.2f}s in the demo, {float(runs):.2f}s in "
-        f"runs; {n} ledger writes took {float(writes):.2f}s, of which "
-        f"{float(sleeps):.2f}s were the store's yield/backoff sleeps"
+        f"runs; {calls} model calls (the SDK and the replay server) took {float(in_calls):.3f}s; "
+        f"{n} ledger writes took {float(writes):.2f}s, of which {float(sleeps):.2f}s were "
+        "the store's yield/backoff sleeps"
     )
 
 

@@ -366,7 +366,11 @@ def intake(ctx: Context) -> None:
     help="Build the demo fleet here and keep it (default: a temp dir, removed).",
 )
 def demo(keep: Path | None) -> None:
-    """Try fleet-runner offline: build the example fleet in a temp repo and run it."""
+    """Try fleet-runner offline: build the example fleet in a temp repo and run it.
+
+    The shell roles run for real; the cto runs the real model engine on a REPLAY of a
+    recorded session (a loopback server; no key, no network), escalates, gets your
+    answer through `fleet local answer`, and resumes to a PR."""
     from runner.commands import demo as command
 
     sys.exit(command.run(keep))
