@@ -44,13 +44,20 @@ def test_the_next_steps_the_demo_prints_succeed(tmp_path: Path, fleet_cli, demo_
     out = fleet_cli("demo", "--keep", str(keep))
     assert "`fleet local merge devops/t-001`" in out.stdout
     assert "`fleet run --role devops`" in out.stdout
+    assert "`fleet runs list`" in out.stdout and "`fleet local merge cto/t-005`" in out.stdout
     acme = str(keep / "acme")
-    results = [
-        fleet_cli("-C", acme, *args)
-        for args in (["local", "merge", "devops/t-001"], ["run", "--role", "devops"], ["status"])
-    ]
-    assert [r.exit_code for r in results] == [0, 0, 0], [r.output for r in results]
-    assert "devops/t-002: done" in results[1].stdout
+    steps = (
+        ["runs", "list"],
+        ["local", "merge", "cto/t-005"],
+        ["local", "merge", "devops/t-001"],
+        ["run", "--role", "devops"],
+        ["status"],
+    )
+    results = [fleet_cli("-C", acme, *args) for args in steps]
+    assert [r.exit_code for r in results] == [0] * len(steps), [r.output for r in results]
+    assert results[0].stdout.count("  cto/t-005  ") == 2
+    assert "t-005 is done" in results[1].stdout
+    assert "devops/t-002: done" in results[3].stdout
 
 
 # -- the replayed model role (runner/replay.py, runner/replay_server.py) ----------------

@@ -132,9 +132,10 @@ def _demo(base: Path, server: ReplayServer) -> int:
     _answer_and_resume(ws, forge, server, root, env, escalated)
     _founder_view(ws, forge, root)
     click.echo(
-        "Next: `fleet demo --keep DIR`, then in DIR/acme: `fleet local merge devops/t-001` "
-        "(you, merging the PR), `fleet run --role devops` (t-002 is ready now), "
-        "`fleet status`."
+        "Next: `fleet demo --keep DIR`, then in DIR/acme: `fleet runs list` (every run, "
+        "with its cost and transcript), `fleet local merge cto/t-005` (you, approving the "
+        "ADR), `fleet local merge devops/t-001` (you, merging the PR), `fleet run --role "
+        "devops` (t-002 is ready now), `fleet status`."
     )
     return 0
 
