@@ -12,6 +12,10 @@ GitHub.
              (200 commits back) is in (sync.ensure_history)
     apply    after: `fetch-depth: 0` with `filter: blob:none` (it reviews bundles against
              any branch; contents come when read)
+    validate (issue 14) before: `fetch-depth: 0` of a PR's merge ref; after: the merge
+             ref at `--depth=2`, then main's tip and the ledger's tip (`--depth=1`) and
+             the branch names (`ls-remote`), as changes.changed_tasks and the ledger fetch
+    intake   (issue 14) after: `fetch-depth: 1` and the ledger's tip, as plan
 
 The floor is the tip's files alone (`git archive main | tar -x`), measured in the same run.
 
@@ -70,6 +74,15 @@ def serve(root: Path, bare: Path) -> str:
         _git(root, "branch", "-f", f"fleet/cto/b-{n:05d}", f"main~{n * 3}")
     _git(root.parent, "clone", "-q", "--bare", "--no-local", str(root), str(bare))
     _git(bare, "config", "uploadpack.allowFilter", "true")
+    # GitHub's merge ref of a pull request: a task branch merged into main
+    _git(root, "checkout", "-q", "-b", "pr", "main~1")
+    (root / "tasks" / "t-pr.yaml").write_text("id: t-pr\n")
+    _git(root, "add", "tasks/t-pr.yaml")
+    _git(root, "commit", "-q", "-m", "a task")
+    _git(root, "checkout", "-q", "main")
+    _git(root, "merge", "-q", "--no-ff", "-m", "Merge pr", "pr")
+    _git(root, "push", "-q", str(bare), "HEAD:refs/pull/1/merge")
+    _git(root, "reset", "-q", "--hard", "HEAD^1")
     _git(bare, "gc", "-q")
     return f"file://{bare}"
 
@@ -115,6 +128,25 @@ def apply_after(work: Path, url: str) -> None:
     _git(work, "checkout", "-q", "-b", "main", "origin/main")
 
 
+MERGE = "+refs/pull/1/merge:refs/remotes/pull/1/merge"
+
+
+def validate_before(work: Path, url: str) -> None:
+    _init(work, url)
+    spec = "+refs/heads/*:refs/remotes/origin/*"
+    _git(work, "fetch", "-q", "--no-tags", "origin", spec, MERGE)
+    _git(work, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+
+
+def validate_after(work: Path, url: str) -> None:
+    _init(work, url)
+    _git(work, "fetch", "-q", "--no-tags", "--depth=2", "origin", MERGE)
+    _git(work, "checkout", "-q", "--detach", "refs/remotes/pull/1/merge")
+    for spec in ("+main:refs/remotes/origin/main", "+fleet-state:refs/remotes/origin/fleet-state"):
+        _git(work, "fetch", "-q", "--no-tags", "--depth=1", "origin", spec)
+    _git(work, "ls-remote", "--heads", "origin")
+
+
 def floor(work: Path, bare: Path) -> None:
     if work.exists():
         shutil.rmtree(work)
@@ -144,8 +176,8 @@ def main() -> None:
             f"5 work branches; file:// clone, medians of {args.runs}"
         )
         base = median_time(lambda: floor(work, bare), args.runs)
-        print(f"{'job':<6} {'checkout':<18} {'time':>8} {'/floor':>7} {'.git MB':>8}")
-        print(f"{'floor':<6} {'tip files only':<18} {base:>7.2f}s {1:>6.1f}x {0:>8.1f}")
+        print(f"{'job':<8} {'checkout':<18} {'time':>8} {'/floor':>7} {'.git MB':>8}")
+        print(f"{'floor':<8} {'tip files only':<18} {base:>7.2f}s {1:>6.1f}x {0:>8.1f}")
         cases: list[tuple[str, str, Callable[[], None]]] = [
             ("plan", "before: depth 0", lambda: before(work, url)),
             ("plan", "after: depth 1", lambda: plan_after(work, url)),
@@ -153,10 +185,14 @@ def main() -> None:
             ("run", "after: depth 1+", lambda: run_after(work, url, checkpoint)),
             ("apply", "before: depth 0", lambda: before(work, url)),
             ("apply", "after: blob:none", lambda: apply_after(work, url)),
+            ("validate", "before: depth 0", lambda: validate_before(work, url)),
+            ("validate", "after: depth 2", lambda: validate_after(work, url)),
+            ("intake", "before: depth 0", lambda: before(work, url)),
+            ("intake", "after: depth 1", lambda: plan_after(work, url)),
         ]
         for job, how, fn in cases:
             t = median_time(fn, args.runs)
-            print(f"{job:<6} {how:<18} {t:>7.2f}s {t / base:>6.1f}x {_size(work):>8.1f}")
+            print(f"{job:<8} {how:<18} {t:>7.2f}s {t / base:>6.1f}x {_size(work):>8.1f}")
 
 
 if __name__ == "__main__":
