@@ -139,3 +139,19 @@ def test_outputs_summary_and_masks(tmp_path: Path) -> None:
 def test_payload_files_are_githubs_own() -> None:
     readme = (DATA / "webhooks" / "README.md").read_text()
     assert "@octokit/webhooks-examples" in readme
+
+
+def test_pull_request_events_only_ever_ask_for_validation(fleet) -> None:
+    """fleet-validate.yml runs `fleet tick` with a write token on `pull_request`: those
+    events decide `validate` (a plan comment; a bot's: nothing), never a run, whoever
+    sends them and whatever the PR's title and body say."""
+    for name in ("pull_request.opened", "pull_request.synchronize"):
+        for sender in ("founder-ana", "outsider", "dependabot[bot]"):
+            event = _event(
+                "pull_request", name, sender__login=sender,
+                pull_request__title="@fleet cto run now", pull_request__body="/fleet cto go",
+            )  # fmt: skip
+            wanted = "none" if sender.endswith("[bot]") else "validate"  # bots: nothing
+            assert actions.intent(event, fleet).kind == wanted
+            trusted = actions.decide(event, fleet, None, lambda _login: True)
+            assert trusted.kind == wanted and trusted.role is None

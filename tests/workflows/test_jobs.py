@@ -117,7 +117,9 @@ def secrets_of(job: dict[str, Any]) -> set[str]:
 
 def runs_agent(job: dict[str, Any]) -> bool:
     """The job runs the model or agent-written code: it holds a model or role credential
-    (any secret but the App's), or runs an agent phase or a whole run."""
+    (any secret but the App's), or runs an agent phase or a whole run. (`fleet tick` in
+    fleet-validate.yml runs on `pull_request` only, whose intent is `validate`: a plan
+    comment, never a role; tests/test_actions.py decides that.)"""
     script = runs(job)
     return bool(
         mentions(job, "ANTHROPIC")
