@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -83,9 +84,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--before", default="8c5c85f", help="the floor's commit")
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="bench-demo-home-")
-    env = {**os.environ, "HOME": home, "GIT_CONFIG_GLOBAL": os.devnull}
-    base = Path(tempfile.mkdtemp(prefix="bench-demo-base-")) / "tree"
+    scratch = Path(tempfile.mkdtemp(prefix="bench-demo-"))
+    (scratch / "home").mkdir()
+    env = {**os.environ, "HOME": str(scratch / "home"), "GIT_CONFIG_GLOBAL": os.devnull}
+    base = scratch / "tree"
     subprocess.run(
         ["git", "worktree", "add", "-q", "--detach", str(base), args.before],
         cwd=ROOT,
@@ -107,6 +109,7 @@ def main() -> None:
         )
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
     b, a = statistics.median(before), statistics.median(after)
     print(f"fleet demo, {args.runs} runs each, interleaved (load {os.getloadavg()[0]:.1f})")
     print(f"  before ({args.before}, model roles as dry runs): median {b:.2f}s")
