@@ -25,6 +25,7 @@ Run: python benchmarks/bench_checkout.py [--commits 100000] [--ledger 50000] [--
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -173,7 +174,8 @@ def main() -> None:
         url = serve(root, bare)
         print(
             f"{args.commits} commits on main, {args.ledger} ledger commits on fleet-state, "
-            f"5 work branches; file:// clone, medians of {args.runs}"
+            f"5 work branches; file:// clone, medians of {args.runs}; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         base = median_time(lambda: floor(work, bare), args.runs)
         print(f"{'job':<8} {'checkout':<18} {'time':>8} {'/floor':>7} {'.git MB':>8}")
@@ -192,7 +194,10 @@ def main() -> None:
         ]
         for job, how, fn in cases:
             t = median_time(fn, args.runs)
-            print(f"{job:<8} {how:<18} {t:>7.2f}s {t / base:>6.1f}x {_size(work):>8.1f}")
+            print(
+                f"{job:<8} {how:<18} {t:>7.2f}s {t / base:>6.1f}x {_size(work):>8.1f}"
+                f"  (load {os.getloadavg()[0]:.1f})"
+            )
 
 
 if __name__ == "__main__":

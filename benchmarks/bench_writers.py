@@ -13,6 +13,7 @@ Run: python benchmarks/bench_writers.py [--writers 5 10 20] [--records 25]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,10 @@ def main() -> None:
     parser.add_argument("--writers", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--records", type=int, default=25)
     args = parser.parse_args()
-    print(f"attempts per write: {ATTEMPTS}; every record landed once, index consistent")
+    print(
+        f"attempts per write: {ATTEMPTS}; every record landed once, index consistent; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(
         f"{'writers':>7} {'records':>7} {'wall':>7} {'floor':>7} {'ratio':>6} "
         f"{'backoff':>8}  retries per record (median, p90, max; retries:records)"
@@ -53,7 +57,7 @@ def main() -> None:
         print(
             f"{writers:>7} {total:>7} {got.wall_s:>6.1f}s {floor:>6.1f}s "
             f"{got.wall_s / floor:>5.2f}x {got.waited_s / writers:>7.1f}s  "
-            f"{distribution(got.retries)}"
+            f"{distribution(got.retries)}  (load {os.getloadavg()[0]:.1f})"
         )
 
 

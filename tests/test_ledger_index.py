@@ -274,3 +274,20 @@ def test_summaries_with_fields_this_runner_does_not_know_still_read() -> None:
     li._put(found, {"run_id": "b", "role": "cto", "task": None, "started": "x", "new": 1})
     li._put(found, {"run_id": "c", "role": "cto"})
     assert sorted(found) == ["a", "b"] and found["b"].started == "x"
+
+
+def test_reading_by_blob_id_gives_what_reading_by_path_gives(at_now: Path) -> None:
+    """The index read looks records up by the blob ids its listing gave (a path lookup
+    walks the runs/ tree per file); both give the same bytes, missing paths included."""
+    ledger = Ledger(StateStore(Git(at_now)))
+    for i, day in enumerate(("2026-11-01", "2026-11-02", "2026-11-02")):
+        ledger.start(RunRecord(f"r{i}", "cto", f"t-{i}", f"{day}T10:00:00Z"))
+    tip = ledger.store.tip()
+    git = ledger.store.git
+    assert tip
+    listed = li._ls(git, tip, ["runs/", li.ROLES])
+    paths = [*listed, "runs/2026-11-03/nope.json"]
+    by_id = li.read_at(git, tip, paths, listed)
+    by_path = li.read_at(git, tip, paths, {})
+    assert by_id == by_path and by_id["runs/2026-11-03/nope.json"] is None
+    assert sum(1 for p in by_id if li.is_run_path(p) and by_id[p]) == 3
