@@ -533,3 +533,42 @@ def agent_branch(root: Path, branch: str) -> str:
     git(root, "push", "-q", "origin", branch)
     git(root, "checkout", "-q", "main")
     return branch
+
+
+def test_a_failing_check_suite_from_another_ci_app_is_revised_too(fleet_repo) -> None:
+    """fleet-ci.yml on GitHub's `check_suite.completed` example (CI from an app, not
+    Actions): the same three jobs revise the agent PR once; a successful suite starts no
+    job."""
+    root, origin = fleet_repo
+    branch = agent_branch(root, "fleet/engineer/t-001")
+    fix = [
+        reply(tool("write_file", path="CONTRIBUTING.md", content="# Contributing\n")),
+        reply(tool("finish", summary="Gave the guide a title")),
+    ]
+    with FakeGitHub(permissions={"founder-ana": "admin"}) as gh, FakeAnthropic(fix) as model:
+        number = gh.open_pull(branch, "[fleet] engineer: contributing guide (t-001)")
+        sha = git(origin, "rev-parse", branch).strip()
+        gh.ci_failure(301, "lint", CI_LOG)
+        env = {"ANTHROPIC_BASE_URL": model.url}
+
+        def suite(conclusion: str) -> dict:
+            return payload(
+                "check_suite.completed",
+                check_suite__conclusion=conclusion,
+                check_suite__head_branch=branch,
+                check_suite__head_sha=sha,
+                check_suite__id=301,
+                check_suite__pull_requests=[{"number": number, "head": {"ref": branch}}],
+            )
+
+        passed = run_act(root, "check_suite", suite("success"), gh, env, "fleet-ci.yml")
+        assert passed.returncode == 0 and "Job succeeded" not in passed.stdout
+        out = run_act(root, "check_suite", suite("failure"), gh, env, "fleet-ci.yml")
+        assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+        assert len(model.requests) == 2
+        assert (
+            "CONTRIBUTING.md has no title" in model.requests[0]["messages"][0]["content"][0]["text"]
+        )
+    assert git(origin, "show", f"{branch}:CONTRIBUTING.md") == "# Contributing\n"
+    for job in JOBS:
+        assert re.search(rf"\[fleet ci/{job} *\] 🏁  Job succeeded", out.stdout), job
