@@ -17,11 +17,15 @@ Pure functions on plain data; the caller decides what a hit blocks.
 from __future__ import annotations
 
 import base64
+import html
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
+
+from runner.sanitize import clean, strip_invisible
 
 # Words in a variable's name that say it holds a credential (here, a leaf module, so the
 # sandbox's environment scrub and `known_secrets` share them without an import cycle).
@@ -197,8 +201,21 @@ def _hits(text: str, secrets: Sequence[Secret]) -> list[tuple[int, int, str, str
 # -- public API -----------------------------------------------------------------------
 
 
-def scan(text: str, secrets: Sequence[Secret] = (), where: str = "text") -> list[Finding]:
-    """Every secret in `text`, one finding per (position, kind); never the value."""
+def shown(text: str) -> str:
+    """`text` as a reader of the posted page reads it: HTML comments and hidden elements
+    gone, Markdown backslash escapes and HTML entities resolved, invisible characters
+    removed, compatibility forms (full-width, mathematical letters) folded. The runner's
+    own rendering (`neutralize.for_post`) and GitHub's do these after any scan of the raw
+    text, so a secret written as `&#112;w...`, `p<!-- -->w...`, `p\\-w...` or with a
+    zero-width space inside would otherwise be posted whole."""
+    text = html.unescape(_MD_ESCAPE.sub(r"\1", clean(text)))
+    return unicodedata.normalize("NFKC", strip_invisible(text))
+
+
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def _findings(text: str, secrets: Sequence[Secret], where: str) -> list[Finding]:
     findings = []
     for start, _end, kind, name in _hits(text, secrets):
         line = text.count("\n", 0, start) + 1
@@ -207,10 +224,26 @@ def scan(text: str, secrets: Sequence[Secret] = (), where: str = "text") -> list
     return findings
 
 
+def scan(
+    text: str, secrets: Sequence[Secret] = (), where: str = "text", *, rendered: bool = True
+) -> list[Finding]:
+    """Every secret in `text`, one finding per (position, kind); never the value. With
+    `rendered` (text that is posted), also every secret only its `shown` form holds,
+    reported at its place in that form (`where` says "as shown")."""
+    findings = _findings(text, secrets, where)
+    if rendered:
+        visible = shown(text)
+        if visible != text:
+            found = {(f.kind, f.name) for f in findings}
+            extra = _findings(visible, secrets, f"{where} (as shown)")
+            findings += [f for f in extra if (f.kind, f.name) not in found]
+    return findings
+
+
 def scan_bytes(data: bytes, secrets: Sequence[Secret] = (), where: str = "data") -> list[Finding]:
     """`scan` over bytes of any encoding (binary files too): latin-1 keeps every byte as
     one character, so ASCII secrets and their encodings are found wherever they sit."""
-    return scan(data.decode("latin-1"), secrets, where)
+    return scan(data.decode("latin-1"), secrets, where, rendered=False)
 
 
 def scan_many(texts: Mapping[str, str], secrets: Sequence[Secret] = ()) -> list[Finding]:
@@ -219,7 +252,18 @@ def scan_many(texts: Mapping[str, str], secrets: Sequence[Secret] = ()) -> list[
 
 
 def redact(text: str, secrets: Sequence[Secret] = ()) -> str:
-    """`text` with every hit replaced by `[REDACTED:<kind>]` (for logs and transcripts)."""
+    """`text` with every hit replaced by `[REDACTED:<kind>]` (for logs and transcripts).
+    When only its `shown` form holds a secret (hidden in an entity, a comment, around an
+    invisible character), that form is returned redacted instead: positions in the two
+    cannot be matched, and the disguise must not survive into a record a page shows."""
+    out = _redact(text, secrets)
+    visible = shown(out)
+    if visible != out and _hits(visible, secrets):
+        return _redact(visible, secrets)
+    return out
+
+
+def _redact(text: str, secrets: Sequence[Secret]) -> str:
     hits = _hits(text, secrets)
     out, pos = [], 0
     for start, end, kind, _name in hits:
