@@ -22,6 +22,9 @@ from runner.findings import escape_data
 from runner.model import Fleet
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Events no person's request starts (a clock, a push of reviewed commits, CI reporting)
+# or whose sender GitHub already required write access of (a dispatch).
+UNASKED = ("schedule", "push", "workflow_dispatch", "check_suite", "workflow_run")
 
 
 class EventError(UsageError):
@@ -176,7 +179,9 @@ def decide(
     to be sent, and schedules and pushes have no sender to check."""
     wanted = intent(event, fleet, changed)
     sender = wanted.sender
-    asks = wanted.kind in ("tick", "revise", "intake") and event.name != "workflow_dispatch"
+    asks = wanted.kind in ("tick", "revise", "intake") and event.name not in UNASKED
+    if asks and not sender:  # GitHub always names one: nobody's request, not an unchecked one
+        return Intent("none", f"ignored: the {event.name} event names no sender to check")
     if asks and sender and not trusted(sender):
         return Intent(
             "none", f"ignored: {sender} has no write access to this repository, or is a bot"

@@ -47,7 +47,8 @@ class Fault:
 
 @dataclass
 class FakeGitHub(Loopback):
-    permissions: dict[str, str] = field(default_factory=dict)  # login -> admin/write/read
+    # login -> admin/maintain/write/triage/read
+    permissions: dict[str, str] = field(default_factory=dict)
     bots: set[str] = field(default_factory=lambda: {"github-actions[bot]"})
     token: str = "ghs_test_token"
     # A second token with read scopes only, as GitHub mints for a job whose permissions
@@ -562,7 +563,10 @@ class FakeGitHub(Loopback):
         level = self.permissions.get(login)
         if level is None:
             return 404, {"message": "Not Found"}, {}
-        return 200, {"permission": level, "role_name": level, "user": self._user(login)}, {}
+        # GitHub's legacy `permission` has four values: triage reads as read, maintain as
+        # write; the role itself is in role_name (a check on role_name would differ)
+        legacy = {"triage": "read", "maintain": "write"}.get(level, level)
+        return 200, {"permission": legacy, "role_name": level, "user": self._user(login)}, {}
 
     def _list_issues(self, q: dict[str, str]) -> list[dict[str, Any]]:
         state = q.get("state", "open")

@@ -11,6 +11,7 @@ entities and backslash escapes, and GitHub resolves entities when it shows a bod
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pytest
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import PEOPLE, _env
+
+pytestmark = pytest.mark.slow  # end-to-end (whole runs, git, fake servers): CI runs it
 
 PLANTED = "planted-staging-pw-4f9e2a"
 
@@ -59,3 +62,107 @@ def test_a_disguised_secret_in_an_escalation_never_reaches_github(
     for title, body in posted:
         assert PLANTED not in _seen(title) and PLANTED not in _seen(body), (form, title, body)
     assert [t for t, _ in posted if "withheld" in t], posted
+
+
+# -- the intake on-ramp (fleet-intake.yml: check job `fleet plan`, draft job `fleet intake`)
+
+ISSUE = "Pricing page\n\n- [ ] check: `test -f docs/adr/0009-pricing.md`\n"
+INTAKE_PEOPLE = {**PEOPLE, "helper-tri": "triage", "lead-mo": "maintain"}
+
+
+def _intake_jobs(fleet_cli, repo: Path, tmp_path: Path, monkeypatch, name: str, body: dict):
+    """The two jobs of fleet-intake.yml on one event: the check job's decision (its step
+    output) and the draft job's `fleet intake`, run whatever the check decided (as if an
+    attacker had got past the workflow's `if:`)."""
+    event = tmp_path / f"event-{len(list(tmp_path.glob('event-*')))}.json"
+    event.write_text(json.dumps(body))
+    outputs = tmp_path / "outputs"
+    outputs.write_text("")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", name)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    check = fleet_cli("-C", str(repo), "plan", "--format", "matrix")
+    assert check.exit_code == 0, check.output
+    draft = fleet_cli("-C", str(repo), "intake")
+    assert draft.exit_code == 0, draft.output
+    decided = re.search(r"intake<<(\S+)\n(.*)\n\1", outputs.read_text())
+    assert decided is not None
+    return decided.group(2), draft.output
+
+
+@pytest.fixture
+def intake_gh(repo: Path, monkeypatch):
+    with FakeGitHub(permissions=dict(INTAKE_PEOPLE)) as fake:
+        for k, v in _env(fake).items():
+            monkeypatch.setenv(k, v)
+        yield fake
+
+
+def _issue_event(gh: FakeGitHub, number: int, name: str, **changes: object) -> dict:
+    from tests.conftest import payload
+
+    data = payload(name, **changes)
+    item = gh.issues[number]
+    data["issue"].update(number=number, title=item["title"], body=item["body"], user=item["user"])
+    data["issue"]["labels"] = [{"name": "fleet:task"}, {"name": "fleet:role/cto"}]
+    return data
+
+
+def test_a_triage_user_can_label_but_the_label_drafts_nothing(
+    repo: Path, fleet_cli, intake_gh: FakeGitHub, monkeypatch, tmp_path: Path
+) -> None:
+    """Triage access is enough to add fleet:task (and a fleet:role/ label) on GitHub, but
+    not write access: GitHub's permission API says `read` for it (role_name `triage`).
+    The check job decides no intake, and the draft job, run anyway, drafts nothing; a
+    maintainer's label (permission `write`, role_name `maintain`) drafts."""
+    number = intake_gh.open_issue("Pricing", ISSUE)
+    labeled = _issue_event(intake_gh, number, "issues.labeled", label__name="fleet:task")
+    labeled["sender"]["login"] = "helper-tri"
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issues", labeled)
+    assert decided == "0" and "no write access" in said, said
+    assert intake_gh.pulls() == [] and intake_gh.comments == []
+    labeled["sender"]["login"] = "lead-mo"
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issues", labeled)
+    assert decided == "1" and "drafted" in said and len(intake_gh.pulls()) == 1, said
+
+
+@pytest.mark.parametrize("sender", [None, {}, {"login": ""}, {"login": 7}])
+def test_a_request_that_names_no_sender_drafts_nothing(
+    repo: Path, fleet_cli, intake_gh: FakeGitHub, monkeypatch, tmp_path: Path, sender
+) -> None:
+    """GitHub always names the sender; a payload that does not (a replayed or hand-made
+    event, a future event shape) is nobody's request, not an unchecked one."""
+    number = intake_gh.open_issue("Pricing", ISSUE)
+    body = _issue_event(
+        intake_gh, number, "issue_comment.created", comment__body="@fleet cto do it"
+    )
+    if sender is None:
+        del body["sender"]
+    else:
+        body["sender"] = sender
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issue_comment", body)
+    assert decided == "0" and "nothing to draft" in said, said
+    assert intake_gh.pulls() == [] and intake_gh.comments == []
+
+
+def test_a_maintainers_mention_on_a_pull_request_or_edited_drafts_nothing(
+    repo: Path, fleet_cli, intake_gh: FakeGitHub, monkeypatch, tmp_path: Path
+) -> None:
+    """Past the workflow's `if:` (a comment on a pull request, an edited comment), the
+    runner itself drafts nothing: a PR comment is a revise request, an edit no request."""
+    number = intake_gh.open_issue("Pricing", ISSUE)
+    on_pr = _issue_event(
+        intake_gh, number, "issue_comment.created", comment__body="@fleet cto do it"
+    )
+    on_pr["sender"]["login"] = "founder-ana"
+    on_pr["issue"]["pull_request"] = {"url": f"{intake_gh.url}/repos/acme/fleet/pulls/{number}"}
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issue_comment", on_pr)
+    assert decided == "0" and "nothing to draft" in said, said
+    edited = _issue_event(
+        intake_gh, number, "issue_comment.created", comment__body="@fleet cto do it"
+    )
+    edited["action"] = "edited"
+    edited["sender"]["login"] = "founder-ana"
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issue_comment", edited)
+    assert decided == "0" and "nothing to draft" in said, said
+    assert intake_gh.pulls() == [] and intake_gh.comments == []
