@@ -3,6 +3,7 @@ workflows. Computed as a {path: text} map so callers can check conflicts first."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -44,18 +45,32 @@ acceptance:
 """
 
 
+_CI_NAMES = "    workflows: [CI]  # the names of this repository's CI workflows"
+
+
 def files(
-    *, example: bool, name: str, runner_ref: str | None = None, today: date | None = None
+    *,
+    example: bool,
+    name: str,
+    runner_ref: str | None = None,
+    today: date | None = None,
+    ci_workflows: list[str] | None = None,
 ) -> dict[str, str]:
     """`runner_ref` (OWNER/REPO@SHA, checked by the caller) replaces the runner action
     the workflows use. `today` dates the example tasks' `created:` (shipped fixed dates
-    greeted a new fleet with SLA breaches)."""
+    greeted a new fleet with SLA breaches). `ci_workflows`: the repository's own
+    workflows by name, which fleet-ci.yml then listens to instead of `CI`."""
     out: dict[str, str] = {}
     for kind, prefix in (("schemas", "schemas"), ("workflows", ".github/workflows")):
         out.update(_tree(data_dir(kind), prefix))
     if runner_ref:
         for rel in [r for r in out if r.startswith(".github/")]:
             out[rel] = out[rel].replace(f"uses: {RUNNER_ACTION_REF}", f"uses: {runner_ref}")
+    ci = ".github/workflows/fleet-ci.yml"
+    if ci_workflows and ci in out:
+        listed = ", ".join(json.dumps(n) for n in ci_workflows)  # JSON strings are YAML
+        line = f"    workflows: [{listed}]  # this repository's workflows when `fleet init` ran"
+        out[ci] = out[ci].replace(_CI_NAMES, line)
     fleet_dir = data_dir("fleet")
     config = (fleet_dir / "fleet.yaml").read_text("utf-8")
     out["fleet/fleet.yaml"] = _NAME_LINE.sub(f"name: {_yaml_str(name)}", config, count=1)

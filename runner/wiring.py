@@ -5,48 +5,75 @@ error: `workflow_run` fires only for the CI workflows listed by name under `work
 starts only for comments naming the handle in its `if:` (a changed `forge.mention`
 would make every `@<mention>` comment start nothing). A repository with no workflow of
 its own has no CI to listen to: no warning then. Text-level, like `pinning`, so it
-reports the line and needs no YAML parser."""
+reports the line; values are read with the YAML parser."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import yaml
+
 from runner.model import Finding
 
 _WORKFLOWS = re.compile(r"^\s*workflows:\s*\[([^\]]*)\]")
-_NAME = re.compile(r"^name:\s*['\"]?(.*?)['\"]?\s*(?:#.*)?$")
+_NAME = re.compile(r"^name:")
 _HANDLE = re.compile(r"contains\(github\.event\.comment\.body,\s*'([^']*)'\)")
 
 
-def check(root: Path, mention: str | None) -> list[Finding]:
+def _texts(root: Path) -> dict[str, str]:
     folder = root / ".github" / "workflows"
     if not folder.is_dir():
-        return []
-    texts = {
+        return {}
+    return {
         f.relative_to(root).as_posix(): f.read_text("utf-8", errors="replace")
         for f in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
         if f.is_file() and not f.is_symlink() and f.stat().st_size <= 1 << 20
     }
-    # the repository's own workflows (not the fleet's): a repository without any has no
-    # CI to listen to, and saying so would only be noise
-    names = {
-        m[1]
-        for path, text in texts.items()
-        if not path.rsplit("/", 1)[-1].startswith("fleet-")
-        for line in text.splitlines()
-        if (m := _NAME.match(line))
-    }
+
+
+def _own_names(texts: dict[str, str]) -> set[str]:
+    """The `name:` of each of the repository's own workflows (not the fleet's), read as
+    YAML reads it (quoting and escapes included)."""
+    names = set()
+    for path, text in texts.items():
+        if path.rsplit("/", 1)[-1].startswith("fleet-"):
+            continue
+        line = next((x for x in text.splitlines() if _NAME.match(x)), None)
+        value = _scalar(line.partition(":")[2]) if line else None
+        if isinstance(value, str) and value:
+            names.add(value)
+    return names
+
+
+def _scalar(text: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def ci_workflow_names(root: Path) -> list[str]:
+    """The repository's own workflows by name: what `fleet init` lists under fleet-ci.yml's
+    `workflows:` (a fleet prunes the ones that are not CI)."""
+    return sorted(_own_names(_texts(root)))
+
+
+def check(root: Path, mention: str | None) -> list[Finding]:
+    texts = _texts(root)
+    # a repository without workflows of its own has no CI to listen to: no warning then
+    names = _own_names(texts)
     found: list[Finding] = []
     for path, text in texts.items():
         if "fleet revise --phase claim" not in text and "fleet intake" not in text:
             continue  # only the workflows that drive the fleet
         for number, line in enumerate(text.splitlines(), 1):
             if (listed := _WORKFLOWS.match(line)) and "workflow_run" in text:
-                for wanted in [w.strip().strip("'\"") for w in listed[1].split(",")]:
-                    if wanted and names and wanted not in names:
-                        col = line.index(wanted) + 1
-                        found.append(_missing(path, number, col, wanted, sorted(names)))
+                values = _scalar(f"[{listed[1]}]")
+                for wanted in values if isinstance(values, list) else []:
+                    if names and str(wanted) not in names:
+                        col = line.index("[") + 2
+                        found.append(_missing(path, number, col, str(wanted), sorted(names)))
             handle = _HANDLE.search(line)
             if handle and mention is not None and handle[1] != mention:
                 message = (

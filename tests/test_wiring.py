@@ -40,3 +40,20 @@ def test_an_intake_handle_other_than_the_mention_is_a_warning(tmp_path: Path, fl
     intake = tmp_path / ".github/workflows/fleet-intake.yml"
     intake.write_text(intake.read_text().replace("comment.body, 'fleet')", "comment.body, 'crew')"))
     assert "[intake-handle]" not in _validate(fleet_cli, tmp_path)[1]
+
+
+def test_init_lists_the_repositorys_own_workflows_for_fleet_ci(tmp_path: Path, fleet_cli) -> None:
+    """`fleet init` in a repository that already has workflows makes fleet-ci.yml listen
+    to them by name (any name, quoted), so its CI failures reach the fleet at once."""
+    import yaml
+
+    own = tmp_path / ".github/workflows"
+    own.mkdir(parents=True)
+    (own / "tests.yml").write_text("name: Tests\non: [push]\njobs: {}\n")
+    (own / "lint.yml").write_text("name: 'Lint & types: \"strict\"'\non: [push]\njobs: {}\n")
+    out = fleet_cli("init", str(tmp_path))
+    assert out.exit_code == 0 and "these workflows fail: Lint & types" in out.output
+    doc = yaml.safe_load((own / "fleet-ci.yml").read_text())
+    trigger = doc.get("on", doc.get(True))["workflow_run"]
+    assert trigger["workflows"] == ['Lint & types: "strict"', "Tests"]
+    assert "[ci-trigger]" not in _validate(fleet_cli, tmp_path)[1]

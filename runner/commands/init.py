@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from runner import clock, pinning, scaffold
+from runner import clock, pinning, scaffold, wiring
 from runner.gitrepo import Git
 
 
@@ -23,8 +23,13 @@ def run(
         raise click.UsageError(f"--runner-ref: {why}; a branch or tag can move")
     directory = directory.resolve()
     today = scaffold.dated_before(directory) or clock.now(os.environ).date()
+    ci_names = wiring.ci_workflow_names(directory)
     files = scaffold.files(
-        example=example, name=name or directory.name, runner_ref=runner_ref, today=today
+        example=example,
+        name=name or directory.name,
+        runner_ref=runner_ref,
+        today=today,
+        ci_workflows=ci_names,
     )
     conflicts = [rel for rel, text in files.items() if _differs(directory / rel, text)]
     if conflicts and not force:
@@ -47,6 +52,11 @@ def run(
         click.echo(
             f"The fleet must be the root of its own git repository{where}: "
             f"cd {directory} && git init -b main && git add -A && git commit -m 'fleet'."
+        )
+    if ci_names:
+        click.echo(
+            f"fleet-ci.yml revises agent PRs when these workflows fail: {', '.join(ci_names)} "
+            "(keep only your CI under its `workflows:`)."
         )
     click.echo("Next: 'fleet validate', then commit and push; see README 'Set up on GitHub'.")
     return 0
