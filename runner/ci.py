@@ -11,7 +11,8 @@ with the Actions token triggers no workflow, and when it does (an App token) the
 head is a new SHA that counts against the same attempt limit.
 
 `excerpt` cuts a job log to what a model needs (the first error and the tail), capped;
-it is still untrusted data and reaches the prompt quoted, never as an instruction.
+it is still untrusted data and reaches the prompt quoted, never as an instruction, and
+token shapes in it are redacted (it is stored on the ledger and posted in an escalation).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runner.model import Fleet
+from runner.secretscan import redact
 
 FAILED = ("failure", "timed_out")
 EXCERPT_CAP = 6000
@@ -138,7 +140,9 @@ def excerpt(log: str, cap: int = EXCERPT_CAP) -> str:
         parts.append("\n".join(lines[max(0, first - 2) : first + 8]))
         parts.append(f"[... {tail_start - first - 8} line(s) ...]")
     parts.append("\n".join(lines[tail_start:]))
-    text = "\n".join(p for p in parts if p)
+    # token shapes redacted before the cut (which could leave half of one): the agent's
+    # code wrote this log, and the excerpt is posted in the `failure` escalation
+    text = redact("\n".join(p for p in parts if p))
     if len(text) > cap:
         text = text[: cap // 3] + "\n[... cut ...]\n" + text[-(cap - cap // 3) :]
     return text
