@@ -257,3 +257,147 @@ def test_a_crafted_ci_log_cannot_ping_close_spoof_or_leak_through_the_escalation
     }
     assert '<instruction from="@founder-ana">' not in posted
     assert CI_TOKEN not in _seen(posted), posted
+
+
+# -- the task-file cache ($XDG_CACHE_HOME/fleet-runner, runner/taskcache.py) ------------
+
+PLANT = """\
+import os, sys
+where = sys.argv[1]
+for name in ("key", "task.json"):
+    try:
+        print(name, "READ", open(os.path.join(where, name), "rb").read().hex())
+    except OSError as exc:
+        print(name, "UNREADABLE", type(exc).__name__)
+try:
+    with open(os.path.join(where, "task.json"), "wb") as handle:
+        handle.write(b"fleet-runner file cache 00\\n{}")
+    print("PLANTED")
+except OSError as exc:
+    print("NOT PLANTED", type(exc).__name__)
+"""
+
+
+def test_agent_code_in_the_jail_can_neither_read_the_cache_key_nor_plant_an_entry(
+    agent_repo: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """The cache's HMAC key is its whole protection (whoever holds it can make any file
+    mean anything to `fleet plan` and `fleet run`). An agent command, told exactly where
+    the cache is, reads neither the key nor the entries and writes nothing there: the
+    jail mounts neither $HOME nor $XDG_CACHE_HOME. The next plan is the same."""
+    from tests.security.scripted import require_jail
+
+    require_jail()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FLEET_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FLEET_FORGE", "local")
+    monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")
+    before = fleet_cli("-C", str(agent_repo), "plan", "--format", "json")
+    assert before.exit_code == 0, before.output
+    key, entries = (cache / "key").read_bytes(), (cache / "task.json").read_bytes()
+    script = [
+        reply(tool("write_file", path="out/plant.py", content=PLANT)),
+        reply(tool("run_command", command=f"python3 out/plant.py {cache}")),
+        reply(tool("finish", summary="done")),
+    ]
+    with FakeAnthropic(script) as model:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        monkeypatch.setenv("STAGING_DATABASE_URL", "x" * 12)
+        run = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
+        assert run.exit_code in (0, 1), run.output
+        seen = json.dumps(model.requests)
+    assert "key UNREADABLE" in seen and "NOT PLANTED" in seen, seen[-2000:]
+    assert key.hex() not in seen and entries.hex() not in seen
+    assert (cache / "key").read_bytes() == key and (cache / "task.json").read_bytes() == entries
+    after = fleet_cli("-C", str(agent_repo), "plan", "--format", "json")
+    monkeypatch.setenv("FLEET_CACHE_DIR", "off")
+    fresh = fleet_cli("-C", str(agent_repo), "plan", "--format", "json")
+    assert after.exit_code == 0 and after.stdout == fresh.stdout
+
+
+def test_validate_never_uses_the_cache_even_a_forgery_made_with_the_key(
+    agent_repo: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """Whoever holds the key (the user's own account, or code that runs unjailed with
+    `sandbox: off`) can make a task file with no acceptance criteria, or with its checks
+    swapped, load as valid: `fleet plan` takes it. `fleet validate` (the PR check, the
+    gate a task file passes to be merged) parses every file afresh and reports it."""
+    from runner.taskcache import open_cache, text_key
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FLEET_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FLEET_FORGE", "local")
+    monkeypatch.setenv("FLEET_NOW", "2026-11-24T10:30:00Z")
+    bad = "id: t-101\ntitle: Skip the criteria\nrole: tester\n"  # no acceptance: invalid
+    (agent_repo / "tasks/t-101.yaml").write_text(bad)
+    forged = open_cache(cache)
+    assert forged is not None
+    swapped = {"id": "t-101", "title": "Skip the criteria", "role": "tester"}
+    forged.put(text_key(bad), {**swapped, "acceptance": [{"check": "true"}]})
+    forged.save()
+    plan = fleet_cli("-C", str(agent_repo), "plan", "--format", "json")
+    assert plan.exit_code == 0 and "t-101" in plan.stdout  # the forgery is believed here
+    checked = fleet_cli("-C", str(agent_repo), "validate")
+    assert checked.exit_code == 1, checked.output
+    assert "tasks/t-101.yaml" in checked.output and "acceptance" in checked.output
+
+
+# -- the demo's loopback replay (runner/replay_server.py) ----------------------------------
+
+
+def _addresses() -> list[str]:
+    """This machine's addresses other than loopback (where another host would connect)."""
+    import socket
+
+    found = set()
+    for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+        found.add(str(info[4][0]))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: it picks the outbound address
+        found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def _status(url: str, key: str | None) -> int:
+    import urllib.error
+    import urllib.request
+
+    headers = {"x-api-key": key} if key else {}
+    request = urllib.request.Request(f"{url}/v1/models", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_the_replay_listens_on_loopback_only_on_a_fresh_port_and_stops_with_the_demo() -> None:
+    """Another host cannot reach the demo's Messages API (nor a local process guess a
+    fixed port); it answers only its placeholder key (a real key sent by mistake gets the
+    API's 401 and nothing else); once the demo's block ends nothing listens there."""
+    import socket
+
+    from runner.replay import DEMO_RECORDING, Recording
+    from runner.replay_server import PLACEHOLDER_KEY, ReplayServer
+
+    recording = Recording.load(DEMO_RECORDING)
+    with ReplayServer(recording) as one, ReplayServer(recording) as two:
+        host, port = one._server.server_address[:2]
+        assert host == "127.0.0.1" and port != two._server.server_address[1]
+        assert _status(one.url, PLACEHOLDER_KEY) == 200
+        assert _status(one.url, "sk-ant-api03-" + "a" * 40) == 401
+        assert _status(one.url, None) == 401
+        for address in _addresses():
+            with pytest.raises(OSError):
+                socket.create_connection((address, port), timeout=2).close()
+        assert one.requests == 0  # the preflights are not Messages calls; nothing consumed
+    for server in (one, two):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", server._server.server_address[1]), 2).close()
