@@ -299,7 +299,7 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome
     reporter = _reporter(ws, forge, job, outcome)
     try:
         result = engine_job.work(ws, job, branch, outcome.transcript)
-        _finish_branch(task, branch, result)
+        _finish_branch(task, branch, result, _secrets(ws, role))
         engine_job.noted(result, job.note)
         outcome.report, outcome.commits = result.report, list(branch.commits)
         _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
@@ -343,16 +343,21 @@ def _jail(mode: str) -> Jail:
         ) from None
 
 
-def _finish_branch(task: Task, branch: WorkBranch, result: EngineResult) -> None:
+def _finish_branch(
+    task: Task, branch: WorkBranch, result: EngineResult, secrets: list[Secret]
+) -> None:
+    """The runner's last commit, pushed at once: the agent's summary it copies (the task
+    file's `result:`, the stop message) is redacted first, as the PR text is scanned."""
     if result.outcome == "done" and branch.path is not None:
         branch.sweep()  # the agent's own edits to files it may not write go first
         branch.runner_paths.add(task.path)
         text = branch.read_text(task.path)
         if text is not None:
-            branch.write_text(task.path, mark_done(text, result.summary or result.reason))
+            said = redact(result.summary or result.reason, secrets)
+            branch.write_text(task.path, mark_done(text, said))
         branch.commit(f"Complete {task.id}: {task.title}")
     else:
-        branch.commit(f"{task.id}: stopped ({result.outcome}: {result.reason})")
+        branch.commit(f"{task.id}: stopped ({result.outcome}: {redact(result.reason, secrets)})")
 
 
 def _publish(

@@ -401,3 +401,39 @@ def test_the_replay_listens_on_loopback_only_on_a_fresh_port_and_stops_with_the_
     for server in (one, two):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", server._server.server_address[1]), 2).close()
+
+
+# -- one-process `fleet run`: what the runner itself writes from the agent's text ---------
+
+
+@pytest.mark.parametrize("ending", ["finish", "escalate"])
+def test_the_agents_summary_never_reaches_the_pushed_work_branch_with_a_secret(
+    agent_repo: Path, fleet_cli, monkeypatch, ending: str
+) -> None:
+    """The runner copies the agent's summary into what it commits and pushes before any
+    post: the task file's `result:` line (done) and the stop commit's message (an
+    escalation with work). The PR or escalation is withheld, but the work branch on
+    origin carried the credential (in every form the scan knows)."""
+    from tests.conftest import git
+
+    said = f"Is {DISGUISED['zero-width space']} (or {PLANTED}) right?"
+    last = (
+        tool("finish", summary=said)
+        if ending == "finish"
+        else tool("escalate", kind="decision", summary=said)
+    )
+    script = [
+        reply(tool("run_command", command="env")),
+        reply(tool("write_file", path="out/report.md", content="# Report\n")),
+        reply(last),
+    ]
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh, FakeAnthropic(script) as model:
+        env = _env(gh, STAGING_DATABASE_URL=PLANTED, ANTHROPIC_API_KEY="sk-ant-test")
+        for k, v in {**env, "ANTHROPIC_BASE_URL": model.url}.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
+        assert out.exit_code in (0, 1), out.output
+    origin = agent_repo.parent / "origin.git"
+    pushed = git(origin, "log", "-p", "--format=%B", "fleet/tester/t-100")
+    assert "out/report.md" in git(origin, "ls-tree", "-r", "--name-only", "fleet/tester/t-100")
+    assert PLANTED not in _seen(pushed), pushed
