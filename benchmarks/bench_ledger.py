@@ -45,7 +45,7 @@ from common import ROLES
 
 from runner import ledger_index as li
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 PER_DAY = 170

@@ -20,9 +20,8 @@ from runner import outputs as contract
 from runner.clock import iso
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
-from runner.model import RunRecord
 from runner.outputs import Outputs
-from runner.records import Checkpoint
+from runner.records import Checkpoint, RunRecord
 from runner.state import Ledger
 from runner.workspace import Workspace
 

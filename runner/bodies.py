@@ -12,8 +12,9 @@ from __future__ import annotations
 from runner.acceptance import Report
 from runner.agent.cost import Usage
 from runner.fmt import usd
-from runner.model import RunRecord, Task
+from runner.model import Task
 from runner.neutralize import MAX_BODY, cap, for_post, inline_code
+from runner.records import RunRecord
 from runner.sanitize import one_line
 
 SUMMARY_CAP = 4000  # a reviewer reads it in a minute

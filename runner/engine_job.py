@@ -17,9 +17,9 @@ from runner.acceptance import Report, run_checks
 from runner.agent.jail import Jail, foreign_user
 from runner.agent.sandbox import CommandResult, Sandbox, scrub_env
 from runner.engines.base import ClientFactory, EngineResult, Job, Limits, Plan, Terminal
-from runner.model import Role, RunRecord, Task
+from runner.model import Role, Task
 from runner.plan import spent_on
-from runner.records import ForgeEvent
+from runner.records import ForgeEvent, RunRecord
 from runner.transcript import Transcript
 from runner.workspace import Workspace
 from runner.worktree import WorkBranch

@@ -17,7 +17,7 @@ from typing import Any
 
 from runner import ledger_index as li
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import StateStore
 
 

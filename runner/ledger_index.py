@@ -28,8 +28,7 @@ from typing import Any
 
 from runner import schema
 from runner.gitrepo import Git
-from runner.model import RunRecord
-from runner.records import RollUp
+from runner.records import RollUp, RunRecord
 
 VERSION = 2
 LAYOUT = "ledger/layout.json"

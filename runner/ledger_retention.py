@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from runner import ledger_index as li
 from runner.errors import FleetError
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import StateStore
 
 MIN_KEEP_DAYS = 7  # status's default week and a role's runs this week stay in records

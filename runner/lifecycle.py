@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from runner import engines
-from runner.model import Role, RunRecord, Task
+from runner.model import Role, Task
 from runner.records import EscalationRef as EscalationRef
-from runner.records import ForgeView, TaskState
+from runner.records import ForgeView, RunRecord, TaskState
 from runner.records import PullRef as PullRef
 
 STATES = ("open", "in_progress", "review", "blocked", "done", "cancelled")

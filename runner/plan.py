@@ -14,7 +14,8 @@ from runner import cron, engines
 from runner.clock import iso, parse
 from runner.fmt import usd
 from runner.lifecycle import TaskState
-from runner.model import PRIORITIES, Fleet, Role, RunRecord, Task
+from runner.model import PRIORITIES, Fleet, Role, Task
+from runner.records import RunRecord
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from runner.agent.cost import USAGE_KEYS, Usage
 from runner.bodies import transcript_line
 from runner.fmt import usd
 from runner.forge.base import Forge
-from runner.model import Price, RunRecord, Task
+from runner.model import Price, Task
 from runner.neutralize import for_post, inline_code
+from runner.records import RunRecord
 from runner.secretscan import Secret, redact
 from runner.transcript import Transcript
 

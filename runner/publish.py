@@ -25,9 +25,9 @@ from runner.forge import app_auth
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
 from runner.lease import Lease, LeaseTerms, release
-from runner.model import RunRecord
 from runner.neutralize import for_post
 from runner.outputs import Outputs, OutputsError
+from runner.records import RunRecord
 from runner.secretscan import known_secrets, redact
 from runner.state import Checkpoint, new_run_id, run_path
 from runner.workspace import ConfigError, Workspace

@@ -140,3 +140,66 @@ class RollUp:
             num("cache_read_input_tokens"),
             num("cache_creation_input_tokens"),
         )
+
+
+RUN_OUTCOMES = (
+    "running",
+    "done",
+    "failed",
+    "escalated",
+    "budget",
+    "max_turns",
+    "model_unavailable",
+    "no_changes",
+    "error",
+    "dry_run",
+    "push_failed",
+    "cancelled",
+)
+
+
+@dataclass
+class RunRecord:
+    """One agent run, as stored on the state branch (schemas/run.schema.json)."""
+
+    run_id: str
+    role: str
+    task: str | None
+    started: str
+    outcome: str = "running"
+    trigger: str = "manual"
+    engine: str = ""
+    model: str | None = None
+    provider: str | None = None  # where the model calls went (engines: Engine.provider)
+    ended: str | None = None
+    reason: str = ""
+    sync: dict[str, Any] = field(default_factory=dict)
+    turns: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    api_calls: int = 0
+    attempts: int = 0
+    delegated: list[str] = field(default_factory=list)
+    truncated_calls: int = 0  # tool calls cut off by max_tokens, refused unexecuted
+    links: dict[str, str] = field(default_factory=dict)
+    sandbox: str = ""
+    reverted: list[str] = field(default_factory=list)
+    transcript: dict[str, Any] = field(default_factory=dict)  # path, sha256 on fleet-state
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value in (None, "", {}, []) and name not in ("task", "started", "outcome"):
+                continue
+            out[name] = value
+        return out
+
+    @property
+    def date(self) -> str:
+        return self.started[:10]

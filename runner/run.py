@@ -28,9 +28,9 @@ from runner.forge.base import Forge, Issue, PullRequest
 from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
 from runner.ledger_index import Scope
-from runner.model import Role, RunRecord, Task
+from runner.model import Role, Task
 from runner.progress import Reporter
-from runner.records import Checkpoint, ForgeEvent
+from runner.records import Checkpoint, ForgeEvent, RunRecord
 from runner.secretscan import Secret, known_secrets, redact
 from runner.state import new_run_id, run_path
 from runner.sync_role import role_delta

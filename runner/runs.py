@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from runner.errors import UsageError
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.transcripts import TranscriptError, unpack
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from runner import engines
 from runner.fmt import usd
 from runner.forge.base import ForgeItem
-from runner.model import Fleet, RunRecord
+from runner.model import Fleet
 from runner.plan import Plan
+from runner.records import RunRecord
 from runner.report.status import Status
 
 FAILING = ("failed", "error", "model_unavailable", "budget", "max_turns")

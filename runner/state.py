@@ -23,10 +23,10 @@ from typing import Any
 from runner import faults, ledger_index, schema, transcripts
 from runner.errors import FleetError
 from runner.gitrepo import Git, GitError
-from runner.model import RunRecord
 from runner.records import (
     Checkpoint,  # re-exported: older code imports it from here
     RollUp,
+    RunRecord,
 )
 
 IDENTITY = {

@@ -20,7 +20,8 @@ from runner.gitrepo import Git, GitError
 from runner.interrupt import Cancelled
 from runner.lease import live_leases
 from runner.lifecycle import CREDENTIAL_SUBJECT, MODEL_KEY
-from runner.model import Role, RunRecord, Task
+from runner.model import Role, Task
+from runner.records import RunRecord
 from runner.secretscan import Secret, scan
 from runner.state import Ledger, run_path
 from runner.worktree import WorkBranch, push_needs_human

@@ -14,9 +14,9 @@ from runner.errors import ConfigError, FleetError
 from runner.gitlog import ROLE_TRAILER as ROLE_TRAILER
 from runner.gitlog import read_log
 from runner.gitrepo import Git, GitError
-from runner.model import Fleet, Role, RunRecord
+from runner.model import Fleet, Role
 from runner.paths import matches_any
-from runner.records import Checkpoint, Commit, ForgeEvent
+from runner.records import Checkpoint, Commit, ForgeEvent, RunRecord
 from runner.yamlfile import parse
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from runner import sync
 from runner.forge.base import Forge
 from runner.ledger_index import Scope
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.workspace import Workspace
 
 

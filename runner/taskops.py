@@ -27,8 +27,8 @@ from runner.errors import FleetError, UsageError
 from runner.forge.base import Forge, Issue
 from runner.gitrepo import Git
 from runner.lease import release
-from runner.model import Fleet, RunRecord, Task
-from runner.records import EscalationRef, ForgeView, TaskState
+from runner.model import Fleet, Task
+from runner.records import EscalationRef, ForgeView, RunRecord, TaskState
 from runner.state import Ledger
 from runner.tasks import mark_done
 from runner.yamlfile import parse

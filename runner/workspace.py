@@ -17,8 +17,8 @@ from runner.gitrepo import Git
 from runner.ledger_index import Scope
 from runner.lifecycle import derive_all, hold_on_credentials
 from runner.load import load, require_git_root
-from runner.model import Fleet, RunRecord
-from runner.records import ForgeView, TaskState
+from runner.model import Fleet
+from runner.records import ForgeView, RunRecord, TaskState
 from runner.state import Ledger, StateStore
 from runner.taskcache import directory
 from runner.tasks import is_task_file, quarantine

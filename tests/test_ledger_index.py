@@ -11,7 +11,7 @@ import pytest
 
 from runner import ledger_index as li
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 from tests.conftest import git
 

@@ -12,7 +12,7 @@ import pytest
 
 from runner import ledger_index as li
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore, run_path
 
 pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it

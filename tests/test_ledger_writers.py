@@ -28,7 +28,7 @@ WRITER = """
 import json, sys, time
 from pathlib import Path
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 root, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 waits = []

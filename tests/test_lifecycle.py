@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from runner.lifecycle import EscalationRef, ForgeView, PullRef, derive, derive_all
-from runner.model import Acceptance, RunRecord, Task
+from runner.model import Acceptance, Task
+from runner.records import RunRecord
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 PR = PullRef("#7", "https://x/pull/7", "2026-11-24T08:00:00Z")

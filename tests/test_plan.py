@@ -5,8 +5,8 @@ from pathlib import Path
 
 from runner.lifecycle import ForgeView, derive_all
 from runner.load import load
-from runner.model import RunRecord
 from runner.plan import make_plan
+from runner.records import RunRecord
 
 TUESDAY_1030 = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from runner.gitrepo import Git
 from runner.lease import Lease, LeaseTerms
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 
 

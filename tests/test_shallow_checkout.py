@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from runner.gitrepo import Git
-from runner.model import RunRecord
-from runner.records import Checkpoint
+from runner.records import Checkpoint, RunRecord
 from runner.state import Ledger, StateStore
 from tests.conftest import commit_all, git
 

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from runner.gitrepo import Git
-from runner.model import RunRecord
 from runner.publish import claimed
+from runner.records import RunRecord
 from runner.state import Checkpoint, Ledger, StateStore
 from runner.workspace import open_workspace
 from tests.conftest import git
@@ -71,7 +71,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 root, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ledger = Ledger(StateStore(Git(root), attempts=50))

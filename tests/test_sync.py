@@ -10,7 +10,7 @@ import pytest
 from runner import sync, sync_render
 from runner.gitrepo import Git
 from runner.load import load
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Checkpoint, Ledger, StateStore
 from tests.conftest import commit_all, git
 

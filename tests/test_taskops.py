@@ -14,7 +14,7 @@ from runner.forge.select import open_forge
 from runner.gitrepo import Git
 from runner.lease import Lease, LeaseTerms
 from runner.lifecycle import STATES as LIFECYCLE_STATES
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git

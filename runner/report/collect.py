@@ -10,9 +10,8 @@ from runner.clock import iso, parse
 from runner.forge.base import Forge, ForgeItem
 from runner.gitlog import read_log
 from runner.ledger_index import Scope
-from runner.model import RunRecord
 from runner.plan import Plan, make_plan
-from runner.records import Commit, TaskState
+from runner.records import Commit, RunRecord, TaskState
 from runner.report.status import Status, compute, snapshot
 from runner.workspace import Workspace
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from runner.clock import iso, parse
 from runner.forge.base import ForgeItem
-from runner.model import Fleet, RunRecord
+from runner.model import Fleet
 from runner.plan import Plan
-from runner.records import Commit, RollUp, TaskState
+from runner.records import Commit, RollUp, RunRecord, TaskState
 
 KIND_ORDER = ("credential", "setup", "budget", "sla", "loop", "failure", "decision", "blocked")
 

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from runner.fmt import usd
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.report.html import CSS
 
 PAGE_CSS = (

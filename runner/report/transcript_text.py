@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from runner.fmt import usd
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.sanitize import reveal
 
 SHOWN_LINES = 12  # of one output, unless full

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner.gitrepo import Git
-from runner.model import RunRecord
+from runner.records import RunRecord
 from runner.state import Ledger, StateStore
 from tests.conftest import commit_all, git
 
