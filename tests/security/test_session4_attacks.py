@@ -437,3 +437,41 @@ def test_the_agents_summary_never_reaches_the_pushed_work_branch_with_a_secret(
     pushed = git(origin, "log", "-p", "--format=%B", "fleet/tester/t-100")
     assert "out/report.md" in git(origin, "ls-tree", "-r", "--name-only", "fleet/tester/t-100")
     assert PLANTED not in _seen(pushed), pushed
+
+
+# -- two-phase apply: a forged agent job's text as GitHub shows it -------------------------
+
+
+@pytest.mark.parametrize("where", ["pr", "escalation", "comment"])
+def test_a_forged_agent_job_cannot_post_a_token_github_would_show_decoded(
+    repo: Path, where: str
+) -> None:
+    """A compromised agent job writes `outputs.json` itself, so its bodies are posted as
+    written: an Anthropic key shape whose first letter is an HTML entity is no token
+    shape to a scan of the raw text, and GitHub shows it decoded. Apply scans what it
+    posts as shown too: the output is blocked and the key is nowhere on origin."""
+    from runner import outputs
+    from tests.conftest import git
+    from tests.security.apply_helpers import AgentJob, add_wide_role, apply
+
+    add_wide_role(repo)
+    key = "sk-ant-api03-" + "Qx7Lp2Vr9Tn4Wz8Ky3Hb6Jm1Fd5Gs0Ac_Ee-Rt" + "AA"
+    hidden = f"Done. The key is &#115;{key[1:]} for the next run."
+    assert key not in hidden and key in html.unescape(hidden)
+    job = AgentJob(repo.resolve())
+    job.write("docs/a.md", "a\n")
+    job.commit()
+    pr = outputs.PullOut("[fleet] wide: work (t-200)", "Did it.", False)
+    escalations: list[outputs.EscalationOut] = []
+    comments: list[outputs.CommentOut] = []
+    if where == "pr":
+        pr = outputs.PullOut(pr.title, hidden, False)
+    elif where == "escalation":
+        escalations = [outputs.EscalationOut("decision", "Which one?", hidden)]
+    else:
+        comments = [outputs.CommentOut(hidden)]
+    applied = apply(repo, job.outputs(pr=pr, escalations=escalations, comments=comments))
+    assert applied.review is not None
+    assert where in " ".join(applied.review.blocked), applied.review
+    state = git(repo.parent / "origin.git", "log", "-p", "--all")
+    assert key not in _seen(state)
