@@ -26,6 +26,19 @@ def _checkpoint(root: Path, role: str = "fullstack") -> Checkpoint:
     return Checkpoint(role, sha, None, "2026-11-24T00:00:00Z", "r0")
 
 
+def test_only_the_roles_changed_files_have_diffs_each_as_git_shows_it(repo: Path) -> None:
+    """The role's files that changed get their own `git diff`; the others none."""
+    cp = _checkpoint(repo)
+    for path, line in (("fleet/fleet.yaml", "# a comment\n"), ("fleet/directives/all.md", "x\n")):
+        (repo / path).write_text((repo / path).read_text() + line)
+    (repo / "fleet/directives/cto.md").write_text("another role's\n")
+    commit_all(repo, "Config", **BEN)
+    delta = _delta(repo, checkpoint=cp)
+    assert sorted(delta.diffs) == ["fleet/directives/all.md", "fleet/fleet.yaml"]
+    for path, diff in delta.diffs.items():
+        assert diff == git(repo, "diff", "--no-color", "--unified=2", cp.sha, "main", "--", path)
+
+
 def test_first_run_shows_a_window(repo: Path) -> None:
     delta = _delta(repo)
     assert delta.base is None
