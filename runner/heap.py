@@ -8,7 +8,8 @@ grew between 5,000 and 200,000 ledger runs. So loading runs with the collector p
 and in a CLI process (`own()`, called by its entry point) what is alive afterwards is
 frozen (`gc.freeze`): later passes skip it; cycles made later are still collected.
 Inside a long-lived host (the test suite) nothing is frozen: garbage alive at a freeze
-would never be collected there.
+would never be collected there. A CLI process pays that at most once per load or ledger
+read (a tick: a few times), for the cycles awaiting collection at that moment.
 """
 
 from __future__ import annotations

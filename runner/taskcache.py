@@ -43,10 +43,14 @@ OFF = ("off", "0", "no", "false")
 
 def directory(environ: Mapping[str, str]) -> Path | None:
     """Where the cache lives: FLEET_CACHE_DIR (`off` turns it off), else
-    $XDG_CACHE_HOME/fleet-runner, else ~/.cache/fleet-runner."""
+    $XDG_CACHE_HOME/fleet-runner, else ~/.cache/fleet-runner; by default none on a
+    GitHub-hosted runner, a machine discarded after the job, where writing a cache that
+    is never read again only costs time (measured: ~0.2 s per plan at 10,000 tasks)."""
     chosen = environ.get("FLEET_CACHE_DIR")
     if chosen is not None:
         return None if chosen.strip().lower() in (*OFF, "") else Path(chosen)
+    if environ.get("RUNNER_ENVIRONMENT") == "github-hosted":
+        return None
     base = environ.get("XDG_CACHE_HOME") or (
         str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else ""
     )

@@ -140,6 +140,12 @@ def test_where_the_cache_lives() -> None:
     assert taskcache.directory({"XDG_CACHE_HOME": "/x", "HOME": "/h"}) == Path("/x/fleet-runner")
     assert taskcache.directory({"HOME": "/h"}) == Path("/h/.cache/fleet-runner")
     assert taskcache.directory({}) is None
+    hosted = {"RUNNER_ENVIRONMENT": "github-hosted", "HOME": "/h"}
+    assert taskcache.directory(hosted) is None  # a discarded machine: writing only costs
+    assert taskcache.directory({**hosted, "FLEET_CACHE_DIR": "/c"}) == Path("/c")
+    assert taskcache.directory({"RUNNER_ENVIRONMENT": "self-hosted", "HOME": "/h"}) == Path(
+        "/h/.cache/fleet-runner"
+    )
 
 
 def test_the_cli_fills_the_cache_and_a_second_plan_prints_the_same(
