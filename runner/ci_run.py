@@ -18,7 +18,8 @@ from runner.clock import iso
 from runner.errors import FleetError
 from runner.forge.base import Forge, Issue
 from runner.records import ForgeEvent
-from runner.run import ClientFactory, RunOutcome, execute
+from runner.run import ClientFactory, execute
+from runner.run_outcome import RunOutcome
 from runner.workspace import Workspace
 
 

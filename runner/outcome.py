@@ -18,7 +18,7 @@ from runner.errors import ConfigError
 from runner.fmt import usd
 from runner.lease import LeaseConfigError, LeaseTerms
 from runner.model import Role
-from runner.run import RunOutcome
+from runner.run_outcome import RunOutcome
 from runner.workspace import Workspace
 
 FAILED = ("error", "model_unavailable", "push_failed", "cancelled")

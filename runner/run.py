@@ -9,112 +9,32 @@ the same commit that completes the run record.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import engine_job, engines, faults, progress, stops, sync_render
-from runner.acceptance import Report
-from runner.agent.jail import Jail, SandboxUnavailable, probe
+from runner import engine_job, engines, faults, progress, run_gates, stops, sync_render
 from runner.bodies import pr_body, pr_title
 from runner.clock import iso
 from runner.engine_job import RunJob
-from runner.engines.base import (
-    ClientFactory,
-    EngineResult,
-    unset_names,
-)
-from runner.forge.base import Forge, Issue, PullRequest
+from runner.engines.base import ClientFactory, EngineResult
+from runner.forge.base import Forge
 from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
 from runner.ledger_index import Scope
 from runner.model import Role, Task
 from runner.progress import Reporter
 from runner.records import Checkpoint, ForgeEvent, RunRecord
+from runner.run_gates import REJECTED, ModelGate, model_key
+from runner.run_outcome import RunOutcome
 from runner.secretscan import Secret, known_secrets, redact
 from runner.state import new_run_id, run_path
+from runner.sync import Delta
 from runner.sync_role import role_delta
 from runner.tasks import mark_done
-from runner.transcript import Transcript
-from runner.workspace import ConfigError, Workspace
+from runner.workspace import Workspace
 from runner.worktree import WorkBranch
 
-REJECTED = "model API credential rejected"  # the engine's reason for a 401/403
 ACTED = ("done", "escalated", "failed", "budget", "max_turns")  # outcomes that used the delta
-
-
-@dataclass
-class RunOutcome:
-    record: RunRecord
-    pr: PullRequest | None = None
-    issue: Issue | None = None
-    report: Report | None = None
-    commits: list[str] = field(default_factory=list)
-    dry_run: str = ""
-    skipped: str = ""  # why the run did not start (another live run holds the task)
-    recorded: bool = False  # the run's final record is on the ledger
-    events_cursor: str | None = None  # the forge's time before the delta's events were read
-    transcript: Transcript = field(default_factory=lambda: Transcript(""))  # what the run did
-
-    def __post_init__(self) -> None:
-        if not self.transcript.run_id:
-            self.transcript.run_id = self.record.run_id
-
-
-def model_key(role: Role) -> str:
-    """The credential a rejected model call is blamed on (the engine says which:
-    ANTHROPIC_API_KEY, AWS_ACCESS_KEY_ID, the api_key_env of an OpenAI-compatible
-    endpoint). Roles that share it share its fate."""
-    return engines.get(role.engine).model_key(role) or "the model API key"
-
-
-@dataclass
-class ModelGate:
-    """Whether each model key is known good, across the runs of one command: checked once
-    per key (a cheap authenticated call) before the first run with it writes anything;
-    once a key is rejected, no later run of the same tick that needs it calls the model
-    (roles on another provider's key carry on)."""
-
-    checked: set[str] = field(default_factory=set)
-    rejected: dict[str, str] = field(default_factory=dict)
-
-    def reject(self, role: Role, why: str) -> None:
-        self.rejected[model_key(role)] = why
-
-    def check(
-        self,
-        ws: Workspace,
-        forge: Forge,
-        role: Role,
-        record: RunRecord,
-        client_factory: ClientFactory,
-    ) -> RunOutcome | None:
-        """None when the run may call the model; else how it ended (nothing else done)."""
-        key = model_key(role)
-        if key in self.rejected:
-            return RunOutcome(
-                record, skipped=f"the model API rejected {key} earlier ({self.rejected[key]})"
-            )
-        if key in self.checked:
-            return None
-        result = engines.get(role.engine).preflight(role, client_factory)
-        if result is None:
-            return None
-        if result.status == "credential":
-            # one escalation, then one ledger write: nothing was written while unknown
-            why = self.rejected[key] = result.detail or f"HTTP {result.http_status}"
-            issue = stops.model_key_rejected(forge, role, record, why, key)
-            record.outcome, record.reason = "escalated", f"{REJECTED}: {why}"
-            record.ended, record.links = iso(ws.now), {"issue": issue.url or issue.id}
-            ws.ledger.finish(record)
-            return RunOutcome(record, issue=issue, recorded=True)
-        if result.status == "unavailable":  # not proven bad: no issue, the next tick retries
-            record.outcome, record.reason = "model_unavailable", f"preflight: {result.detail}"
-            record.ended = iso(ws.now)
-            ws.ledger.finish(record)
-            return RunOutcome(record, recorded=True)
-        self.checked.add(key)
-        return None
 
 
 def execute(
@@ -137,16 +57,39 @@ def execute(
     apply phase pushes what the outputs bundle (runner/agent_phase.py). `note` is said
     first in the transcript, the progress comment, the PR and the escalation (fleet demo:
     the model's replies are a recording)."""
-    fleet = ws.fleet
-    role, task = fleet.roles[role_name], fleet.tasks[task_id]
-    engine = engines.get(role.engine)
+    role, task = ws.fleet.roles[role_name], ws.fleet.tasks[task_id]
     runs = ws.runs(Scope(today=ws.today, recent=(role_name,)))  # budget, delta, resume
     cursor = forge.cursor()  # read before the events: nothing posted meanwhile is lost
     delta = role_delta(ws, forge, role_name, runs=runs)
+    record = _new_record(ws, role, task_id, trigger, run_id, delta)
+    if dry_run:
+        return RunOutcome(record, dry_run=engine_job.dry_run_text(ws, role, task, delta, runs))
+    stopped = run_gates.credentials(ws, forge, role, task, record)
+    if stopped is not None:
+        return stopped
+    jail = run_gates.jail(ws.fleet.config.sandbox)
+    record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
+    stopped = run_gates.model(ws, forge, role, record, client_factory, gate)
+    if stopped is not None:
+        return stopped
+    job = RunJob(role, task, delta, runs, client_factory, feedback, jail, push, note)
+    if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
+        return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
+    outcome = _leased(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease_terms)
+    if gate is not None and record.reason == REJECTED:
+        gate.reject(role, REJECTED)  # the rest of the tick makes no call with this key
+    return outcome
+
+
+def _new_record(
+    ws: Workspace, role: Role, task_id: str, trigger: str, run_id: str | None, delta: Delta
+) -> RunRecord:
+    """The run's record as it starts (not yet on the ledger): what it runs and from where."""
+    engine = engines.get(role.engine)
     started = ws.now
-    record = RunRecord(
-        run_id=run_id or new_run_id(role_name, started),
-        role=role_name,
+    return RunRecord(
+        run_id=run_id or new_run_id(role.name, started),
+        role=role.name,
         task=task_id,
         started=iso(started),
         trigger=trigger,
@@ -155,36 +98,21 @@ def execute(
         provider=engine.provider(role),
         sync={"base": delta.base, "head": delta.head, "summary": delta.summary()},
     )
-    if dry_run:
-        return RunOutcome(record, dry_run=engine_job.dry_run_text(ws, role, task, delta, runs))
-    missing = [name for name in role.required_env if not ws.environ.get(name)]
-    if missing:
-        return _credential_escalation(ws, forge, role, task, record, missing)
-    unset = unset_names(engine.credentials(role), ws.environ)
-    if unset:
-        raise ConfigError(
-            f"role '{role_name}' uses the {engine.name} engine but {', '.join(unset)} "
-            f"{'is' if len(unset) == 1 else 'are'} not set; add it as a repository secret "
-            "(or run 'fleet run --dry-run' to see what would be sent)"
-        )
-    jail = _jail(fleet.config.sandbox)
-    record.sandbox = jail.name if jail.isolated else f"none: {jail.reason}"
-    if engine.uses_model:
-        gate = gate if gate is not None else ModelGate()
-        stopped = gate.check(ws, forge, role, record, client_factory)
-        if stopped is not None:
-            return stopped
-    job = RunJob(role, task, delta, runs, client_factory, feedback, jail, push, note)
-    if not push:  # the agent phase: the claim holds the task's lease (a fixed deadline)
-        return _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), None)
+
+
+def _leased(
+    ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome, terms: LeaseTerms | None
+) -> RunOutcome:
+    """The recorded run under the task's lease: never two live runs on one task."""
+    record = outcome.record
     lease = Lease(
         ws.ledger.store,
-        task_id,
-        role_name,
+        job.task.id,
+        job.role.name,
         record.run_id,
         run_path(record),
         live_clock(ws),
-        lease_terms or LeaseTerms(),
+        terms or LeaseTerms(),
     )
     holder = lease.acquire()
     if holder is not None:  # another live run has the task: never two on one task
@@ -193,10 +121,7 @@ def execute(
             skipped=f"run {holder.get('run_id')} holds the task (its lease runs to "
             f"{holder.get('expires')}); nothing done",
         )
-    outcome = _recorded(ws, forge, job, RunOutcome(record, events_cursor=cursor), lease)
-    if gate is not None and record.reason == REJECTED:
-        gate.reject(role, REJECTED)  # the rest of the tick makes no call with this key
-    return outcome
+    return _recorded(ws, forge, job, outcome, lease)
 
 
 def _secrets(ws: Workspace, role: Role) -> list[Secret]:
@@ -330,19 +255,6 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome
         branch.close()
 
 
-def _jail(mode: str) -> Jail:
-    """The sandbox for agent-run commands; `sandbox: required` without one is a
-    configuration error, raised before anything is recorded or run."""
-    try:
-        return probe(mode)
-    except SandboxUnavailable as exc:
-        raise ConfigError(
-            f"fleet.yaml says sandbox: required, but no sandbox can be made here: {exc}; "
-            "install bubblewrap (apt-get install bubblewrap) with user namespaces enabled, "
-            "or set sandbox: auto to run unsandboxed with a warning"
-        ) from None
-
-
 def _finish_branch(
     task: Task, branch: WorkBranch, result: EngineResult, secrets: list[Secret]
 ) -> None:
@@ -437,17 +349,3 @@ def _ahead(ws: Workspace, branch: WorkBranch) -> bool:
         ws.git.run("rev-list", "--count", f"{base}..refs/heads/{branch.branch}").strip()
         not in ("", "0")
     )
-
-
-def _credential_escalation(
-    ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord, missing: list[str]
-) -> RunOutcome:
-    """A required credential is absent: ask once per credential for the whole fleet (the
-    issue holds every task that needs it), and do not start work that cannot succeed."""
-    record.outcome, record.reason = "escalated", f"missing credential(s): {', '.join(missing)}"
-    record.ended = iso(ws.now)
-    ws.ledger.start(record)
-    issues = [stops.credential_missing(forge, role, record, name) for name in missing]
-    record.links = {"issue": issues[0].url or issues[0].id}
-    ws.ledger.finish(record)
-    return RunOutcome(record, issue=issues[0])

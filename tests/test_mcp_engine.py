@@ -19,7 +19,8 @@ from runner.agent.jail import probe
 from runner.forge.select import open_forge
 from runner.gitrepo import Git
 from runner.outcome import anthropic_client
-from runner.run import RunOutcome, execute
+from runner.run import execute
+from runner.run_outcome import RunOutcome
 from runner.state import Ledger, StateStore
 from runner.workspace import open_workspace
 from tests.conftest import commit_all, git

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from runner import run as run_module
 from tests.conftest import commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.fakes.github_server import FakeGitHub
@@ -233,14 +232,8 @@ def _ledger_runs(repo: Path) -> int:
     return len([p for p in listing.split() if p.endswith(".json")])
 
 
-# issue 12 #5 and #16 (engineer "runpath": runner.run.ModelGate, not landed when this test
-# was written): a dead key opened one escalation per due role and called the API for each
-@pytest.mark.xfail(
-    not hasattr(run_module, "ModelGate"),
-    strict=True,
-    reason="a dead key escalates once per task and calls the API per run until the "
-    "preflight gate (runner.run.ModelGate) lands",
-)
+# issue 12 #5 and #16: a dead key opened one escalation per due role and called the API for
+# each; the preflight gate (runner.run_gates.ModelGate) checks each key once per tick
 def test_a_week_ends_with_every_task_done_resumable_or_waiting_on_one_issue(week: Week) -> None:
     w = week
     # -- day 1: three roles due. writer stops at max_turns (draft), analyst fails its

@@ -34,7 +34,8 @@ from runner.plan import make_plan
 from runner.replay import DEMO_RECORDING, Recording
 from runner.replay_server import ReplayServer
 from runner.report import transcript_text
-from runner.run import RunOutcome, execute
+from runner.run import execute
+from runner.run_outcome import RunOutcome
 from runner.workspace import Workspace, open_workspace
 
 FOUNDER = {

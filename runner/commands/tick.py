@@ -28,7 +28,9 @@ from runner.outcome import (
 )
 from runner.plan import make_plan
 from runner.pr_plan import plan_comment
-from runner.run import ModelGate, RunOutcome, execute, live_clock
+from runner.run import execute, live_clock
+from runner.run_gates import ModelGate
+from runner.run_outcome import RunOutcome
 from runner.workspace import ConfigError, Workspace, open_workspace
 
 

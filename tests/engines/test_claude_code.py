@@ -23,7 +23,8 @@ from runner.engines import claude_code, claude_code_cli
 from runner.forge.select import open_forge
 from runner.model import Defaults, FleetConfig, Price, Role
 from runner.outcome import anthropic_client
-from runner.run import RunOutcome, execute
+from runner.run import execute
+from runner.run_outcome import RunOutcome
 from runner.workspace import open_workspace
 from tests.conftest import TESTER_ROLE, commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, error, reply, text, tool

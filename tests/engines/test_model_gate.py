@@ -10,7 +10,8 @@ from pathlib import Path
 
 from runner.forge.select import open_forge
 from runner.outcome import anthropic_client
-from runner.run import ModelGate, execute
+from runner.run import execute
+from runner.run_gates import ModelGate
 from runner.workspace import open_workspace
 from tests.conftest import TESTER_ROLE, TESTER_TASK, commit_all
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool

@@ -12,7 +12,8 @@ import pytest
 from runner.agent.jail import Jail, probe
 from runner.forge.select import open_forge
 from runner.outcome import anthropic_client
-from runner.run import RunOutcome, execute
+from runner.run import execute
+from runner.run_outcome import RunOutcome
 from runner.workspace import open_workspace
 from tests.fakes.anthropic_server import FakeAnthropic
 
