@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, FleetError
 from runner.secretscan import Secret
 
 APP_ID, APP_KEY = "FLEET_GITHUB_APP_ID", "FLEET_GITHUB_APP_PRIVATE_KEY"
@@ -65,22 +65,58 @@ def _mint(api: str, repository: str, app_id: str, key: str) -> str:
             hint="paste the App's .pem file whole into the secret",
         ) from None
     headers = {"Authorization": f"Bearer {jwt}", "Accept": "application/vnd.github+json"}
-    found = requests.get(f"{api}/repos/{repository}/installation", headers=headers, timeout=30)
-    if found.status_code != 200:
+    found = _call(requests.get, f"{api}/repos/{repository}/installation", headers)
+    if found.status_code == 401:  # GitHub could not verify the JWT: id and key disagree
+        raise ConfigError(
+            f"GitHub rejected the GitHub App {app_id}'s signed request (401): "
+            f"{APP_ID} and {APP_KEY} are not the same App's, or the key was revoked",
+            hint=f"set {APP_ID} to the App's id and {APP_KEY} to a current private key "
+            "of that App (its settings page, Private keys)",
+        )
+    if found.status_code == 404:
         raise ConfigError(
             f"the GitHub App {app_id} is not installed on {repository} "
             f"(GET /repos/{repository}/installation: {found.status_code})",
             hint="install the App on the repository, or unset FLEET_GITHUB_APP_ID",
         )
+    _unavailable(found, "find the App's installation")
     body: dict[str, Any] = {
         "repositories": [repository.split("/", 1)[1]],
         "permissions": dict(PERMISSIONS),
     }
     url = f"{api}/app/installations/{found.json()['id']}/access_tokens"
-    minted = requests.post(url, headers=headers, json=body, timeout=30)
-    if minted.status_code != 201:
+    minted = _call(requests.post, url, headers, json=body)
+    if minted.status_code in (401, 403, 404, 422):
         raise ConfigError(
             f"the GitHub App {app_id} could not get an installation token for {repository} "
             f"({minted.status_code}): it needs contents, pull requests and issues: write",
+            hint="grant the App those permissions (and accept them on the installation)",
         )
+    _unavailable(minted, "mint the installation token")
     return str(minted.json()["token"])
+
+
+def _call(method: Any, url: str, headers: dict[str, str], **kwargs: Any) -> Any:
+    """One request of the minting; a network failure is the forge being unreachable (exit
+    1, run again), not a bug and not the configuration."""
+    import requests
+
+    try:
+        return method(url, headers=headers, timeout=30, **kwargs)
+    except requests.RequestException as exc:
+        raise FleetError(
+            f"cannot reach the GitHub API at {url.split('/repos/')[0].split('/app/')[0]} "
+            f"to authenticate as the GitHub App ({type(exc).__name__})",
+            hint="check GITHUB_API_URL (unset means https://api.github.com) and the "
+            "network, then run the command again",
+        ) from None
+
+
+def _unavailable(answer: Any, doing: str) -> None:
+    """Any other answer than success (a 5xx, a rate limit) is GitHub's side: say so, and
+    that a re-run is what to do, instead of blaming the App's installation."""
+    if answer.status_code not in (200, 201):
+        raise FleetError(
+            f"GitHub answered {answer.status_code} when asked to {doing} for the GitHub App",
+            hint="GitHub may be unavailable or rate-limiting: run the command again later",
+        )

@@ -106,3 +106,42 @@ def test_doctor_says_which_mode_and_a_bad_key_is_a_config_error(
     assert bad.exit_code == 2
     assert "FLEET_GITHUB_APP_PRIVATE_KEY is not a usable private key" in bad.output
     assert "not-a-key-0123456789" not in bad.output
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_minting_failures_say_what_is_wrong_with_the_right_exit_code(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """A new user's App set-up mistakes: a key of another App (GitHub: 401) was reported
+    as 'not installed'; an unreachable API was an internal error; a 502 was 'not
+    installed' with exit 2, though a re-run is what fixes it."""
+    private, public = _keys()
+    other, _ = _keys()
+    with FakeGitHub(permissions={"founder-ana": "admin"}, app_public_key=public) as gh:
+        for k, v in _env(gh, FLEET_GITHUB_APP_ID="1").items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("FLEET_GITHUB_APP_PRIVATE_KEY", other)
+        wrong = fleet_cli("-C", str(repo), "status")
+        monkeypatch.setenv("FLEET_GITHUB_APP_PRIVATE_KEY", private)
+        gh.fail("GET", r"/installation$", 502)
+        down = fleet_cli("-C", str(repo), "status")
+        monkeypatch.setenv("GITHUB_API_URL", _closed_port_url())
+        gone = fleet_cli("-C", str(repo), "status")
+    assert wrong.exit_code == 2, wrong.output
+    assert "rejected the GitHub App 1's signed request (401)" in wrong.output
+    assert "not installed" not in wrong.output and "what to do:" in wrong.output
+    assert down.exit_code == 1, down.output
+    assert "GitHub answered 502" in down.output and "not installed" not in down.output
+    assert gone.exit_code == 1, gone.output
+    assert "internal error" not in gone.output
+    assert "cannot reach the GitHub API" in gone.output and "GITHUB_API_URL" in gone.output
+    for result in (wrong, down, gone):
+        assert "BEGIN PRIVATE KEY" not in result.output
