@@ -107,38 +107,9 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
             "tick", f"push touched work for {', '.join(roles) or 'no role'}", force_due=tuple(roles)
         )
     if event.name == "workflow_dispatch":
-        raw = p.get("inputs")
-        inputs: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        role, task = _clean(inputs.get("role")), _clean(inputs.get("task"))
-        if role and role not in fleet.roles:
-            raise EventError(f"workflow_dispatch input role={role!r} is not a role of this fleet")
-        if task and task not in fleet.tasks:
-            raise EventError(f"workflow_dispatch input task={task!r} is not a task of this fleet")
-        if task and not role:
-            role = fleet.tasks[task].role
-        dry = str(inputs.get("dry_run", "")).lower() in ("true", "1", "yes")
-        return Intent(
-            "tick",
-            "manual dispatch",
-            force_due=(role,) if role else (),
-            role=role,
-            task=task,
-            dry_run=dry,
-            sender=sender,
-        )
+        return _dispatched(p, fleet, sender)
     if event.name in ("check_suite", "workflow_run"):  # no person asks: CI reports
-        from runner import ci
-
-        found = ci.failure(event.name, p, fleet)
-        if found is None:
-            return Intent("none", f"ignored: {event.name} is not a failure on an agent branch")
-        return Intent(
-            "ci",
-            f"CI failed on {found.branch} at {found.head_sha[:12]}",
-            role=found.role,
-            task=found.task,
-            pr=found.pr,
-        )
+        return _ci_failed(event, fleet)
     if is_bot:
         return Intent("none", f"ignored: {event.name} by a bot ({sender}) never triggers work")
     if event.name == "issues" and event.action == "labeled":
@@ -146,25 +117,76 @@ def intent(event: Event, fleet: Fleet, changed: list[str] | None = None) -> Inte
     if event.name == "issues" and event.action in ("closed", "unlabeled"):
         return _escalation_intent(event, fleet, label_prefix, sender)
     if event.name == "issue_comment" and event.action == "created":
-        if not _get(p, "issue", "pull_request"):
-            return _mentioned(event, fleet, sender)
-        number = _get(p, "issue", "number")
-        if not isinstance(number, int):
-            raise EventError("issue_comment payload has no issue number")
-        return Intent("revise", f"comment by {sender} on PR #{number}", pr=number, sender=sender)
+        return _commented(event, fleet, sender)
     if event.name == "pull_request_review" and event.action == "submitted":
-        number = _get(p, "pull_request", "number")
-        head_repo = _get(p, "pull_request", "head", "repo", "full_name")
-        base_repo = _get(p, "repository", "full_name")
-        if not isinstance(number, int):
-            raise EventError("pull_request_review payload has no pull request number")
-        if head_repo != base_repo:
-            return Intent("none", f"ignored: PR #{number} comes from a fork ({head_repo})")
-        return Intent("revise", f"review by {sender} on PR #{number}", pr=number, sender=sender)
+        return _reviewed(p, sender)
     if event.name in ("pull_request", "pull_request_target"):
         number = p.get("number") if isinstance(p.get("number"), int) else None
         return Intent("validate", f"pull request #{number} changes the fleet", pr=number)
     return Intent("none", f"nothing to do for {event.name} {event.action}".strip())
+
+
+def _dispatched(p: dict[str, Any], fleet: Fleet, sender: str | None) -> Intent:
+    """A manual dispatch: its inputs are typed by a person, so a role or task the fleet
+    does not have is an error, not a silent no-op."""
+    raw = p.get("inputs")
+    inputs: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    role, task = _clean(inputs.get("role")), _clean(inputs.get("task"))
+    if role and role not in fleet.roles:
+        raise EventError(f"workflow_dispatch input role={role!r} is not a role of this fleet")
+    if task and task not in fleet.tasks:
+        raise EventError(f"workflow_dispatch input task={task!r} is not a task of this fleet")
+    if task and not role:
+        role = fleet.tasks[task].role
+    dry = str(inputs.get("dry_run", "")).lower() in ("true", "1", "yes")
+    return Intent(
+        "tick",
+        "manual dispatch",
+        force_due=(role,) if role else (),
+        role=role,
+        task=task,
+        dry_run=dry,
+        sender=sender,
+    )
+
+
+def _ci_failed(event: Event, fleet: Fleet) -> Intent:
+    from runner import ci
+
+    found = ci.failure(event.name, event.payload, fleet)
+    if found is None:
+        return Intent("none", f"ignored: {event.name} is not a failure on an agent branch")
+    return Intent(
+        "ci",
+        f"CI failed on {found.branch} at {found.head_sha[:12]}",
+        role=found.role,
+        task=found.task,
+        pr=found.pr,
+    )
+
+
+def _commented(event: Event, fleet: Fleet, sender: str | None) -> Intent:
+    """A new comment: on an issue it may mention the fleet; on a PR it asks for a revision."""
+    p = event.payload
+    if not _get(p, "issue", "pull_request"):
+        return _mentioned(event, fleet, sender)
+    number = _get(p, "issue", "number")
+    if not isinstance(number, int):
+        raise EventError("issue_comment payload has no issue number")
+    return Intent("revise", f"comment by {sender} on PR #{number}", pr=number, sender=sender)
+
+
+def _reviewed(p: dict[str, Any], sender: str | None) -> Intent:
+    """A submitted review asks for a revision, unless the PR comes from a fork (its head
+    is not a branch the fleet pushes)."""
+    number = _get(p, "pull_request", "number")
+    head_repo = _get(p, "pull_request", "head", "repo", "full_name")
+    base_repo = _get(p, "repository", "full_name")
+    if not isinstance(number, int):
+        raise EventError("pull_request_review payload has no pull request number")
+    if head_repo != base_repo:
+        return Intent("none", f"ignored: PR #{number} comes from a fork ({head_repo})")
+    return Intent("revise", f"review by {sender} on PR #{number}", pr=number, sender=sender)
 
 
 def decide(

@@ -8,8 +8,9 @@ decides what the engine gets. Nothing here names an engine: the registry answers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner import engines, setup_steps, sync
@@ -52,10 +53,47 @@ def budget_left(ws: Workspace, role: Role, task: Task, runs: list[RunRecord]) ->
 
 
 def work(ws: Workspace, run: RunJob, branch: WorkBranch, transcript: Transcript) -> EngineResult:
-    role, task, jail = run.role, run.task, run.jail
+    role, task = run.role, run.task
     if run.note:
         transcript.note(run.note)
     path = branch.open(ws.head_ref())
+    defaults = ws.fleet.config.defaults
+    sandbox, acceptance = _sandbox(ws, run, branch, path, transcript)
+    failed = setup_steps.run(role.setup, sandbox, transcript, defaults.command_timeout_s)
+    if failed is not None:  # before any model call; nothing the steps left is committed
+        branch.discard(branch.changed_paths())
+        summary = failed.summary(role.name)
+        transcript.note(f"escalated: {failed.reason}; the agent was not started")
+        return EngineResult("escalated", failed.reason, escalation=Terminal("setup", summary))
+    job = Job(
+        fleet=ws.fleet,
+        role=role,
+        task=task,
+        delta=run.delta,
+        sandbox=sandbox,
+        branch=branch,
+        limits=_limits(ws, role, task, run.runs),
+        price=ws.fleet.config.prices.get(role.model),
+        acceptance=acceptance,
+        commit=lambda turn: _commit_turn(branch, task, turn),
+        transcript=transcript,
+        client_factory=run.client_factory,
+        feedback=run.feedback,
+        resume_note=branch.resume_note(ws.git),
+        today=ws.now.strftime("%Y-%m-%d"),
+        environ=ws.environ,
+    )
+    result = engines.get(role.engine).run(job)
+    transcript.note(f"{result.outcome}: {result.reason}")
+    return result
+
+
+def _sandbox(
+    ws: Workspace, run: RunJob, branch: WorkBranch, path: Path, transcript: Transcript
+) -> tuple[Sandbox, Callable[[], Report]]:
+    """The run's sandbox on the open work tree, every command it runs recorded in the
+    transcript, and the acceptance callback (its commands recorded as their own phase)."""
+    role, task, jail = run.role, run.task, run.jail
     defaults = ws.fleet.config.defaults
     sandbox = Sandbox(
         path,
@@ -86,33 +124,7 @@ def work(ws: Workspace, run: RunJob, branch: WorkBranch, transcript: Transcript)
         transcript.acceptance(_judged(report))
         return report
 
-    failed = setup_steps.run(role.setup, sandbox, transcript, defaults.command_timeout_s)
-    if failed is not None:  # before any model call; nothing the steps left is committed
-        branch.discard(branch.changed_paths())
-        summary = failed.summary(role.name)
-        transcript.note(f"escalated: {failed.reason}; the agent was not started")
-        return EngineResult("escalated", failed.reason, escalation=Terminal("setup", summary))
-    job = Job(
-        fleet=ws.fleet,
-        role=role,
-        task=task,
-        delta=run.delta,
-        sandbox=sandbox,
-        branch=branch,
-        limits=_limits(ws, role, task, run.runs),
-        price=ws.fleet.config.prices.get(role.model),
-        acceptance=acceptance,
-        commit=lambda turn: _commit_turn(branch, task, turn),
-        transcript=transcript,
-        client_factory=run.client_factory,
-        feedback=run.feedback,
-        resume_note=branch.resume_note(ws.git),
-        today=ws.now.strftime("%Y-%m-%d"),
-        environ=ws.environ,
-    )
-    result = engines.get(role.engine).run(job)
-    transcript.note(f"{result.outcome}: {result.reason}")
-    return result
+    return sandbox, acceptance
 
 
 def noted(result: EngineResult, note: str) -> None:

@@ -23,11 +23,21 @@ NOTICE_KINDS = ("sla", "budget")  # escalations that inform, and block nothing
 
 def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetime) -> TaskState:
     """The state of one task, before dependencies are considered."""
-    runs = sorted(runs, key=lambda r: r.started)
-    last = runs[-1] if runs else None
     # sla and budget escalations are notices to a human, not a question the task waits on
     escalations = tuple(e for e in forge.escalations.get(task.id, ()) if e.kind not in NOTICE_KINDS)
     pr = forge.open_prs.get(task.id)
+    settled = _with_a_person(task, escalations, pr)
+    if settled is not None:
+        return settled
+    return _from_work(task, sorted(runs, key=lambda r: r.started), forge, pr)
+
+
+def _with_a_person(
+    task: Task, escalations: tuple[EscalationRef, ...], pr: PullRef | None
+) -> TaskState | None:
+    """The states a person holds, which no run can change: what the task file says
+    (done, cancelled, blocked), an open escalation, a PR ready for review. None: the
+    task's state is what runs and branches show."""
     if task.status == "done":
         return TaskState(task.id, "done", "marked done in the task file", pr=pr)
     if task.status == "cancelled":
@@ -47,6 +57,14 @@ def derive(task: Task, runs: Iterable[RunRecord], forge: ForgeView, now: datetim
         return TaskState(task.id, "blocked", "marked blocked in the task file", pr=pr)
     if pr is not None and not pr.draft:
         return TaskState(task.id, "review", f"PR {pr.id} awaits review", since=pr.created, pr=pr)
+    return None
+
+
+def _from_work(
+    task: Task, runs: list[RunRecord], forge: ForgeView, pr: PullRef | None
+) -> TaskState:
+    """in_progress or open, from the runs (oldest first), the work branch and a draft PR."""
+    last = runs[-1] if runs else None
     if last is not None and last.outcome == "running" and last.run_id in forge.live_runs:
         return TaskState(
             task.id,

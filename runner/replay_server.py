@@ -67,78 +67,87 @@ def _error(kind: str, message: str) -> dict[str, Any]:
 
 
 def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    """A handler class bound to `server` (http.server makes one handler per request from
+    the class, so the replay it answers from is a class attribute)."""
 
-        def _key_ok(self) -> bool:
-            bearer = (self.headers.get("authorization") or "").removeprefix("Bearer ")
-            if PLACEHOLDER_KEY in (self.headers.get("x-api-key"), bearer):
-                return True
-            self._json(
-                401,
-                _error(
-                    "authentication_error",
-                    "the demo's replay server accepts only its own placeholder key",
-                ),
-            )
-            return False
-
-        def do_HEAD(self) -> None:
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def do_GET(self) -> None:
-            if not self._key_ok():
-                return
-            if self.path.split("?")[0] != "/v1/models":
-                self._json(404, _error("not_found_error", f"no route {self.path}"))
-                return
-            model = server.replay.recording.model
-            entry = {"type": "model", "id": model, "display_name": f"{model} (replay)"}
-            page = {"data": [entry], "has_more": False, "first_id": model, "last_id": model}
-            self._json(200, page)
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
-            if not self._key_ok():
-                return
-            if self.path.split("?")[0] != "/v1/messages":
-                self._json(404, _error("not_found_error", f"no route {self.path}"))
-                return
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                self._json(400, _error("invalid_request_error", "the body is not JSON"))
-                return
-            status, answer = server.respond(body)
-            if status == 200 and body.get("stream"):
-                self._stream(answer)
-            else:
-                self._json(status, answer)
-
-        def _json(self, status: int, data: dict[str, Any]) -> None:
-            raw = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(raw)))
-            self.send_header("request-id", "req_replay")
-            if status >= 400:
-                self.send_header("x-should-retry", "false")
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def _stream(self, message: dict[str, Any]) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("cache-control", "no-cache")
-            self.end_headers()
-            for kind, data in _events(message):
-                self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
+    class Handler(_Handler):
+        owner = server
 
     return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: ReplayServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _key_ok(self) -> bool:
+        bearer = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+        if PLACEHOLDER_KEY in (self.headers.get("x-api-key"), bearer):
+            return True
+        self._json(
+            401,
+            _error(
+                "authentication_error",
+                "the demo's replay server accepts only its own placeholder key",
+            ),
+        )
+        return False
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if not self._key_ok():
+            return
+        if self.path.split("?")[0] != "/v1/models":
+            self._json(404, _error("not_found_error", f"no route {self.path}"))
+            return
+        model = self.owner.replay.recording.model
+        entry = {"type": "model", "id": model, "display_name": f"{model} (replay)"}
+        page = {"data": [entry], "has_more": False, "first_id": model, "last_id": model}
+        self._json(200, page)
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if not self._key_ok():
+            return
+        if self.path.split("?")[0] != "/v1/messages":
+            self._json(404, _error("not_found_error", f"no route {self.path}"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._json(400, _error("invalid_request_error", "the body is not JSON"))
+            return
+        status, answer = self.owner.respond(body)
+        if status == 200 and body.get("stream"):
+            self._stream(answer)
+        else:
+            self._json(status, answer)
+
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.send_header("request-id", "req_replay")
+        if status >= 400:
+            self.send_header("x-should-retry", "false")
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _stream(self, message: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+        for kind, data in _events(message):
+            self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
 
 
 def _events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -26,7 +26,7 @@ from runner.outcome import (
     report,
     unset_engine_keys,
 )
-from runner.plan import make_plan
+from runner.plan import Decision, Plan, make_plan
 from runner.pr_plan import plan_comment
 from runner.run import execute, live_clock
 from runner.run_gates import ModelGate
@@ -97,6 +97,24 @@ def tick(
 ) -> int:
     for line in actions.mask_lines(ws.environ):
         click.echo(line)
+    plan = _plan(ws, forge, dry_run=dry_run, force_due=force_due, role=role, task=task)
+    outcomes, failed = _run_picks(ws, forge, plan.picks, dry_run=dry_run, trigger=trigger)
+    for line in report(ws, outcomes, "fleet tick"):
+        click.echo(line)
+    return 1 if failed else 0
+
+
+def _plan(
+    ws: Workspace,
+    forge: Forge,
+    *,
+    dry_run: bool,
+    force_due: tuple[str, ...],
+    role: str | None,
+    task: str | None,
+) -> Plan:
+    """The tick's plan, made after the ledger is tidied (killed runs closed, old records
+    compacted) so it never waits on a run that is dead."""
     runs = ws.runs()
     stops.reap(ws.ledger, runs, live_clock(ws)())  # runs killed earlier are closed first
     if ws.fleet.config.ledger_keep_days and not dry_run:  # retention: one ls-tree when not due
@@ -118,18 +136,27 @@ def tick(
             f"the repository at {ws.git.root} has no commits yet: nothing was run",
             hint="commit the fleet files first: git add -A && git commit -m 'fleet'",
         )
+    return plan
+
+
+def _run_picks(
+    ws: Workspace, forge: Forge, picks: list[Decision], *, dry_run: bool, trigger: str
+) -> tuple[list[RunOutcome], int]:
+    """Run the picks in turn; a misconfigured role or a missing key stops only the roles
+    it concerns, a cancellation everything after it. Returns the outcomes and how many
+    failed."""
     terms = lease_terms(ws)
     gate = ModelGate()  # one key check per tick; after a 401/403 no more model calls
     outcomes: list[RunOutcome] = []
     failed = 0
-    keyless = {} if dry_run else unset_engine_keys(ws, [p.role for p in plan.picks])
+    keyless = {} if dry_run else unset_engine_keys(ws, [p.role for p in picks])
     for missing, names in keyless.items():  # one line per missing key, not one per role
         click.echo(render_unset_keys(missing, names), err=True)
         failed += 1
     skipped = {name for names in keyless.values() for name in names}
     try:
         with cancellable():
-            for pick in (p for p in plan.picks if p.role not in skipped):
+            for pick in (p for p in picks if p.role not in skipped):
                 try:
                     outcome = execute(
                         ws,
@@ -154,9 +181,7 @@ def tick(
     except Cancelled as exc:  # between runs: nothing was running, nothing to record
         click.echo(f"tick {exc}; the remaining runs were not started", err=True)
         failed += 1
-    for line in report(ws, outcomes, "fleet tick"):
-        click.echo(line)
-    return 1 if failed else 0
+    return outcomes, failed
 
 
 def validate_pr(ws: Workspace, forge: Forge, number: int | None) -> int:

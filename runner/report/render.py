@@ -3,6 +3,8 @@ weekly report). Both read the same `Status`; neither computes anything."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from runner.fmt import clip, usd
 from runner.report.status import EscalationRow, Status, TaskRow
 
@@ -34,18 +36,41 @@ def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> list[st
     return out
 
 
+@dataclass(frozen=True)
+class _Style:
+    """How every section is written, so each section is one small function: markdown
+    (job summary, issue, weekly report) or terminal text, coloured only on a TTY."""
+
+    markdown: bool
+    colour: bool
+    limit: int  # rows per long table
+
+    def paint(self, text: str, name: str) -> str:
+        return f"\033[{_COLOURS[name]}m{text}\033[0m" if self.colour else text
+
+    def heading(self, text: str) -> str:
+        return f"\n### {text}" if self.markdown else "\n" + self.paint(text, "bold")
+
+    def table(self, headers: list[str], rows: list[list[str]]) -> list[str]:
+        return _table(headers, rows, self.markdown)
+
+    def para(self, text: str) -> str:
+        """A line after a table: markdown needs a blank line to end the table."""
+        return ("\n" if self.markdown else "") + text
+
+
 def render(status: Status, *, markdown: bool, colour: bool = False, limit: int = 20) -> str:
-    def paint(text: str, name: str) -> str:
-        return f"\033[{_COLOURS[name]}m{text}\033[0m" if colour else text
+    s = _Style(markdown, colour, limit)
+    sections = (_summary, _problems, _waiting, _roles, _tasks, _spend, _changes)
+    return "\n".join(line for section in sections for line in section(status, s)) + "\n"
 
-    def heading(text: str) -> str:
-        return f"\n### {text}" if markdown else "\n" + paint(text, "bold")
 
+def _summary(status: Status, s: _Style) -> list[str]:
     t = status.totals
     lines = [
         f"## fleet {status.fleet}: status at {status.now}"
-        if markdown
-        else paint(f"fleet {status.fleet}: status at {status.now}", "bold"),
+        if s.markdown
+        else s.paint(f"fleet {status.fleet}: status at {status.now}", "bold"),
         f"Period since {status.since}: {t.tasks_completed} task(s) completed, "
         f"{t.prs_opened} PR(s) opened / {t.prs_merged} merged, "
         f"{t.escalations_opened} escalation(s) opened / {t.escalations_resolved} resolved, "
@@ -60,85 +85,113 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
     ]
     if status.paused:
         lines.append(
-            ("\n**PAUSED**: " if markdown else "\n" + paint("PAUSED", "bold") + ": ")
+            ("\n**PAUSED**: " if s.markdown else "\n" + s.paint("PAUSED", "bold") + ": ")
             + f"{status.paused}; no role runs until it is lifted."
         )
-    if status.problems:
-        lines.append(heading(f"Broken task files, not planned ({len(status.problems)})"))
-        lines += _table(
+    return lines
+
+
+def _problems(status: Status, s: _Style) -> list[str]:
+    if not status.problems:
+        return []
+    return [
+        s.heading(f"Broken task files, not planned ({len(status.problems)})"),
+        *s.table(
             ["file", "line", "problem"],
             [[p.path, str(p.line), f"{p.message} [{p.code}]"] for p in status.problems],
-            markdown,
-        )
-        lines.append(("\n" if markdown else "") + "Fix them; 'fleet validate' lists every error.")
+        ),
+        s.para("Fix them; 'fleet validate' lists every error."),
+    ]
+
+
+def _waiting(status: Status, s: _Style) -> list[str]:
+    """What needs a person: escalations waiting on one, tasks past their SLA."""
     blocked = status.blocked_on_human
-    lines.append(heading(f"Blocked on a human ({len(blocked)})"))
+    lines = [s.heading(f"Blocked on a human ({len(blocked)})")]
     if blocked:
         rows = [
             [e.kind, e.id, e.task or "-", e.role or "-", _hours(e.age_hours), question(e)]
-            for e in blocked[:limit]
+            for e in blocked[: s.limit]
         ]
-        lines += _table(["kind", "issue", "task", "role", "age", "question"], rows, markdown)
+        lines += s.table(["kind", "issue", "task", "role", "age", "question"], rows)
     else:
         lines.append("Nothing waits on a human.")
-    lines.append(heading(f"Stuck past their SLA ({len(status.stuck)})"))
-    if status.stuck:
-        lines += _table(
-            ["task", "state", "in state", "SLA", "role", "why"],
-            [
-                [
-                    r.id,
-                    r.state,
-                    paint(_hours(r.age_hours), "red"),
-                    _hours(r.sla_hours),
-                    r.role,
-                    clip(r.reason, 60),
-                ]
-                for r in status.stuck[:limit]
-            ],
-            markdown,
-        )
-    else:
-        lines.append("Nothing is stuck.")
-    lines.append(heading("Roles"))
-    lines += _table(
-        ["role", "last run", "outcome", "next", "runs/7d", "commits/7d", "PRs/7d", "spent today"],
+    lines.append(s.heading(f"Stuck past their SLA ({len(status.stuck)})"))
+    if not status.stuck:
+        return [*lines, "Nothing is stuck."]
+    return lines + s.table(
+        ["task", "state", "in state", "SLA", "role", "why"],
         [
             [
-                r.name,
-                (r.last_run or "never")[:16],
-                r.last_outcome or "-",
-                r.next_task or "-",
-                str(r.runs_week),
-                str(r.commits_week),
-                str(r.prs_week),
-                f"{_money(r.spent_today)} of {_money(r.daily_budget)}",
+                r.id,
+                r.state,
+                s.paint(_hours(r.age_hours), "red"),
+                _hours(r.sla_hours),
+                r.role,
+                clip(r.reason, 60),
             ]
-            for r in status.roles
+            for r in status.stuck[: s.limit]
         ],
-        markdown,
     )
-    lines.append(heading("Tasks by state"))
+
+
+def _roles(status: Status, s: _Style) -> list[str]:
+    return [
+        s.heading("Roles"),
+        *s.table(
+            [
+                "role",
+                "last run",
+                "outcome",
+                "next",
+                "runs/7d",
+                "commits/7d",
+                "PRs/7d",
+                "spent today",
+            ],
+            [
+                [
+                    r.name,
+                    (r.last_run or "never")[:16],
+                    r.last_outcome or "-",
+                    r.next_task or "-",
+                    str(r.runs_week),
+                    str(r.commits_week),
+                    str(r.prs_week),
+                    f"{_money(r.spent_today)} of {_money(r.daily_budget)}",
+                ]
+                for r in status.roles
+            ],
+        ),
+    ]
+
+
+def _tasks(status: Status, s: _Style) -> list[str]:
     counts = ", ".join(
-        f"{s} {len(status.by_state.get(s, []))}" for s in STATE_ORDER if status.by_state.get(s)
+        f"{st} {len(status.by_state.get(st, []))}" for st in STATE_ORDER if status.by_state.get(st)
     )
-    lines.append(counts or "No tasks.")
-    active = [r for s in STATE_ORDER[:4] for r in status.by_state.get(s, [])]
+    lines = [s.heading("Tasks by state"), counts or "No tasks."]
+    active = [r for st in STATE_ORDER[:4] for r in status.by_state.get(st, [])]
     active.sort(key=lambda r: -(r.age_hours or 0))
     if active:
-        lines += _table(
+        lines += s.table(
             ["task", "state", "in state", "role", "title"],
             [
-                [r.id, _state(r, paint), _hours(r.age_hours), r.role, clip(r.title, 50)]
-                for r in active[:limit]
+                [r.id, _state(r, s.paint), _hours(r.age_hours), r.role, clip(r.title, 50)]
+                for r in active[: s.limit]
             ],
-            markdown,
         )
-        if len(active) > limit:
-            lines.append(("\n" if markdown else "") + f"... and {len(active) - limit} more")
-    lines.append(heading("Cost per day"))
+        if len(active) > s.limit:
+            lines.append(s.para(f"... and {len(active) - s.limit} more"))
+    return lines
+
+
+def _spend(status: Status, s: _Style) -> list[str]:
+    """Cost per day, tokens and weekly throughput: what the fleet cost and what it did."""
+    t = status.totals
+    lines = [s.heading("Cost per day")]
     if status.cost_per_day:
-        lines += _table(
+        lines += s.table(
             ["day", "total", "by role"],
             [
                 [
@@ -148,29 +201,33 @@ def render(status: Status, *, markdown: bool, colour: bool = False, limit: int =
                 ]
                 for day, roles in list(status.cost_per_day.items())[-14:]
             ],
-            markdown,
         )
     else:
         lines.append("No spend in the period.")
     if t.input_tokens or t.cache_read_tokens:
         lines.append(
-            ("\n" if markdown else "")
-            + f"Tokens: {t.input_tokens + t.cache_read_tokens + t.cache_write_tokens:,} "
-            f"in ({t.cache_share:.0%} from cache), {t.output_tokens:,} out."
+            s.para(
+                f"Tokens: {t.input_tokens + t.cache_read_tokens + t.cache_write_tokens:,} "
+                f"in ({t.cache_share:.0%} from cache), {t.output_tokens:,} out."
+            )
         )
     if status.throughput:
-        lines.append(heading("Throughput per week"))
-        lines += _table(
+        lines.append(s.heading("Throughput per week"))
+        lines += s.table(
             ["week", "tasks completed", "PRs merged"],
             [[w, str(c["completed"]), str(c["merged"])] for w, c in status.throughput.items()],
-            markdown,
         )
-    if status.changes:
-        lines.append(heading(f"Changed since the last status ({len(status.changes)})"))
-        lines += [f"- {c}" for c in status.changes[:limit]]
-        if len(status.changes) > limit:
-            lines.append(f"- ... and {len(status.changes) - limit} more")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _changes(status: Status, s: _Style) -> list[str]:
+    if not status.changes:
+        return []
+    lines = [s.heading(f"Changed since the last status ({len(status.changes)})")]
+    lines += [f"- {c}" for c in status.changes[: s.limit]]
+    if len(status.changes) > s.limit:
+        lines.append(f"- ... and {len(status.changes) - s.limit} more")
+    return lines
 
 
 def question(e: EscalationRow, limit: int = 72) -> str:
