@@ -13,7 +13,7 @@ from runner.acceptance import Report
 from runner.agent.cost import Usage
 from runner.fmt import usd
 from runner.model import Task
-from runner.neutralize import MAX_BODY, cap, for_post, inline_code
+from runner.neutralize import MAX_BODY, cap, for_post, inline_code, live_references
 from runner.records import RunRecord
 from runner.sanitize import one_line
 
@@ -22,7 +22,24 @@ DELTA_CAP = 30_000
 
 
 def pr_title(task: Task) -> str:
-    return f"[fleet] {task.role}: {one_line(task.title, 200)} ({task.id})"
+    return f"[fleet] {task.role}: {plain_title(task.title)} ({task.id})"
+
+
+def plain_title(title: str, limit: int = 200) -> str:
+    """A task title where the runner names the task itself (PR titles): one line, and
+    neutralised when it holds a live mention or closing reference. `Fix #1: ...` is a
+    normal title (and intake drafts titles from outsiders' issues), but a PR title is
+    the squash commit's message, and apply refuses a title that could close an issue."""
+    line = one_line(title, limit)
+    return for_post(line) if live_references(line) else line
+
+
+def commit_subject(head: str, title: str) -> str:
+    """`head: title` for a commit the runner makes and pushes, or `head` alone when the
+    title would close an issue on merge: commit messages are plain text to GitHub, so
+    quoting cannot be relied on there."""
+    line = one_line(title, 200)
+    return head if live_references(line, mentions=False) else f"{head}: {line}"
 
 
 def pr_body(

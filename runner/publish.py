@@ -19,6 +19,7 @@ from typing import Any
 from runner import engines, progress, schema, transcripts
 from runner import outputs as contract
 from runner.apply import Review, Rules, review
+from runner.bodies import pr_title
 from runner.clock import iso
 from runner.errors import FleetError
 from runner.forge import app_auth
@@ -273,7 +274,7 @@ def _post(
     record, role, task = result.record, rules.role, rules.task
     pr_spec = outs.pr
     if pr_spec is None and result.pushed and record.outcome == "error":
-        pr_spec = contract.PullOut(f"[fleet] {role.name}: {task.title} ({task.id})", _WIP, True)
+        pr_spec = contract.PullOut(pr_title(task), _WIP, True)
     if result.pushed and pr_spec is not None and "pr" not in verdict.blocked:
         result.pr = forge.open_pr(
             role=role.name,

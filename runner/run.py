@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from runner import engine_job, engines, faults, progress, run_gates, stops, sync_render
-from runner.bodies import pr_body, pr_title
+from runner.bodies import commit_subject, pr_body, pr_title
 from runner.clock import iso
 from runner.engine_job import RunJob
 from runner.engines.base import ClientFactory, EngineResult
@@ -22,6 +22,7 @@ from runner.interrupt import Cancelled
 from runner.lease import Lease, LeaseTerms
 from runner.ledger_index import Scope
 from runner.model import Role, Task
+from runner.neutralize import live_references
 from runner.progress import Reporter
 from runner.records import Checkpoint, ForgeEvent, RunRecord
 from runner.run_gates import REJECTED, ModelGate, model_key
@@ -259,7 +260,8 @@ def _finish_branch(
     task: Task, branch: WorkBranch, result: EngineResult, secrets: list[Secret]
 ) -> None:
     """The runner's last commit, pushed at once: the agent's summary it copies (the task
-    file's `result:`, the stop message) is redacted first, as the PR text is scanned."""
+    file's `result:`, the stop message) is redacted first, as the PR text is scanned, and
+    no title or reason that would close an issue on merge goes into the message."""
     if result.outcome == "done" and branch.path is not None:
         branch.sweep()  # the agent's own edits to files it may not write go first
         branch.runner_paths.add(task.path)
@@ -267,9 +269,11 @@ def _finish_branch(
         if text is not None:
             said = redact(result.summary or result.reason, secrets)
             branch.write_text(task.path, mark_done(text, said))
-        branch.commit(f"Complete {task.id}: {task.title}")
+        branch.commit(commit_subject(f"Complete {task.id}", task.title))
     else:
-        branch.commit(f"{task.id}: stopped ({result.outcome}: {redact(result.reason, secrets)})")
+        said = f"{result.outcome}: {redact(result.reason, secrets)}"
+        said = result.outcome if live_references(said, mentions=False) else said
+        branch.commit(f"{task.id}: stopped ({said})")
 
 
 def _publish(

@@ -475,3 +475,95 @@ def test_a_forged_agent_job_cannot_post_a_token_github_would_show_decoded(
     assert where in " ".join(applied.review.blocked), applied.review
     state = git(repo.parent / "origin.git", "log", "-p", "--all")
     assert key not in _seen(state)
+
+
+# -- task titles and summaries in what the runner itself names (commit messages, PR titles)
+
+CLOSING_TITLE = "'Fix #1: write the report for @founder-ben'"
+
+
+def _retitle(repo: Path) -> None:
+    """A reviewed task whose title names an issue (a normal title, or an outsider's issue
+    title drafted by intake)."""
+    from tests.conftest import commit_all, git
+
+    task = repo / "tasks/t-100.yaml"
+    task.write_text(task.read_text().replace("title: Write the report", f"title: {CLOSING_TITLE}"))
+    commit_all(repo, "Retitle t-100")
+    git(repo, "push", "-q", "origin", "main")
+
+
+def _runner_messages(origin: Path) -> str:
+    from tests.conftest import git
+
+    return git(origin, "log", "--format=%B", "main..fleet/tester/t-100")
+
+
+def test_a_task_title_naming_an_issue_closes_nothing_and_blocks_nothing_in_two_phases(
+    agent_repo: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """`Fix #1: ...` as a task title: the runner's own commit (`Complete t-100: <title>`)
+    and PR title carried a live closing reference, so apply refused every run of the task
+    as a security incident (the work never published), and a merge would close issue 1."""
+    from runner.neutralize import live_references
+    from tests.conftest import git
+
+    _retitle(agent_repo)
+    origin = agent_repo.parent / "origin.git"
+    for k, v in {"FLEET_NOW": "2026-11-24T10:30:00Z", "STAGING_DATABASE_URL": "x"}.items():
+        monkeypatch.setenv(k, v)
+    claim = fleet_cli("-C", str(agent_repo), "claim", "--role", "tester", "--task", "t-100")
+    assert claim.exit_code == 0, claim.output
+    run_id = claim.stdout.strip().splitlines()[-1]
+    outdir = tmp_path / "outputs"
+    script = [
+        reply(tool("write_file", path="out/report.md", content="# Report\n")),
+        reply(tool("finish", summary="wrote the report")),
+    ]
+    with FakeAnthropic(script) as model:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
+        agent = fleet_cli(
+            "-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100",
+            "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
+        )  # fmt: skip
+        assert agent.exit_code == 0, agent.output
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    applied = fleet_cli("-C", str(agent_repo), "apply", str(outdir), "--run-id", run_id)
+    assert applied.exit_code == 0 and "refused" not in applied.output, applied.output
+    forge = git(origin, "ls-tree", "-r", "--name-only", "fleet-state", "forge").split()
+    assert "forge/prs/tester/t-100.json" in forge and not [f for f in forge if "security" in f]
+    pr = json.loads(git(origin, "show", "fleet-state:forge/prs/tester/t-100.json"))
+    assert "Fix" in pr["title"] and live_references(pr["title"]) == [], pr["title"]
+    assert live_references(_runner_messages(origin), mentions=False) == []
+
+
+@pytest.mark.parametrize("ending", ["finish", "escalate"])
+def test_the_runner_writes_no_closing_reference_into_commits_it_pushes_in_one_process(
+    agent_repo: Path, fleet_cli, monkeypatch, ending: str
+) -> None:
+    """The one-process run pushes its own commits at once: `Complete t-100: <title>` and
+    `t-100: stopped (escalated: <the agent's summary>)` must not close issue 1 on merge,
+    whoever wrote the title or the summary."""
+    from runner.neutralize import live_references
+
+    _retitle(agent_repo)
+    script = [
+        reply(tool("write_file", path="out/report.md", content="# Report\n")),
+        reply(tool("write_file", path="out/more.md", content="# More\n")),
+        reply(
+            tool("finish", summary="Done; fixes #2")
+            if ending == "finish"
+            else tool("escalate", kind="decision", summary="Fixes #2 and resolves acme/fleet#3?")
+        ),
+    ]
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh, FakeAnthropic(script) as model:
+        env = _env(gh, STAGING_DATABASE_URL="x" * 12, ANTHROPIC_API_KEY="sk-ant-test")
+        for k, v in {**env, "ANTHROPIC_BASE_URL": model.url}.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
+        assert out.exit_code in (0, 1), out.output
+        titles = [p["title"] for p in gh.pulls()]
+    messages = _runner_messages(agent_repo.parent / "origin.git")
+    assert messages and live_references(messages, mentions=False) == [], messages
+    assert all(live_references(t) == [] for t in titles), titles
