@@ -51,22 +51,53 @@ def merge(root: Path, ref: str) -> int:
             hint=f"git switch {base}, and commit or stash your changes",
         )
     branch = record["branch"]
+    source = _source(ws, base, branch)
     who = human_identity(ws.git, ws.environ)
     try:
         message = f"Merge {record['id']}: {record.get('title', '')}"
-        ws.git.run("merge", "--no-ff", "--quiet", "-m", message, branch, env=who)
+        ws.git.run("merge", "--no-ff", "--quiet", "-m", message, source, env=who)
     except GitError as exc:
         ws.git.succeeds("merge", "--abort")
         raise FleetError(
-            f"cannot merge {branch} into {base}: {exc.detail}",
-            hint=f"{base} is unchanged. Merge by hand (git merge --no-ff {branch}, resolve the "
+            f"cannot merge {source} into {base}: {exc.detail}",
+            hint=f"{base} is unchanged. Merge by hand (git merge --no-ff {source}, resolve the "
             f"conflicts, git commit), then run 'fleet local merge {ref}' again to record it",
         ) from None
     if ws.remote:
         ws.git.run("push", "--quiet", ws.remote, base)
     forge.mark_merged(record)
-    click.echo(f"Merged {branch} into {base}; {branch.rsplit('/', 1)[-1]} is done.")
+    role, task = str(record["id"]).removeprefix("local-pr:").split("/", 1)
+    done = branch.startswith(ws.fleet.config.forge.branch_prefix)
+    click.echo(
+        f"Merged {branch} into {base}; "
+        + (f"{task} is done." if done else f"{task} is assigned to {role}.")
+    )
     return 0
+
+
+def _source(ws: Workspace, base: str, branch: str) -> str:
+    """What to merge: the work branch as the remote has it when this clone has none or an
+    older one (a run in another clone, CI or act pushed it), else the local branch; and
+    refuse while the remote's base is ahead of this clone's, whose push would be refused
+    after the merge."""
+    if not ws.remote:
+        return branch
+    remote = f"refs/remotes/{ws.remote}/"
+    for name in (base, branch):  # apart: a branch the remote lacks must not stop the other
+        ws.git.succeeds("fetch", "--quiet", ws.remote, f"+refs/heads/{name}:{remote}{name}")
+    if ws.git.rev(f"{remote}{base}") and not ws.git.succeeds(
+        "merge-base", "--is-ancestor", f"{remote}{base}", base
+    ):
+        raise UsageError(
+            f"{base} is behind {ws.remote}/{base} (someone pushed to it since you pulled)",
+            hint=f"git pull {ws.remote} {base}, then run the merge again",
+        )
+    local, theirs = ws.git.rev(f"refs/heads/{branch}"), ws.git.rev(f"{remote}{branch}")
+    if theirs is None or local == theirs:
+        return branch
+    if local is None or ws.git.succeeds("merge-base", "--is-ancestor", local, theirs):
+        return f"{ws.remote}/{branch}"
+    return branch
 
 
 def answer(root: Path, issue: str, text: str, keep_open: bool) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import commit_all, git
+import yaml
+
+from tests.conftest import commit_all, git, payload
 
 ENV = {"FLEET_FORGE": "local", "FLEET_NOW": "2026-11-24T10:30:00Z"}
 
@@ -84,6 +86,67 @@ def test_conflicting_merge_shows_gits_conflict_and_what_to_do(
     git(repo, "checkout", "FETCH_HEAD", "--", "ci/pipeline.sh")  # take the agent's file
     git(repo, "commit", "-q", "-m", "Founder takes the agent's pipeline")
     git(repo, "merge", "--no-ff", "-q", "-s", "ours", "fleet/devops/t-001", "-m", "by hand")
+    again = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert again.exit_code == 0, again.output
+
+
+def test_merge_takes_the_work_branch_a_run_in_another_clone_pushed(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """The runner ran elsewhere (CI, act, a teammate's clone) and pushed the work branch
+    to origin only: the merge said `not something we can merge` and advised a `git
+    merge` that failed the same way."""
+    _env(monkeypatch)
+    other = repo.parent / "runner-clone"
+    git(repo.parent, "clone", "-q", str(repo.parent / "origin.git"), str(other))
+    ran = fleet_cli("-C", str(other), "run", "--role", "devops", "--task", "t-001")
+    assert ran.exit_code == 0, ran.output
+    assert git(repo, "branch", "--list", "fleet/devops/t-001") == ""
+    out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert out.exit_code == 0, out.output
+    assert "t-001 is done" in out.stdout
+    assert "status: done" in (repo / "tasks/t-001.yaml").read_text()
+    assert "status: done" in git(repo.parent / "origin.git", "show", "main:tasks/t-001.yaml")
+
+
+def test_merging_a_task_pr_drafted_from_an_issue_assigns_the_task(
+    repo: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """`fleet intake` on the local forge pushes the draft to origin only, and the merge's
+    message said `issue-7 is done` (the branch's last part) for a task PR, which assigns a
+    task and completes nothing."""
+    _env(monkeypatch)
+    body = "Write it.\n\n- [ ] check: test -f docs/adr/0009-cache.md\n"
+    event = payload("issue_comment.created", comment__body="@fleet cto write the ADR")
+    event["issue"].update(number=7, title="Caching ADR", body=body)
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    drafted = fleet_cli("-C", str(repo), "intake")
+    assert "drafted t-013 for cto in local-pr:cto/t-013" in drafted.output, drafted.output
+    monkeypatch.delenv("GITHUB_EVENT_NAME")
+    out = fleet_cli("-C", str(repo), "local", "merge", "cto/t-013")
+    assert out.exit_code == 0, out.output
+    assert "t-013 is assigned to cto." in out.stdout and "is done" not in out.stdout
+    assert yaml.safe_load((repo / "tasks/t-013.yaml").read_text())["role"] == "cto"
+
+
+def test_merge_refuses_while_the_remote_base_is_ahead(repo: Path, fleet_cli, monkeypatch) -> None:
+    """Merging onto a stale base used to merge, then fail on the refused push with git's
+    error alone (the PR left open, the merge done locally)."""
+    _env(monkeypatch)
+    assert fleet_cli("-C", str(repo), "run", "--role", "devops", "--task", "t-001").exit_code == 0
+    other = repo.parent / "teammate"
+    git(repo.parent, "clone", "-q", str(repo.parent / "origin.git"), str(other))
+    (other / "NOTES.md").write_text("a teammate's commit\n")
+    commit_all(other, "Teammate's commit")
+    git(other, "push", "-q", "origin", "main")
+    before = git(repo, "rev-parse", "HEAD")
+    out = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
+    assert out.exit_code == 2, out.output
+    assert "main is behind origin/main" in out.stderr and "git pull origin main" in out.stderr
+    assert git(repo, "rev-parse", "HEAD") == before
+    git(repo, "pull", "-q", "--no-rebase", "origin", "main")
     again = fleet_cli("-C", str(repo), "local", "merge", "devops/t-001")
     assert again.exit_code == 0, again.output
 
