@@ -177,8 +177,10 @@ def _known_hits(text: str, secrets: Sequence[Secret]) -> Iterator[tuple[int, int
             for at in _find_all(lower if fold else text, target):
                 seen.add(at)
                 yield at, at + len(needle), kind, secret.name
-            if form in ("raw", "url-encoded"):
-                continue  # spacing inside these is not an encoding anyone uses
+            if form == "url-encoded":
+                continue  # spacing inside it is not an encoding anyone uses
+            # raw too: a known value is random, so with spaces or line breaks inside it is
+            # still that value to a reader (an agent splitting it across lines)
             for at in _find_all(compact_lower if fold else compact, target):
                 start, end = index[at], index[at + len(needle) - 1] + 1
                 if start not in seen:

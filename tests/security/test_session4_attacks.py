@@ -32,6 +32,8 @@ DISGUISED = {
     "html comment": "planted-stag<!-- -->ing-pw-4f9e2a",
     "html entity": "&#112;lanted-staging-pw-4f9e2a",
     "markdown escape": "planted\\-staging-pw-4f9e2a",
+    "line break": "planted-staging-pw-\n4f9e2a",
+    "spaced": "plan ted-stag ing-pw-4f9e2a",
 }
 
 
