@@ -55,8 +55,8 @@ def _checks(root: Path) -> Iterator[Check]:
     yield Check("fleet root", "ok", f"{root} is the root of its git repository")
     try:
         ws = open_workspace(root)
-    except ConfigError as exc:
-        yield Check("fleet", "fail", _explain(exc))
+    except FleetError as exc:  # a GitHub App's token is minted here too: a network failure
+        yield Check("fleet", "fail", _explain(exc))  # is no ConfigError, and ended doctor
         return
     if ws.fleet.problems:  # quarantined: the rest of the fleet runs, these never do
         first = ws.fleet.problems[0]

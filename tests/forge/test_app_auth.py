@@ -145,3 +145,20 @@ def test_minting_failures_say_what_is_wrong_with_the_right_exit_code(
     assert "cannot reach the GitHub API" in gone.output and "GITHUB_API_URL" in gone.output
     for result in (wrong, down, gone):
         assert "BEGIN PRIVATE KEY" not in result.output
+
+
+def test_doctor_lists_its_checks_when_the_app_cannot_reach_github(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """Opening the workspace mints the App's token; an unreachable API ended `fleet
+    doctor` with an internal error, and then with one bare error line, not its list."""
+    private, _ = _keys()
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/fleet")
+    monkeypatch.setenv("GITHUB_API_URL", _closed_port_url())
+    monkeypatch.setenv("FLEET_GITHUB_APP_ID", "1")
+    monkeypatch.setenv("FLEET_GITHUB_APP_PRIVATE_KEY", private)
+    out = fleet_cli("-C", str(repo), "doctor")
+    assert out.exit_code == 1, out.output
+    assert "ok    git " in out.stdout and "FAIL  fleet " in out.stdout
+    assert "cannot reach the GitHub API" in out.stdout
+    assert "1 problem(s)" in out.stdout
