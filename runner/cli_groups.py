@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from runner.cli_base import STATES, Context, pass_ctx
+from runner.records import RUN_OUTCOMES
 
 
 @click.group()
@@ -124,7 +125,12 @@ def runs() -> None:
 @runs.command("list")
 @click.option("--role", default=None, help="Only this role's runs.")
 @click.option("--task", default=None, help="Only runs on this task.")
-@click.option("--outcome", default=None, help="Only runs that ended so (done, escalated, ...).")
+@click.option(
+    "--outcome",
+    type=click.Choice(RUN_OUTCOMES),
+    default=None,
+    help="Only runs that ended so (done, escalated, ...).",
+)
 @click.option("--limit", default=20, show_default=True, help="Newest N runs (0: all).")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True

@@ -41,7 +41,8 @@ def find(records: Sequence[RunRecord], run_id: str) -> RunRecord:
             hint="'fleet runs list' shows the run ids (a unique prefix is enough)",
         )
     shown = ", ".join(r.run_id for r in matches[:5])
-    raise UsageError(f"{run_id!r} names {len(matches)} runs ({shown}, ...); give more of the id")
+    more = ", ..." if len(matches) > 5 else ""
+    raise UsageError(f"{run_id!r} names {len(matches)} runs ({shown}{more}); give more of the id")
 
 
 def select(

@@ -130,10 +130,14 @@ def test_runs_list_newest_first_with_filters(agent_repo: Path, fleet_cli, local)
         ).stdout
     )
     assert [r["run_id"] for r in rows] == [other]
+    typo = fleet_cli("-C", str(agent_repo), "runs", "list", "--outcome", "escalate")
+    assert typo.exit_code == 2, typo.output  # was exit 0, "No runs on the ledger match."
+    assert "'escalated'" in typo.output and "No runs" not in typo.output
     missing = fleet_cli("-C", str(agent_repo), "runs", "show", "nope")
     assert missing.exit_code == 2 and "fleet runs list" in missing.output
     ambiguous = fleet_cli("-C", str(agent_repo), "runs", "show", "20261124T1")
     assert ambiguous.exit_code == 2 and "names 2 runs" in ambiguous.output
+    assert ", ...)" not in ambiguous.output  # both are listed: nothing more to hint at
 
 
 def test_terminal_escapes_in_a_transcript_do_not_reach_the_terminal(
