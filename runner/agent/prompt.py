@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from runner import sync_render
 from runner.model import Fleet, Role, Task
 from runner.records import ForgeEvent
-from runner.sanitize import instruction, quote, strip_invisible
+from runner.sanitize import clean, escape_wrappers, instruction, quote, strip_invisible
 from runner.sync import Delta
 
 RUNNER_RULES = """\
@@ -73,6 +73,13 @@ def instructions(events: Iterable[ForgeEvent]) -> list[str]:
     return out
 
 
+def _shown(text: str) -> str:
+    """A task file's text shown outside a wrapper (title, criteria, steps, context):
+    intake copies an issue's title and checklist into task files, so none of it may open
+    or close a wrapper (a forged `<instruction from=...>` would read as a maintainer's)."""
+    return escape_wrappers(clean(text))
+
+
 def first_turn(
     task: Task,
     delta: Delta,
@@ -80,15 +87,16 @@ def first_turn(
     resume_note: str = "",
     feedback: Sequence[ForgeEvent] = (),
 ) -> str:
-    parts = [f"# Task {task.id}: {task.title}", f"Priority: {task.priority}."]
+    parts = [f"# Task {task.id}: {_shown(task.title)}", f"Priority: {task.priority}."]
     if task.description:
         parts.append(quote(task.description, source="task file"))
     if task.context:
-        parts.append("Read first: " + ", ".join(task.context))
+        parts.append("Read first: " + ", ".join(escape_wrappers(c) for c in task.context))
     if task.steps:
-        parts.append("Suggested steps:\n" + "\n".join(f"- {s}" for s in task.steps))
-    checks = [f"- check: `{a.text}` must exit 0" for a in task.checks]
-    reviews = [f"- review: {a.text}" for a in task.reviews]
+        parts.append("Suggested steps:\n" + "\n".join(f"- {_shown(s)}" for s in task.steps))
+    # a check is shown as it runs (no text removed), only unable to open a wrapper
+    checks = [f"- check: `{escape_wrappers(a.text)}` must exit 0" for a in task.checks]
+    reviews = [f"- review: {_shown(a.text)}" for a in task.reviews]
     parts.append("## Acceptance criteria\n" + "\n".join(checks + reviews))
     if resume_note:
         parts.append(f"## Resuming\n{resume_note}")
