@@ -54,6 +54,7 @@ def row(task: Task, state: TaskState) -> dict[str, Any]:
         "title": task.title,
         "reason": state.reason,
         "since": state.since,
+        "waiting_on": list(state.waiting_on),
     }
 
 
@@ -81,7 +82,6 @@ def summarise(
         **row(task, state),
         "status": task.status,
         "depends_on": list(task.depends_on),
-        "waiting_on": list(state.waiting_on),
         "runs": [
             {
                 "run_id": r.run_id,

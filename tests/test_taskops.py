@@ -58,6 +58,11 @@ def test_list_filters_by_state_and_role(repo: Path, fleet_cli, local) -> None:
     assert {r["role"] for r in devops} == {"devops"} and len(devops) >= 2
     text = fleet_cli("-C", str(repo), "task", "list", "--role", "devops").stdout
     assert "t-001" in text and "PR local-pr:devops/t-001 awaits review" in text
+    # t-002 waits on t-001 (in review): said as `fleet plan` says it, not "not started"
+    assert "t-002      devops       open (waiting)" in text, text
+    assert "waiting on t-001; not started" in text
+    (t2,) = [r for r in devops if r["id"] == "t-002"]
+    assert t2["waiting_on"] == ["t-001"] and not t2["ready"]
     assert fleet_cli("-C", str(repo), "task", "list", "--role", "nobody").exit_code == 2
 
 

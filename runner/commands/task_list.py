@@ -22,9 +22,14 @@ def run(root: Path, *, state: str | None, role: str | None, fmt: str) -> int:
         click.echo(json.dumps(found, indent=2))
         return 0
     for r in found:
-        ready = " (ready)" if r["ready"] else ""
-        click.echo(f"{r['id']:<10} {r['role']:<12} {r['state'] + ready:<20} {r['title']}")
-        click.echo(f"{'':<10} {r['reason']}")
+        # a task waiting on its dependencies says so, as `fleet plan` does (it read
+        # "open ... not started", the same as a ready one)
+        tag = " (ready)" if r["ready"] else " (waiting)" if r["waiting_on"] else ""
+        reason = r["reason"]
+        if r["waiting_on"]:
+            reason = f"waiting on {', '.join(r['waiting_on'])}; {reason}"
+        click.echo(f"{r['id']:<10} {r['role']:<12} {r['state'] + tag:<20} {r['title']}")
+        click.echo(f"{'':<10} {reason}")
     if state is None and role is None:
         for p in ws.fleet.problems:  # quarantined: never planned until fixed
             where = f"{p.path}:{p.line}"
