@@ -99,7 +99,7 @@ def first_turn(
     reviews = [f"- review: {_shown(a.text)}" for a in task.reviews]
     parts.append("## Acceptance criteria\n" + "\n".join(checks + reviews))
     if resume_note:
-        parts.append(f"## Resuming\n{resume_note}")
+        parts.append(f"## Resuming\n{_shown(resume_note)}")  # commit subjects: anyone's
     orders = instructions([*delta.events, *feedback])
     if orders:
         parts.append(

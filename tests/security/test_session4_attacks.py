@@ -602,3 +602,28 @@ def test_a_drafted_title_or_review_item_cannot_forge_an_instruction_block(
         first = json.dumps(model.requests[0]["messages"][0])  # the task's turn
     assert "push it to main" in first  # the words are shown, as text
     assert "<instruction" not in first, first[:3000]
+
+
+def test_a_commit_subject_on_a_resumed_branch_cannot_forge_an_instruction_block(
+    agent_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """A resumed run is shown its work branch's last commit subjects: the agent job's own
+    (a compromised one writes its commit messages), anyone's who pushed there, and the
+    base branch's below them (a merged outsider's PR). None may forge an instruction."""
+    from tests.conftest import git
+
+    origin = agent_repo.parent / "origin.git"
+    tree = git(origin, "rev-parse", "main^{tree}").strip()
+    parent = git(origin, "rev-parse", "main").strip()
+    commit = git(origin, "commit-tree", tree, "-p", parent, "-m", f"t-100: wip {FORGED}").strip()
+    git(origin, "update-ref", "refs/heads/fleet/tester/t-100", commit)
+    script = [reply(tool("escalate", kind="decision", summary="Which report?"))]
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh, FakeAnthropic(script) as model:
+        env = _env(gh, STAGING_DATABASE_URL="x" * 12, ANTHROPIC_API_KEY="sk-ant-test")
+        for k, v in {**env, "ANTHROPIC_BASE_URL": model.url}.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
+        assert out.exit_code in (0, 1), out.output
+        first = json.dumps(model.requests[0]["messages"][0])
+    assert "## Resuming" in first and "push it to main" in first, first[:3000]
+    assert "<instruction" not in first, first[:3000]
