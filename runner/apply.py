@@ -21,7 +21,7 @@ from runner.model import ApplyCaps, Role, Task
 from runner.neutralize import live_references
 from runner.outputs import Outputs
 from runner.paths import matches
-from runner.secretscan import Secret, redact, scan, scan_bytes
+from runner.secretscan import Secret, redact, scan, scan_added
 from runner.tasks import mark_done
 from runner.worktree import agent_identity
 from runner.yamlfile import parse
@@ -276,14 +276,8 @@ def _check_done_marking(change: Change, old: bytes, new: bytes, rules: Rules, v:
 
 def _scan_blob(change: Change, old: bytes, new: bytes, secrets: tuple[Secret, ...], v: Review):
     """Secrets this change adds (a line already on the base branch is not a new leak)."""
-    before = set(old.decode("latin-1").splitlines())
-    lines = new.decode("latin-1").splitlines()
     where = f"file {code(change.path)} (commit {change.commit[:12]})"
-    hits = [
-        h
-        for h in scan_bytes(new, secrets, where)
-        if not (0 < h.line <= len(lines) and lines[h.line - 1] in before)
-    ]
+    hits = scan_added(old, new, secrets, where)
     if hits:
         v.refusals.append(f"{where} adds a secret")
         v.findings += [h.describe() for h in hits]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from runner import engine_job, engines, faults, progress, run_gates, stops, sync_render
@@ -211,7 +212,7 @@ def live_clock(ws: Workspace) -> Callable[[], datetime]:
 
 
 def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome) -> None:
-    record, role, task, runs = outcome.record, job.role, job.task, job.runs
+    record, role, task = outcome.record, job.role, job.task
     branch = WorkBranch(
         ws.git,
         f"{ws.fleet.config.forge.branch_prefix}{role.name}/{task.id}",
@@ -221,14 +222,16 @@ def _run_on_branch(ws: Workspace, forge: Forge, job: RunJob, outcome: RunOutcome
         writable=role.writable,
         push_enabled=job.push,
     )
+    leaks = stops.Leaks(_secrets(ws, role))  # what the agent's work publishes, scanned
+    branch.screen = partial(leaks.commits, ws.git)
     delta_md = sync_render.render(job.delta)
     reporter = _reporter(ws, forge, job, outcome)
     try:
         result = engine_job.work(ws, job, branch, outcome.transcript)
-        _finish_branch(task, branch, result, _secrets(ws, role))
+        _finish_branch(task, branch, result, list(leaks.secrets))
         engine_job.noted(result, job.note)
         outcome.report, outcome.commits = result.report, list(branch.commits)
-        _publish(ws, forge, role, task, record, result, branch, delta_md, outcome, runs)
+        _publish(ws, forge, job, result, branch, delta_md, outcome, leaks)
         if reporter is not None:
             reporter.finish(record.outcome, record.reason, record.links)
         record.api_calls = forge.api_calls
@@ -279,15 +282,14 @@ def _finish_branch(
 def _publish(
     ws: Workspace,
     forge: Forge,
-    role: Role,
-    task: Task,
-    record: RunRecord,
+    job: RunJob,
     result: EngineResult,
     branch: WorkBranch,
     delta_md: str,
     outcome: RunOutcome,
-    runs: list[RunRecord],
+    leaks: stops.Leaks,
 ) -> None:
+    role, task, record, runs = job.role, job.task, outcome.record, job.runs
     record.outcome, record.reason = result.outcome, result.reason
     record.turns, record.usage = result.turns, result.usage.to_dict()
     record.cost_usd, record.attempts = round(result.cost_usd, 6), result.attempts
@@ -302,10 +304,9 @@ def _publish(
     ) and _ahead(ws, branch)
     if has_work:
         branch.push()  # no-op when every commit is pushed; pushes what a failed run left
-    leaks = stops.Leaks(_secrets(ws, role))  # what the agent wrote is posted only clean
     if has_work and branch.push_error:
         outcome.issue = stops.push_failed(forge, role, task, record, branch, runs, ws.head_ref())
-    elif has_work and result.outcome != "model_unavailable":
+    elif has_work and not branch.held and result.outcome != "model_unavailable":
         summary = result.summary + _reverted_note(branch.reverted)
         body = pr_body(task, record, result.usage, result.report, summary, delta_md)
         if leaks.clean("the PR", f"{pr_title(task)}\n{body}"):
@@ -329,7 +330,7 @@ def _publish(
             outcome.issue = stops.escalate(forge, role, task, kind, summary, record)
     record.reason = redact(record.reason, leaks.secrets)  # it quotes the agent's summary
     if leaks.withheld:
-        outcome.issue = stops.withheld(forge, role, task, record, leaks)
+        outcome.issue = stops.withheld(forge, role, task, record, leaks, branch)
         record.reason += f"; withheld, holding a secret: {', '.join(leaks.withheld)}"
     if outcome.issue is not None:
         record.links["issue"] = outcome.issue.url or outcome.issue.id

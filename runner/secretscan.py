@@ -248,6 +248,20 @@ def scan_bytes(data: bytes, secrets: Sequence[Secret] = (), where: str = "data")
     return scan(data.decode("latin-1"), secrets, where, rendered=False)
 
 
+def scan_added(
+    old: bytes, new: bytes, secrets: Sequence[Secret] = (), where: str = "data"
+) -> list[Finding]:
+    """`scan_bytes` of a file's new version, without the hits on lines its old version
+    already had (a line already on the base branch is not a new leak)."""
+    before = set(old.decode("latin-1").splitlines())
+    lines = new.decode("latin-1").splitlines()
+    return [
+        h
+        for h in scan_bytes(new, secrets, where)
+        if not (0 < h.line <= len(lines) and lines[h.line - 1] in before)
+    ]
+
+
 def scan_many(texts: Mapping[str, str], secrets: Sequence[Secret] = ()) -> list[Finding]:
     """`scan` each (where -> text); the apply phase's one call for all it will publish."""
     return [f for where, text in texts.items() for f in scan(text, secrets, where)]

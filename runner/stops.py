@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import faults
+from runner import bundle, faults
 from runner.bodies import escalation_body, escalation_title
 from runner.clock import iso
 from runner.forge.base import Forge, Issue
@@ -22,7 +22,7 @@ from runner.lease import live_leases
 from runner.lifecycle import CREDENTIAL_SUBJECT, MODEL_KEY
 from runner.model import Role, Task
 from runner.records import RunRecord
-from runner.secretscan import Secret, scan
+from runner.secretscan import Finding, Secret, scan, scan_added
 from runner.state import Ledger, run_path
 from runner.worktree import WorkBranch, push_needs_human
 
@@ -220,18 +220,48 @@ class Leaks:
 
     def clean(self, what: str, text: str) -> bool:
         """Whether `text` may be posted; if not, it is counted as withheld."""
-        hits = scan(text, self.secrets, what)
+        return self._note(what, scan(text, self.secrets, what))
+
+    def commits(self, git: Git, start: str, head: str) -> bool:
+        """Whether the work branch's commits `start..head` may be pushed (the screen of
+        `WorkBranch.push`): apply's bundle scan of their whole objects (message, names,
+        headers), the paths they touch and the lines they add: the files the agent writes
+        are its own (the summary the runner copies is redacted before, `_finish_branch`),
+        and whatever else reaches a commit is caught here before it leaves."""
+        hits: list[Finding] = []
+        for info in bundle.commits(git, start, head):
+            where = f"commit {info.sha[:12]}"
+            hits += scan(f"{info.header}\n\n{info.message}", self.secrets, where)
+            parent = info.parents[0] if info.parents else start
+            changed = bundle.changes(git, parent, info.sha)
+            hits += [f for c in changed for f in scan(c.path, self.secrets, f"a path in {where}")]
+            live = [c for c in changed if not c.deleted and c.new_mode != bundle.GITLINK]
+            blobs = git.read_blobs([c.new_sha for c in live] + [c.old_sha for c in live])
+            for c in live:
+                new, old = blobs.get(c.new_sha) or b"", blobs.get(c.old_sha) or b""
+                hits += scan_added(old, new, self.secrets, f"file {c.path} ({where})")
+        return self._note("the work branch's commits (kept here, not pushed)", hits)
+
+    def _note(self, what: str, hits: list[Finding]) -> bool:
         if hits:
             self.findings += [h.describe() for h in hits]
             self.withheld.append(what)
         return not hits
 
 
-def withheld(forge: Forge, role: Role, task: Task, record: RunRecord, leaks: Leaks) -> Issue:
+def withheld(
+    forge: Forge, role: Role, task: Task, record: RunRecord, leaks: Leaks, branch: WorkBranch
+) -> Issue:
+    where = (
+        f"The work stays on this machine's branch `{branch.branch}`, unpushed: look at it, "
+        f"then delete it (`git branch -D {branch.branch}`), or the next run resumes it and "
+        "is held again."
+        if branch.held
+        else "The work branch's commits were scanned and pushed; they hold no secret."
+    )
     lines = [
-        f"Run `{record.run_id}` ({role.name} on {task.id}) wrote text that holds a secret, "
-        f"so the runner did not post it: {', '.join(leaks.withheld)}. The work branch was "
-        "pushed as usual; read it before opening a pull request from it.",
+        f"Run `{record.run_id}` ({role.name} on {task.id}) produced output that holds a "
+        f"secret, so the runner did not publish it: {', '.join(leaks.withheld)}. {where}",
         "",
         "### Secrets found (where and kind; values are never shown)",
         *[f"- {f}" for f in leaks.findings[:50]],

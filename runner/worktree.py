@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,11 @@ class WorkBranch:
     reverted: list[str] = field(default_factory=list)  # agent changes outside writable
     gitdir: Path | None = None  # the worktree's git directory, as created (not as .git says)
     push_enabled: bool = True  # False in the agent phase: the apply phase pushes the bundle
+    # one-process runs: (from, to) -> whether the commits from..to may be pushed; a
+    # refusal holds the branch here for the rest of the run (`held`)
+    screen: Callable[[str, str], bool] | None = None
+    screened: str | None = None  # what the remote has (or the base): scanned from here
+    held: bool = False
     common: Path | None = None  # the repository's git directory (its object store inside)
     _configs: dict[Path, bytes | None] = field(default_factory=dict)
 
@@ -90,7 +96,7 @@ class WorkBranch:
         A local branch ahead of the remote one holds work a failed push left behind: it
         is resumed (and pushed by this run), never dropped for the remote's older tip."""
         local = self.git.rev(f"refs/heads/{self.branch}")
-        existing = local
+        existing, remote = local, None
         if self.remote:
             with contextlib.suppress(GitError):  # no such branch on the remote yet
                 ref = f"+refs/heads/{self.branch}:refs/remotes/{self.remote}/{self.branch}"
@@ -100,6 +106,7 @@ class WorkBranch:
                 existing = remote
         self.resumed_from = existing
         start = existing or base
+        self.screened = remote or self.git.rev(base)
         tmp = Path(tempfile.mkdtemp(prefix="fleet-work-"))
         tmp.chmod(0o711)  # the jail's user must reach the tree inside; listing stays closed
         self.path = tmp / re.sub(r"[^A-Za-z0-9._-]", "_", self.branch)
@@ -205,6 +212,9 @@ class WorkBranch:
         next run pushes it). `push_error` holds the remote's answer until a push works."""
         if not self.remote or not self.push_enabled or self.path is None:
             return
+        if not self._screen_passes():
+            self.push_enabled, self.held = False, True  # nothing more leaves this run
+            return
         self._guard_config()
         try:
             wt = self._tree(stage.push_auth(self.git.env))
@@ -214,6 +224,16 @@ class WorkBranch:
             return
         self.push_error = None
         faults.hit("push")
+
+    def _screen_passes(self) -> bool:
+        """The screen's verdict on the commits not yet screened (True without a screen)."""
+        head = self.git.rev(f"refs/heads/{self.branch}")
+        if self.screen is None or head is None or head == self.screened:
+            return True
+        if not self.screen(self.screened or head, head):
+            return False
+        self.screened = head
+        return True
 
     def _root(self) -> Path:
         if self.path is None:

@@ -47,8 +47,27 @@ def test_a_secret_in_the_pr_summary_never_reaches_github(
     (issue,) = [i for i in gh.issues.values() if "withheld" in i["title"]]
     assert "the PR" in issue["body"] and "known-secret" in issue["body"]
     assert "STAGING_DATABASE_URL" in issue["body"]  # the name, never the value
+    # the summary the runner copies into the task file (`result:`) is redacted, so the
+    # branch passes the push screen and is pushed; only the PR text is withheld
     origin = agent_repo.parent / "origin.git"
     assert git(origin, "show", "fleet/tester/t-100:out/report.md") == "# Report\n"
+    assert PLANTED not in git(origin, "log", "-p", "--all")
+
+
+def test_a_secret_the_agent_writes_into_a_file_is_not_pushed(
+    agent_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    script = [
+        reply(tool("run_command", command="env")),
+        reply(tool("write_file", path="out/report.md", content=f"# Report\ndb: {PLANTED}\n")),
+        reply(tool("finish", summary="Wrote the report.")),
+    ]
+    gh, _ = _run(agent_repo, fleet_cli, monkeypatch, script)
+    origin = agent_repo.parent / "origin.git"
+    assert PLANTED not in git(origin, "log", "-p", "--all")
+    assert not _leaked_anywhere(gh) and gh.pulls() == []
+    (issue,) = [i for i in gh.issues.values() if "withheld" in i["title"]]
+    assert "file out/report.md" in issue["body"] and "git branch -D" in issue["body"]
 
 
 def test_a_secret_in_an_escalation_never_reaches_github(
