@@ -351,8 +351,9 @@ def doctor(ctx: Context, fmt: str) -> None:
 @pass_ctx
 def intake(ctx: Context) -> None:
     """Draft a task PR from the issue event that asks for one (label fleet:task or a
-    write-access '@fleet <role> ...' comment); never runs a role. For the draft job
-    of fleet-intake.yml (write token, no model key)."""
+    write-access '@fleet <role> ...' comment), or commit the task to the base branch for
+    a role with auto_assign: true; never runs a role. For the draft job of
+    fleet-intake.yml (write token, no model key)."""
     from runner.commands import intake as command
 
     sys.exit(command.run(ctx.root()))

@@ -2,7 +2,8 @@
 
 fleet-intake.yml's draft job runs it with a write token and no model key: it reads
 the event, checks the sender's access (the one `actions.decide`) and drafts the task PR
-or replies on the issue; it never runs a role (that would be `fleet tick`)."""
+(or, on a role with `auto_assign: true`, commits the task to the base branch) or replies
+on the issue; it never runs a role (that would be `fleet tick`)."""
 
 from __future__ import annotations
 
