@@ -15,7 +15,8 @@ It is a speed-up and never a source of truth:
   from another machine or written by anyone without the key fails the check and is
   ignored as a whole (everything is parsed afresh, then the cache is rewritten);
 - it lives in the user's cache directory, never in the checkout: the agent's jail
-  mounts neither $HOME nor the git directory (docs/architecture.md, "Task cache").
+  mounts neither $HOME nor the git directory (docs/architecture.md, "Valid fleet files
+  are cached by their content").
 """
 
 from __future__ import annotations
