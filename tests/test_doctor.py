@@ -99,3 +99,33 @@ def test_doctor_names_an_mcp_server_command_it_cannot_find(
     detail = json.dumps(out.output)
     assert "MCP server command not found on PATH (docs: no-such-mcp-server)" in detail, detail
     assert "sh: sh" not in detail
+
+
+def test_doctor_asks_an_unavailable_github_once_more_not_five_times(
+    repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """A diagnosis waited out every retry with backoff (~30 s of silence with the
+    defaults) before saying GitHub is unavailable; it asks once more. The setting, when
+    given, still wins."""
+    with FakeGitHub() as gh:
+        gh.fail("GET", r"/pulls$", 502, times=100)
+        for k, v in {
+            "GITHUB_TOKEN": gh.token,
+            "GITHUB_REPOSITORY": "acme/fleet",
+            "GITHUB_API_URL": gh.url,
+        }.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(repo), "doctor", "--format", "json")
+        asked = [p for m, p in gh.log if m == "GET" and p.split("?")[0].endswith("/pulls")]
+        monkeypatch.setenv("FLEET_GITHUB_RETRIES", "0")
+        fleet_cli("-C", str(repo), "doctor", "--format", "json")
+        once = [p for m, p in gh.log if m == "GET" and p.split("?")[0].endswith("/pulls")]
+        status = fleet_cli("-C", str(repo), "status")  # any command: exit 1, said, no bug
+    assert status.exit_code == 1 and "internal error" not in status.output, status.output
+    assert "server errors (5xx)" in status.output
+    assert out.exit_code == 1, out.output  # a 5xx after the retries was an internal error
+    forge = _checks(out)["forge github"]
+    assert forge["level"] == "fail" and "server errors (5xx)" in forge["detail"], forge
+    assert "run the command again later" in forge["detail"]
+    assert len(asked) == 2, asked
+    assert len(once) - len(asked) == 1

@@ -3,6 +3,7 @@ fleet? Each check says ok, warn or fail, and what to do about it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -211,8 +212,11 @@ def _engine_needs(ws: Workspace) -> Iterator[Check]:
 
 def _forge(ws: Workspace) -> Iterator[Check]:
     name = forge_name(ws.environ)
+    # a diagnosis asks once more, not five times with backoff: an unreachable GitHub kept
+    # doctor silent for ~30 s before its answer (FLEET_GITHUB_RETRIES, when set, wins)
+    quick = {"FLEET_GITHUB_RETRIES": "1", "FLEET_GITHUB_BACKOFF": "0.5", **ws.environ}
     try:
-        forge = open_forge(ws)
+        forge = open_forge(dataclasses.replace(ws, environ=quick))
         view = forge.view()
     except (ForgeError, ConfigError) as exc:
         yield Check(f"forge {name}", "fail", _explain(exc))

@@ -153,10 +153,17 @@ def translate_errors(what: str, permission: str) -> Iterator[None]:
     """PyGithub's exceptions as ForgeErrors that say what to do; `what` completes
     "while trying to ...", `permission` is the workflow permission that allows it."""
     from github import BadCredentialsException, GithubException, RateLimitExceededException
-    from requests.exceptions import ConnectionError, Timeout
+    from requests.exceptions import ConnectionError, RetryError, Timeout
 
     try:
         yield
+    except RetryError:  # urllib3 gave up on 5xx answers: GitHub's side, not a bug
+        raise ForgeError(
+            f"GitHub kept answering with server errors (5xx) while trying to {what}, "
+            "after the retries (FLEET_GITHUB_RETRIES)",
+            hint="GitHub may be unavailable (https://www.githubstatus.com): run the command "
+            "again later",
+        ) from None
     except (ConnectionError, Timeout) as exc:  # after the bounded retries: unreachable
         raise ForgeError(
             f"cannot reach the GitHub API while trying to {what}: {type(exc).__name__}",
