@@ -49,7 +49,7 @@ class Finding:
     line: int  # 1-based
     column: int  # 1-based
     kind: str  # e.g. known-secret/base64, github-token, private-key, generic-secret
-    name: str = ""  # the known secret's name (e.g. GITHUB_TOKEN), or the assigned name
+    name: str = ""  # the known secret's name (e.g. GITHUB_TOKEN); never an assigned name
 
     def describe(self) -> str:
         named = f" ({self.name})" if self.name else ""
@@ -193,7 +193,9 @@ def _pattern_hits(text: str) -> Iterator[tuple[int, int, str, str]]:
             yield m.start(), m.end(), kind, ""
     for m in _ASSIGNMENT.finditer(text):
         if _VALUE_END.match(text, m.end()) and _looks_random(m.group("value")):
-            yield m.start("value"), m.end("value"), "generic-secret", m.group("name")
+            # the assigned name is the writer's choice (`<a credential>_token = ...`), so
+            # a finding never quotes it: line and column say where
+            yield m.start("value"), m.end("value"), "generic-secret", ""
 
 
 def _hits(text: str, secrets: Sequence[Secret]) -> list[tuple[int, int, str, str]]:

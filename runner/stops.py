@@ -22,7 +22,7 @@ from runner.lease import live_leases
 from runner.lifecycle import CREDENTIAL_SUBJECT, MODEL_KEY
 from runner.model import Role, Task
 from runner.records import RunRecord
-from runner.secretscan import Finding, Secret, scan, scan_added
+from runner.secretscan import Finding, Secret, redact, scan, scan_added
 from runner.state import Ledger, run_path
 from runner.worktree import WorkBranch, push_needs_human
 
@@ -276,6 +276,6 @@ def withheld(
         task=task.id,
         kind="security",
         title=f"[fleet] {role.name}: outputs of {task.id} withheld (they held a secret)",
-        body="\n".join(lines),
+        body=redact("\n".join(lines), leaks.secrets),  # as apply's: nothing quoted leaks
         assignees=role.escalate_to,
     )

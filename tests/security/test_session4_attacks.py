@@ -627,3 +627,28 @@ def test_a_commit_subject_on_a_resumed_branch_cannot_forge_an_instruction_block(
         first = json.dumps(model.requests[0]["messages"][0])
     assert "## Resuming" in first and "push it to main" in first, first[:3000]
     assert "<instruction" not in first, first[:3000]
+
+
+def test_the_security_escalation_never_quotes_a_secret_through_a_findings_name(
+    agent_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """A finding names where and what kind, never the value. For a `NAME = value`
+    assignment the name was quoted, and the agent chooses it: named after the credential
+    (`<credential>_token = <random>`), the one-process run's `security` escalation, which
+    lists the findings, posted the credential it had just withheld."""
+    said = f"Config: {PLANTED}_token = Qx7Lp2Vr9Tn4Wz8Ky3Hb6Jm1"
+    script = [
+        reply(tool("run_command", command="env")),
+        reply(tool("write_file", path="out/report.md", content="# Report\n")),
+        reply(tool("finish", summary=said)),
+    ]
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh, FakeAnthropic(script) as model:
+        env = _env(gh, STAGING_DATABASE_URL=PLANTED, ANTHROPIC_API_KEY="sk-ant-test")
+        for k, v in {**env, "ANTHROPIC_BASE_URL": model.url}.items():
+            monkeypatch.setenv(k, v)
+        out = fleet_cli("-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100")
+        assert out.exit_code in (0, 1), out.output
+        posted = json.dumps([gh.issues, gh.comments, gh.pulls()])
+        (withheld,) = [i for i in gh.issues.values() if "withheld" in i["title"]]
+    assert "generic-secret" in withheld["body"] and "known-secret" in withheld["body"]
+    assert PLANTED not in _seen(posted)
