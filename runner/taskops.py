@@ -129,11 +129,16 @@ def retry_plan(
             plan.live = r
         else:
             plan.abandon.append(r)
-    for e in view.escalations.get(task.id, ()):
+    own = list(view.escalations.get(task.id, ()))
+    for e in own:
         if e.kind in RETRYABLE_KINDS:
             plan.close.append(e)
         elif e.kind not in ("sla", "budget"):  # notices close themselves
             plan.questions.append(e)
+    # a fleet-wide credential question blocks the task too, though filed under no task:
+    # retry said "nothing stuck to clear" without naming the issue to answer
+    mine = {e.id for e in own}
+    plan.questions += [e for e in state.escalations if e.id not in mine and e.kind == "credential"]
     return plan
 
 

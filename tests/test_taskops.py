@@ -192,3 +192,17 @@ def test_an_invalid_task_file_is_listed_and_explained_not_fatal(
     shown = fleet_cli("-C", str(repo), "task", "show", "t-050")
     assert shown.exit_code == 2
     assert "task file tasks/t-050.yaml is invalid" in shown.stderr
+
+
+def test_retry_of_a_task_blocked_on_a_fleet_wide_credential_names_the_question(
+    repo: Path, fleet_cli, local
+) -> None:
+    """The missing-credential escalation is filed for the fleet, not the task: retry said
+    only "(nothing stuck to clear)", not which issue to answer."""
+    ran = fleet_cli("-C", str(repo), "run", "--role", "fullstack", "--task", "t-006")
+    assert ran.exit_code == 0, ran.output
+    issue = "local-issue:fullstack/credential-STAGING_DATABASE_URL/credential"
+    out = fleet_cli("-C", str(repo), "task", "retry", "t-006")
+    assert out.exit_code == 0, out.output
+    assert f"escalation {issue} (credential) asks a question and stays open" in out.stdout
+    assert _state(fleet_cli, repo, "t-006")["state"] == "blocked"
