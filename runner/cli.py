@@ -147,9 +147,16 @@ def sync(ctx: Context, role: str, since: str | None, fmt: str, cap_tokens: int) 
     type=click.Choice(["agent", "both"]),
     default="both",
     show_default=True,
-    help="agent: run with no forge or ledger write, into --outputs (apply it with 'fleet apply').",
+    help="agent: run with no forge or ledger write, into --outputs (apply it with 'fleet apply'); "
+    "needs --task, --run-id and --outputs.",
 )
-@click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--outputs",
+    "outputs_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The agent phase's outputs directory (created; what 'fleet apply' reads).",
+)
 @click.option("--run-id", default=None, help="The claimed run (fleet claim) the agent phase is.")
 @pass_ctx
 def run_cmd(
@@ -268,7 +275,13 @@ def tick(
     help="claim: check the feedback and claim the run (step output run_id); agent: run "
     "with no forge or ledger write, into --outputs; apply: publish --outputs.",
 )
-@click.option("--outputs", "outputs_dir", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--outputs",
+    "outputs_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The outputs directory the agent phase writes and the apply phase reads.",
+)
 @click.option("--run-id", default=None, help="The claimed run (agent and apply phases).")
 @pass_ctx
 def revise(
