@@ -120,6 +120,18 @@ def refusal(stderr: str) -> str | None:
     return one_line("; ".join(said) or "no reason given", 300)
 
 
+def task_id(number: int, taken: set[str]) -> str:
+    """The id of the task drafted from issue `number`: `issue-<n>`, by construction
+    distinct from every other issue's. A sequential id (the next free `t-NNN` on the base
+    branch) ignored open task PRs: two issues drafted in a row both became t-013, the
+    second PR conflicted with the first on merge, and an auto-assigned commit could take
+    an id an open draft held. A hand-made task already named so gets a suffix."""
+    base = f"issue-{number}"
+    if base not in taken:
+        return base
+    return next(f"{base}-{k}" for k in range(2, len(taken) + 3) if f"{base}-{k}" not in taken)
+
+
 def assign_message(task_id: str, role: str, number: int, login: str, trailer: str) -> str:
     return (
         f"Assign {task_id} to {role} from issue #{number}\n\n"

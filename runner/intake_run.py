@@ -112,7 +112,9 @@ def _prepare(ws: Workspace, req: Request, taken: list[str]) -> tuple[str, str, s
     """The new task's id, path and text, and what `fleet validate` would say against it."""
     fleet = ws.fleet
     on_disk = [p.path.rsplit("/", 1)[-1].removesuffix(".yaml") for p in fleet.problems]
-    task_id = tasks.next_id([*fleet.tasks, *on_disk, *taken])  # a broken file keeps its id
+    task_id = intake.task_id(
+        req.number, {*fleet.tasks, *on_disk, *taken}
+    )  # a broken file keeps its id
     author = str((req.issue.get("user") or {}).get("login") or "someone")
     rel, text, problems = tasks.prepare(
         task_id,

@@ -70,10 +70,38 @@ def _drafted(repo: Path, branch: str) -> dict:
     return yaml.safe_load(git(origin, "show", f"{branch}:{new}"))
 
 
+def test_two_issues_drafted_in_a_row_get_distinct_ids_and_pull_requests(
+    repo, fleet_cli, gh, monkeypatch, tmp_path
+) -> None:
+    """The id was the next free t-NNN on the base branch, blind to open task PRs: two
+    issues in a row both became t-013, and the second PR conflicted with the first."""
+    first = gh.open_issue("Pricing: what the free tier includes", BODY)
+    second = gh.open_issue("Caching ADR", BODY)
+    for number in (first, second):
+        _tick(fleet_cli, repo, tmp_path, monkeypatch, "issues", _labeled(gh, number))
+    origin = repo.parent / "origin.git"
+    added = {
+        number: git(origin, "diff", "--name-only", "main", f"fleet-task/issue-{number}").split()
+        for number in (first, second)
+    }
+    assert added == {n: [f"tasks/issue-{n}.yaml"] for n in (first, second)}
+    assert {_drafted(repo, f"fleet-task/issue-{n}")["id"] for n in (first, second)} == {
+        f"issue-{first}",
+        f"issue-{second}",
+    }
+    assert len(gh.pulls()) == 2
+
+
+def test_a_hand_made_task_holding_the_issue_id_keeps_it() -> None:
+    assert intake.task_id(7, {"t-001"}) == "issue-7"
+    assert intake.task_id(7, {"issue-7"}) == "issue-7-2"
+    assert intake.task_id(7, {"issue-7", "issue-7-2"}) == "issue-7-3"
+
+
 def test_a_labeled_issue_opens_one_task_pr(repo, fleet_cli, gh, monkeypatch, tmp_path) -> None:
     number = gh.open_issue("Pricing: what the free tier includes", BODY)
     first = _tick(fleet_cli, repo, tmp_path, monkeypatch, "issues", _labeled(gh, number))
-    assert "drafted t-013 for cto" in first.output
+    assert f"drafted issue-{number} for cto" in first.output
     (pr,) = gh.pulls()
     assert pr["head"]["ref"] == f"fleet-task/issue-{number}" and not pr["draft"]
     task = _drafted(repo, f"fleet-task/issue-{number}")
@@ -87,7 +115,7 @@ def test_a_labeled_issue_opens_one_task_pr(repo, fleet_cli, gh, monkeypatch, tmp
     again = _tick(fleet_cli, repo, tmp_path, monkeypatch, "issues", _labeled(gh, number))
     assert "already drafted" in again.output and len(gh.pulls()) == 1
     replies = [c for c in gh.comments if c["number"] == number]
-    assert len(replies) == 1 and "Drafted task `t-013`" in replies[0]["body"]
+    assert len(replies) == 1 and f"Drafted task `issue-{number}`" in replies[0]["body"]
 
 
 def test_a_mention_from_a_collaborator_drafts_from_an_outsider_nothing(
@@ -115,7 +143,7 @@ def test_a_mention_from_a_collaborator_drafts_from_an_outsider_nothing(
         "issue_comment",
         _comment(gh, number, ask, "founder-ben"),
     )
-    assert "drafted t-013 for cto" in ok.output and len(gh.pulls()) == 1
+    assert f"drafted issue-{number} for cto" in ok.output and len(gh.pulls()) == 1
     task = _drafted(repo, f"fleet-task/issue-{number}")
     assert "Asked with: write the ADR, short please" in task["description"]
 
@@ -181,16 +209,16 @@ def test_auto_assign_commits_the_task_with_the_maintainer_as_co_author(
     out = _tick(
         fleet_cli, auto, tmp_path, monkeypatch, "issue_comment", _asked(gh, number, "founder-ana")
     )
-    assert "assigned t-013 to cto" in out.output, out.output
+    assert f"assigned issue-{number} to cto" in out.output, out.output
     origin = auto.parent / "origin.git"
     sha = _origin_main(auto)
     assert git(origin, "rev-parse", f"{sha}^").strip() == before  # one commit on main
-    assert git(origin, "diff", "--name-only", before, sha).split() == ["tasks/t-013.yaml"]
+    assert git(origin, "diff", "--name-only", before, sha).split() == [f"tasks/issue-{number}.yaml"]
     message = git(origin, "log", "-1", "--format=%B", sha)
-    assert message.startswith("Assign t-013 to cto from issue #")
+    assert message.startswith(f"Assign issue-{number} to cto from issue #{number}")
     trailers = git(origin, "log", "-1", "--format=%(trailers:key=Co-authored-by)", sha).strip()
     assert trailers == "Co-authored-by: founder-ana <4242+founder-ana@users.noreply.github.com>"
-    task = yaml.safe_load(git(origin, "show", f"{sha}:tasks/t-013.yaml"))
+    task = yaml.safe_load(git(origin, "show", f"{sha}:tasks/issue-{number}.yaml"))
     assert task["role"] == "cto" and task["issue"] == number and task["acceptance"]
     assert gh.pulls() == []  # no task PR
     (reply,) = [c for c in gh.comments if c["number"] == number]
@@ -220,14 +248,14 @@ def test_a_protected_branch_falls_back_to_the_task_pr_and_says_why(
     out = _tick(
         fleet_cli, auto, tmp_path, monkeypatch, "issue_comment", _asked(gh, number, "founder-ana")
     )
-    assert "drafted t-013 for cto" in out.output and "GH006" in out.output, out.output
+    assert f"drafted issue-{number} for cto" in out.output and "GH006" in out.output, out.output
     assert _origin_main(auto) == before
     (pr,) = gh.pulls()
     assert pr["head"]["ref"] == f"fleet-task/issue-{number}"
     assert "Not assigned at once: the push to `main` was refused" in pr["body"]
     assert "Protected branch update failed" in pr["body"]
     (reply,) = [c for c in gh.comments if c["number"] == number]
-    assert "Drafted task `t-013`" in reply["body"] and "Protected branch" in reply["body"]
+    assert f"Drafted task `issue-{number}`" in reply["body"] and "Protected branch" in reply["body"]
 
 
 def test_auto_assign_gives_an_outsider_or_a_bot_nothing(
@@ -290,7 +318,7 @@ def test_a_label_on_an_auto_assign_role_commits_and_criteria_are_still_required(
     assert len([c for c in gh.comments if c["number"] == vague]) == 1
     number = gh.open_issue("Pricing ADR", BODY)
     out = _tick(fleet_cli, auto, tmp_path, monkeypatch, "issues", _labeled(gh, number))
-    assert "assigned t-013 to cto" in out.output, out.output
+    assert f"assigned issue-{number} to cto" in out.output, out.output
     sha = _origin_main(auto)
     trailers = git(auto.parent / "origin.git", "log", "-1", "--format=%(trailers)", sha)
     assert "Co-authored-by: founder-ana <" in trailers and gh.pulls() == []

@@ -123,12 +123,12 @@ def test_merging_a_task_pr_drafted_from_an_issue_assigns_the_task(
     monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
     drafted = fleet_cli("-C", str(repo), "intake")
-    assert "drafted t-013 for cto in local-pr:cto/t-013" in drafted.output, drafted.output
+    assert "drafted issue-7 for cto in local-pr:cto/issue-7" in drafted.output, drafted.output
     monkeypatch.delenv("GITHUB_EVENT_NAME")
-    out = fleet_cli("-C", str(repo), "local", "merge", "cto/t-013")
+    out = fleet_cli("-C", str(repo), "local", "merge", "cto/issue-7")
     assert out.exit_code == 0, out.output
-    assert "t-013 is assigned to cto." in out.stdout and "is done" not in out.stdout
-    assert yaml.safe_load((repo / "tasks/t-013.yaml").read_text())["role"] == "cto"
+    assert "issue-7 is assigned to cto." in out.stdout and "is done" not in out.stdout
+    assert yaml.safe_load((repo / "tasks/issue-7.yaml").read_text())["role"] == "cto"
 
 
 def test_merge_refuses_while_the_remote_base_is_ahead(repo: Path, fleet_cli, monkeypatch) -> None:
