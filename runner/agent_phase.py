@@ -20,6 +20,7 @@ from runner import outputs as contract
 from runner.clock import iso
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
+from runner.lifecycle import CREDENTIAL_SUBJECT
 from runner.outputs import Outputs
 from runner.records import Checkpoint, RunRecord
 from runner.state import Ledger
@@ -44,8 +45,11 @@ class OutputsForge:
         self.outs.pr = contract.PullOut(title, body, draft)
         return PullRequest("(apply)", "", branch, title, draft, "open", self.clock(), True)
 
-    def escalate(self, *, kind: str, title: str, body: str, **_: Any) -> Issue:
-        self.outs.escalations.append(contract.EscalationOut(kind, title, body))
+    def escalate(self, *, kind: str, title: str, body: str, task: str = "", **_: Any) -> Issue:
+        credential = None
+        if kind == "credential" and task.startswith(CREDENTIAL_SUBJECT):
+            credential = task[len(CREDENTIAL_SUBJECT) :]
+        self.outs.escalations.append(contract.EscalationOut(kind, title, body, credential))
         return Issue("(apply)", "", title, kind, "open", self.clock(), True)
 
     def comment(self, ref: str, body: str) -> None:

@@ -49,6 +49,10 @@ class EscalationOut:
     kind: str
     title: str
     body: str
+    # A credential escalation is the fleet's, one per credential: the name travels so
+    # apply files it under `credential-<NAME>` (holding every role that needs it), not
+    # under the run's task. Apply honours it only for a credential the role needs.
+    credential: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,11 @@ class Outputs:
         return str(self.run.get("run_id", ""))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for escalation in data["escalations"]:
+            if escalation["credential"] is None:
+                del escalation["credential"]
+        return data
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Outputs:

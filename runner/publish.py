@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner import engines, progress, schema, transcripts
+from runner import engines, lifecycle, progress, schema, stops, transcripts
 from runner import outputs as contract
 from runner.apply import Review, Rules, review
 from runner.bodies import pr_title
@@ -26,6 +26,7 @@ from runner.forge import app_auth
 from runner.forge.base import Forge, Issue, PullRequest
 from runner.gitrepo import GitError
 from runner.lease import Lease, LeaseTerms, release
+from runner.model import Role, Task
 from runner.neutralize import for_post
 from runner.outputs import Outputs, OutputsError
 from runner.records import RunRecord
@@ -288,9 +289,10 @@ def _post(
         record.links["pr"] = result.pr.url or result.pr.id
     for i, e in enumerate(outs.escalations):
         if f"escalation:{i}" not in verdict.blocked:
+            owner, subject = _escalation_subject(e, role, task)
             issue = forge.escalate(
-                role=role.name,
-                task=task.id,
+                role=owner,
+                task=subject,
                 kind=e.kind,
                 title=unmark(e.title),
                 body=unmark(e.body),
@@ -306,6 +308,19 @@ def _post(
             forge.upsert_comment(int(result.pr.id[1:]), key, for_post(c.body, 8000))
         else:
             forge.comment(result.pr.id, for_post(c.body, 8000))
+
+
+def _escalation_subject(e: contract.EscalationOut, role: Role, task: Task) -> tuple[str, str]:
+    """Where an escalation is filed: under the run's task, or, for a credential the role
+    needs, once for the fleet (`credential-<NAME>`, as a one-process run files it), so
+    one issue holds every task that needs it instead of one issue per task and tick. A
+    credential the role does not need stays under the task: the agent job is untrusted,
+    and must not hold other roles' work by naming their credentials."""
+    name = e.credential
+    if e.kind != "credential" or not name or not lifecycle.needs(role, name):
+        return role.name, task.id
+    owner = role.name if name in role.required_env else stops.FLEET_SUBJECT  # the engine's
+    return owner, f"{lifecycle.CREDENTIAL_SUBJECT}{name}"
 
 
 def _ci_note(ws: Workspace, forge: Forge) -> str:

@@ -66,7 +66,7 @@ def execute(
     record = _new_record(ws, role, task_id, trigger, run_id, delta)
     if dry_run:
         return RunOutcome(record, dry_run=engine_job.dry_run_text(ws, role, task, delta, runs))
-    stopped = run_gates.credentials(ws, forge, role, task, record)
+    stopped = run_gates.credentials(ws, forge, role, task, record, ask=not push)
     if stopped is not None:
         return stopped
     jail = run_gates.jail(ws.fleet.config.sandbox)

@@ -9,13 +9,14 @@ failing as a configuration error, instead of starting work and failing half-way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runner import engines, stops
 from runner.agent.jail import Jail, SandboxUnavailable, probe
 from runner.clock import iso
 from runner.engines.base import ClientFactory, unset_names
-from runner.forge.base import Forge
+from runner.forge.base import Forge, Issue
 from runner.model import Role, Task
 from runner.records import RunRecord
 from runner.run_outcome import RunOutcome
@@ -98,16 +99,22 @@ def model(
 
 
 def credentials(
-    ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord
+    ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord, *, ask: bool = False
 ) -> RunOutcome | None:
     """None when every variable the role and its engine need is set. A role credential
     that is absent is escalated (the run ends, recorded); an engine key that is absent is
-    the workflow's configuration, an error before anything is written."""
+    the workflow's configuration: an error before anything is written for a person at a
+    terminal, and with `ask` (the agent job, every tick alike) one escalation for the
+    fleet."""
     missing = [name for name in role.required_env if not ws.environ.get(name)]
     if missing:
         return _credential_escalation(ws, forge, role, task, record, missing)
     engine = engines.get(role.engine)
     unset = unset_names(engine.credentials(role), ws.environ)
+    if unset and ask:
+        return _credential_escalation(
+            ws, forge, role, task, record, unset, stops.engine_key_missing
+        )
     if unset:
         raise ConfigError(
             f"role '{role.name}' uses the {engine.name} engine but {', '.join(unset)} "
@@ -131,14 +138,20 @@ def jail(mode: str) -> Jail:
 
 
 def _credential_escalation(
-    ws: Workspace, forge: Forge, role: Role, task: Task, record: RunRecord, missing: list[str]
+    ws: Workspace,
+    forge: Forge,
+    role: Role,
+    task: Task,
+    record: RunRecord,
+    missing: list[str],
+    escalate: Callable[[Forge, Role, RunRecord, str], Issue] = stops.credential_missing,
 ) -> RunOutcome:
     """A required credential is absent: ask once per credential for the whole fleet (the
     issue holds every task that needs it), and do not start work that cannot succeed."""
     record.outcome, record.reason = "escalated", f"missing credential(s): {', '.join(missing)}"
     record.ended = iso(ws.now)
     ws.ledger.start(record)
-    issues = [stops.credential_missing(forge, role, record, name) for name in missing]
+    issues = [escalate(forge, role, record, name) for name in missing]
     record.links = {"issue": issues[0].url or issues[0].id}
     ws.ledger.finish(record)
     return RunOutcome(record, issue=issues[0])

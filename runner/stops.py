@@ -191,6 +191,20 @@ def credential_missing(forge: Forge, role: Role, record: RunRecord, name: str) -
     return _credential_issue(forge, role, record, name, "is not set", summary, role.name)
 
 
+def engine_key_missing(forge: Forge, role: Role, record: RunRecord, name: str) -> Issue:
+    """A key the role's engine needs (the model key, a provider's variables) is not in
+    the agent job's environment: a workflow's configuration, the same for every tick,
+    so one escalation for the fleet holds every role that needs it, instead of an error
+    run per role and tick that nobody is asked about."""
+    summary = (
+        f"{name} is not set in the agent job's environment, and every role whose engine "
+        f"needs it (role '{role.name}' uses {role.engine}) is stopped until it is. Add it as "
+        "a repository secret and pass it in the agent job's env (README: Engines and "
+        "providers), then close this issue."
+    )
+    return _credential_issue(forge, role, record, name, "is not set", summary, FLEET_SUBJECT)
+
+
 def _credential_issue(
     forge: Forge, role: Role, record: RunRecord, name: str, what: str, summary: str, owner: str
 ) -> Issue:
