@@ -242,6 +242,11 @@ class GitHubReads:
         with self._calls("read pull requests", "pull-requests: read"):
             for pr in self.repo.get_pulls(state="open"):
                 ref = pr.head.ref
+                # a fork's PR may name its branch fleet/<role>/<task>: not an agent PR (it
+                # would hold the task "in review" and take a CI failure's revision)
+                head_repo = pr.head.repo.full_name if pr.head.repo else None
+                if head_repo != self.full_name:
+                    continue
                 if ref.startswith(prefix) and ref.count("/") >= 2:
                     task = ref.rsplit("/", 1)[1]
                     prs[task] = PullRef(

@@ -652,3 +652,29 @@ def test_the_security_escalation_never_quotes_a_secret_through_a_findings_name(
         (withheld,) = [i for i in gh.issues.values() if "withheld" in i["title"]]
     assert "generic-secret" in withheld["body"] and "known-secret" in withheld["body"]
     assert PLANTED not in _seen(posted)
+
+
+# -- a fork's pull request named like an agent branch ------------------------------------
+
+
+def test_a_forks_pull_request_named_like_an_agent_branch_holds_no_task(
+    agent_repo: Path, fleet_cli, monkeypatch
+) -> None:
+    """Anyone can open a pull request from a fork whose branch is named
+    `fleet/<role>/<task>`. The forge's view took it for the task's agent PR: the task
+    looked in review, so no tick ran it (any outsider could stop any task), and a CI
+    failure event that names no PR was routed to the fork's PR number. Only this
+    repository's branches are agent PRs."""
+    with FakeGitHub(permissions=dict(PEOPLE)) as gh:
+        for k, v in _env(gh, STAGING_DATABASE_URL="x" * 12, ANTHROPIC_API_KEY="k" * 12).items():
+            monkeypatch.setenv(k, v)
+
+        def plan() -> list[dict]:
+            out = fleet_cli("-C", str(agent_repo), "plan", "--format", "json", "--role", "tester")
+            assert out.exit_code == 0, out.output
+            return [d for d in json.loads(out.stdout)["decisions"] if d["task"] == "t-100"]
+
+        before = plan()
+        assert before and before[0]["run"], before
+        gh.open_pull("fleet/tester/t-100", "[fleet] tester: x (t-100)", "outsider", "eve/fleet")
+        assert plan() == before
