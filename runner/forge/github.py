@@ -325,9 +325,7 @@ class GitHubForge(GitHubReads):
             issue = self.repo.get_issue(int(target.lstrip("#")))
 
             def find() -> Any:
-                return next(
-                    (c for c in issue.get_comments() if is_marked(c.body or "", mark)), None
-                )
+                return next((c for c in issue.get_comments() if _ours(c, mark)), None)
 
             found = find()
             if found is not None:
@@ -344,12 +342,18 @@ class GitHubForge(GitHubReads):
             issue = self.repo.get_issue(number)
 
             def find() -> Any:
-                return next(
-                    (c for c in issue.get_comments() if is_marked(c.body or "", mark)), None
-                )
+                return next((c for c in issue.get_comments() if _ours(c, mark)), None)
 
             found = find()
             if found is not None:
                 found.edit(text)
                 return f"updated {found.html_url}"
             return f"posted {self._create(lambda: issue.create_comment(text), find).html_url}"
+
+
+def _ours(comment: Any, mark: str) -> bool:
+    """A comment the runner wrote: its marker, and a bot's account. Anyone can type the
+    marker (`intake-<n>` is predictable), and a write token may edit anyone's comment:
+    an outsider's marked comment would become the runner's reply, theirs to rewrite."""
+    user = getattr(comment, "user", None)
+    return getattr(user, "type", None) == "Bot" and is_marked(comment.body or "", mark)

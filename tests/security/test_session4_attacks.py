@@ -678,3 +678,24 @@ def test_a_forks_pull_request_named_like_an_agent_branch_holds_no_task(
         assert before and before[0]["run"], before
         gh.open_pull("fleet/tester/t-100", "[fleet] tester: x (t-100)", "outsider", "eve/fleet")
         assert plan() == before
+
+
+def test_an_outsiders_comment_carrying_the_runners_marker_is_not_taken_for_its_reply(
+    repo: Path, fleet_cli, intake_gh: FakeGitHub, monkeypatch, tmp_path: Path
+) -> None:
+    """The runner keeps one reply per issue by the marker on its last line, and anyone can
+    write that marker (`intake-<n>` is predictable). The runner took an outsider's marked
+    comment for its own and edited it (a write token may edit anyone's comment): its reply
+    became the outsider's comment, theirs to rewrite later, and hidden from agents as the
+    runner's. Only a comment by a bot account is the runner's."""
+    number = intake_gh.open_issue("Pricing", ISSUE)
+    planted = f"first!\n<!-- fleet:kind=intake-{number} -->"
+    intake_gh.user_comment(number, "outsider", planted)
+    labeled = _issue_event(intake_gh, number, "issues.labeled", label__name="fleet:task")
+    labeled["sender"]["login"] = "founder-ana"
+    decided, said = _intake_jobs(fleet_cli, repo, tmp_path, monkeypatch, "issues", labeled)
+    assert decided == "1" and "drafted" in said, said
+    mine = [c for c in intake_gh.comments if c["user"]["login"] == "outsider"]
+    assert [c["body"] for c in mine] == [planted]
+    replies = [c for c in intake_gh.comments if "Drafted task" in c["body"]]
+    assert len(replies) == 1 and replies[0]["user"]["type"] == "Bot", replies
