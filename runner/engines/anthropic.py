@@ -61,7 +61,6 @@ class AnthropicEngine:
                     f"prices: {{{role.model}: {{input: ..., output: ...}}}} (US dollars per "
                     "million tokens; 0 for a model you run yourself)",
                     "unpriced-model",
-                    "warning",
                 )
             )
         if name == "openai-compatible" and not settings.base_url:

@@ -45,6 +45,25 @@ def test_validate_wants_an_endpoint_and_a_price_for_a_self_hosted_model(
     assert "prices: {qwen3-coder: {input: ..., output: ...}}" in result.output
 
 
+def test_an_unpriced_model_is_an_error_not_a_warning(example: Path, fleet_cli) -> None:
+    """Its cost would be 0, so no budget could stop it: a warning (exit 0) let a fleet
+    run with its budgets silently off; a price of 0 is how to say a model is free."""
+    role = example / "fleet/roles/cto.yaml"
+    role.write_text(role.read_text() + "model: claude-unknown-9\n")
+    result = fleet_cli("-C", str(example), "validate")
+    assert result.exit_code == 1, result.output
+    assert "error: model 'claude-unknown-9' (anthropic) has no price" in result.output
+    assert "budgets cannot stop it" in result.output
+    cfg = example / "fleet/fleet.yaml"
+    text = cfg.read_text()
+    head, sep, tail = text.partition("\nprices:")
+    first, newline, rest = tail.partition("\n")
+    free = "  claude-unknown-9: {input: 0, output: 0}\n"
+    cfg.write_text(head + sep + first + newline + free + rest)
+    again = fleet_cli("-C", str(example), "validate")
+    assert again.exit_code == 0, again.output
+
+
 def test_validate_refuses_an_unknown_provider_at_its_line(example: Path, fleet_cli) -> None:
     _provider(example, "azure")
     result = fleet_cli("-C", str(example), "validate")
