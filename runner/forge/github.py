@@ -227,7 +227,7 @@ class GitHubForge(GitHubReads):
 
     def _find_issue(self, mark: str, labels: list[str]) -> tuple[Any, bool] | None:
         for issue in self.repo.get_issues(state="open", labels=labels[:2] + labels[3:]):
-            if is_marked(issue.body or "", mark):
+            if _ours(issue, mark):
                 return issue, False
         return None
 
@@ -351,9 +351,10 @@ class GitHubForge(GitHubReads):
             return f"posted {self._create(lambda: issue.create_comment(text), find).html_url}"
 
 
-def _ours(comment: Any, mark: str) -> bool:
-    """A comment the runner wrote: its marker, and a bot's account. Anyone can type the
-    marker (`intake-<n>` is predictable), and a write token may edit anyone's comment:
-    an outsider's marked comment would become the runner's reply, theirs to rewrite."""
-    user = getattr(comment, "user", None)
-    return getattr(user, "type", None) == "Bot" and is_marked(comment.body or "", mark)
+def _ours(item: Any, mark: str) -> bool:
+    """A comment or issue the runner wrote: its marker, and a bot's account. Anyone can
+    type the marker (`intake-<n>` is predictable) and a write token may edit anyone's
+    comment: an outsider's marked comment would become the runner's reply, theirs to
+    rewrite; a triage user's labelled issue would be taken for its escalation."""
+    user = getattr(item, "user", None)
+    return getattr(user, "type", None) == "Bot" and is_marked(item.body or "", mark)

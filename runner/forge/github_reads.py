@@ -253,6 +253,8 @@ class GitHubReads:
                         f"#{pr.number}", pr.html_url, self._at(pr.created_at), bool(pr.draft)
                     )
             for issue in self.repo.get_issues(state="open", labels=[self._label("escalation")]):
+                if getattr(issue.user, "type", None) != "Bot":
+                    continue  # a person's issue (triage may label): the runner's are a bot's
                 info = parse_marker(issue.body or "")
                 if not info or info.get("task", "-") == "-":
                     continue
