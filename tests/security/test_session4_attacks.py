@@ -726,3 +726,41 @@ def test_a_triage_user_cannot_forge_an_escalation_that_blocks_a_task(
             {"name": n} for n in ("fleet:escalation", "fleet:kind/blocked", "fleet:role/tester")
         ]
         assert plan() == before
+
+
+# -- the Actions cache: what an escaped agent job could poison -----------------------------
+
+
+def _restores_a_cache(doc: dict) -> list[str]:
+    """Every step of `doc` (a workflow or a composite action) that restores a cache."""
+    found = []
+    jobs = doc.get("jobs") or {"action": {"steps": (doc.get("runs") or {}).get("steps", [])}}
+    for name, job in jobs.items():
+        for step in job.get("steps") or []:
+            uses = str(step.get("uses", ""))
+            with_ = step.get("with") or {}
+            if uses.startswith(("actions/cache", "actions/cache/restore")) or (
+                "setup-" in uses and with_.get("cache")
+            ):
+                found.append(f"{name}: {uses}")
+    return found
+
+
+def test_no_shipped_job_restores_a_cache_an_escaped_agent_could_poison() -> None:
+    """Every agent job runs in the default branch's context (schedule, workflow_run): code
+    that escaped the jail there holds the job's cache token and can write cache entries
+    every later run on the default branch restores. The runner's own jobs restore none, so
+    such an entry reaches no job that holds a write token (the fleet's other workflows
+    are the residual, docs/security.md). A test that can fail: it catches each form."""
+    import yaml
+
+    from runner.resources import data_dir
+
+    root = Path(__file__).resolve().parents[2]
+    files = [*data_dir("workflows").glob("*.yml"), root / "action.yml"]
+    assert len(files) > 4
+    for path in files:
+        assert _restores_a_cache(yaml.safe_load(path.read_text())) == [], path
+    caught = {"jobs": {"a": {"steps": [{"uses": "actions/cache@" + "0" * 40}]}}}
+    pip = {"runs": {"steps": [{"uses": "actions/setup-python@x", "with": {"cache": "pip"}}]}}
+    assert _restores_a_cache(caught) and _restores_a_cache(pip)
