@@ -215,7 +215,7 @@ def _tasks(
             (st.pr.url if st.pr else "") or links.get(tid, ""),
         )
         status.by_state.setdefault(st.state, []).append(row)
-        if st.state in ("in_progress", "review") and row.breached:
+        if row.breached:  # what `fleet sla` escalates: ready, working, in review, blocked
             status.stuck.append(row)
     for rows in status.by_state.values():
         rows.sort(key=lambda r: (-(r.age_hours or 0), r.id))

@@ -4,6 +4,7 @@ against numbers computed by hand (FLEET_NOW fixes the clock)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,16 @@ def test_numbers_match_the_hand_computed_fixture(fixture_repo: Path) -> None:
         ("credential", "t-006", 24.0),
         ("decision", "t-008", 48.0),
     ]
-    # stuck: the research PR has waited 51 h for review (SLA 48 h)
-    assert [(r.id, r.state, r.age_hours) for r in s.stuck] == [("t-009", "review", 51.0)]
+    # the research PR has waited 51 h for review (SLA 48 h), three ready tasks nobody ran
+    # for weeks (72 h) and a task blocked on a decision for 48 h (24 h): what `fleet sla`
+    # escalates, oldest first (it counted review and in_progress only)
+    assert [(r.id, r.state, r.age_hours) for r in s.stuck] == [
+        ("t-002", "open", 540.0),
+        ("t-004", "open", 516.0),
+        ("t-010", "open", 444.0),
+        ("t-009", "review", 51.0),
+        ("t-008", "blocked", 48.0),
+    ]
     states = {r.id: r.state for rows in s.by_state.values() for r in rows}
     assert states["t-005"] == "in_progress" and states["t-001"] == "done"
     roles = {r.name: r for r in s.roles}
@@ -123,12 +132,16 @@ def test_an_sla_notice_is_counted_once(fixture_repo: Path, fleet_cli, monkeypatc
     """Issue 12 #9: a breach was both "waiting on you" (its notice) and "stuck"."""
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
-    assert fleet_cli("-C", str(fixture_repo), "sla").exit_code == 0
+    filed = fleet_cli("-C", str(fixture_repo), "sla")
+    assert filed.exit_code == 0
     s = _status(fixture_repo)
-    assert [r.id for r in s.stuck] == ["t-009"]
+    stuck = ["t-002", "t-004", "t-010", "t-009", "t-008"]
+    assert [r.id for r in s.stuck] == stuck
+    # what status calls stuck is what `fleet sla` escalated: no more, no fewer
+    assert sorted(set(re.findall(r"\bt-0\d\d\b", filed.output))) == sorted(stuck), filed.output
     assert [e.kind for e in s.blocked_on_human] == ["credential", "decision"]
     html = fleet_cli("-C", str(fixture_repo), "status", "--format", "html").stdout
-    assert "<b>2</b>waiting on you" in html and "<b>1</b>stuck" in html
+    assert "<b>2</b>waiting on you" in html and "<b>5</b>stuck" in html
 
 
 def test_long_titles_are_cut_at_a_word_boundary(fixture_repo: Path, fleet_cli, monkeypatch) -> None:
