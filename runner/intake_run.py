@@ -15,7 +15,7 @@ import yaml
 
 from runner import intake, tasks
 from runner.actions import Event, Intent
-from runner.errors import FleetError
+from runner.errors import ConfigError, FleetError
 from runner.forge.base import Forge
 from runner.gitrepo import GitError
 from runner.model import Task
@@ -157,7 +157,7 @@ def _draft(
     if problems:
         return _invalid(forge, req, problems)
     if head is None or ws.remote is None:
-        return f"issue #{req.number}: no base branch or remote to draft on"
+        raise _nowhere(req.number, "no base branch or remote to draft the task on")
     message = f"Draft {task_id} from issue #{req.number}"
     commit = commit_file(ws.git, head, rel, text, message, dict(IDENTITY))
     try:
@@ -193,14 +193,14 @@ def _assign(ws: Workspace, forge: Forge, req: Request) -> str:
     base = ws.fleet.config.forge.base_branch
     remote = ws.remote
     if remote is None:
-        return f"issue #{req.number}: no remote to assign on"
+        raise _nowhere(req.number, "no remote to commit the task to")
     trailer = intake.coauthor(req.sender or "", req.sender_id) or ""
     for _ in range(ATTEMPTS):
         tracking = f"refs/remotes/{remote}/{base}"
         ws.git.run("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{base}:{tracking}")
         tip = ws.git.rev(tracking)
         if tip is None:
-            return f"issue #{req.number}: {remote} has no branch {base}"
+            raise _nowhere(req.number, f"{remote} has no branch {base}")
         found = _task_for_issue(ws, tip, req.number)
         if found:
             return f"issue #{req.number}: already assigned in {found}; nothing new"
@@ -228,6 +228,16 @@ def _assign(ws: Workspace, forge: Forge, req: Request) -> str:
         return f"issue #{req.number}: assigned {task_id} to {req.role} in {commit[:12]} on {base}"
     why = f"`{base}` kept moving ({ATTEMPTS} pushes lost the race)"
     return _draft(ws, forge, req, ws.git.rev(f"refs/remotes/{remote}/{base}"), [], why)
+
+
+def _nowhere(number: int, what: str) -> ConfigError:
+    """The request was valid but this checkout cannot act on it: a failure to say, never
+    an "all done" (the person who asked would wait for a PR that never comes)."""
+    return ConfigError(
+        f"issue #{number}: {what}",
+        hint="run fleet intake in a clone of the repository that has its origin remote and "
+        "base branch (the workflow's checkout does); forge.base_branch in fleet.yaml names it",
+    )
 
 
 def _task_ids(ws: Workspace, tip: str) -> list[str]:

@@ -157,3 +157,22 @@ def test_revise_needs_the_github_forge(repo: Path, fleet_cli, monkeypatch) -> No
     result = fleet_cli("-C", str(repo), "revise", "--pr", "1")
     assert result.exit_code == 1
     assert "use the GitHub forge" in result.output
+
+
+def test_intake_without_a_remote_fails_saying_what_to_do(
+    example: Path, fleet_cli, monkeypatch, tmp_path: Path
+) -> None:
+    """It printed 'no base branch or remote to draft on' and exited 0: the maintainer who
+    asked would wait for a task PR that never comes, and the job stayed green."""
+    git(example, "init", "-q", "-b", "main")
+    commit_all(example, "Fleet, no remote")
+    _env(monkeypatch)
+    body = "Write it.\n\n- [ ] check: test -f docs/adr/0009-cache.md\n"
+    event = payload("issue_comment.created", comment__body="@fleet cto write the ADR")
+    event["issue"].update(number=7, title="Caching ADR", body=body)
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    out = fleet_cli("-C", str(example), "intake")
+    assert out.exit_code == 2, out.output
+    assert "issue #7: no base branch or remote" in out.output and "origin remote" in out.output
