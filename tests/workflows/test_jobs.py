@@ -365,3 +365,12 @@ def test_no_event_text_in_scripts_and_no_dangerous_trigger(path: Path) -> None:
         for t in ALLOWED_DANGEROUS
         if ALLOWED_DANGEROUS[t] == path.name
     ]
+
+
+def test_one_ci_event_cannot_cancel_another_heads_pending_check() -> None:
+    """A concurrency group keeps one pending job and a newer one cancels it: per branch,
+    a fork's failing suite on a branch named like an agent's cancelled the pending claim
+    of our own failure, which nothing redelivers (adversary F2)."""
+    group = load("fleet-ci.yml")["jobs"]["check"]["concurrency"]["group"]
+    assert "workflow_run.head_sha" in group and "check_suite.head_sha" in group, group
+    assert "head_branch" not in group, group
