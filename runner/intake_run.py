@@ -15,6 +15,7 @@ import yaml
 
 from runner import intake, tasks
 from runner.actions import Event, Intent
+from runner.bodies import plain_title
 from runner.errors import ConfigError, FleetError
 from runner.forge.base import Forge
 from runner.gitrepo import GitError
@@ -171,7 +172,9 @@ def _draft(
         task=task_id,
         branch=req.branch,
         base=fleet.config.forge.base_branch,
-        title=f"Task {task_id} ({req.role}): {one_line(str(req.issue.get('title') or ''), 150)}",
+        # the PR title is the squash commit's message: an outsider's `Fixes #1` must not
+        # close an issue when a maintainer merges the draft
+        title=f"Task {task_id} ({req.role}): {plain_title(str(req.issue.get('title') or ''), 150)}",
         body=(
             f"Drafted from issue #{req.number} by the runner. Review the task file; merging "
             f"this pull request assigns it.\n\n{instead}When it would run: after the merge, "

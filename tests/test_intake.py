@@ -322,3 +322,18 @@ def test_a_label_on_an_auto_assign_role_commits_and_criteria_are_still_required(
     sha = _origin_main(auto)
     trailers = git(auto.parent / "origin.git", "log", "-1", "--format=%(trailers)", sha)
     assert "Co-authored-by: founder-ana <" in trailers and gh.pulls() == []
+
+
+def test_an_issue_title_with_a_closing_reference_closes_nothing_through_the_draft(
+    repo, fleet_cli, gh, monkeypatch, tmp_path
+) -> None:
+    """The draft PR's title is the squash commit's message: an outsider's issue titled
+    `Fixes #1`, labelled by a maintainer, made a task PR whose merge closes issue 1
+    (adversary F7)."""
+    from runner.neutralize import live_references
+
+    number = gh.open_issue("Fixes #1: pricing for @founder-ben", BODY)
+    _tick(fleet_cli, repo, tmp_path, monkeypatch, "issues", _labeled(gh, number))
+    (pr,) = gh.pulls()
+    assert live_references(pr["title"]) == [], pr["title"]
+    assert "pricing" in pr["title"]
