@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from runner.errors import ConfigError, FleetError
+from runner.errors import ConfigError, FleetError, UsageError
 from runner.gitlog import ROLE_TRAILER as ROLE_TRAILER
 from runner.gitlog import read_log
 from runner.gitrepo import Git, GitError
@@ -109,6 +109,46 @@ def _branch_refspec(head: str, remote: str) -> list[str]:
     return []
 
 
+def _base(
+    git: Git,
+    delta: Delta,
+    since: str | None,
+    checkpoint: Checkpoint | None,
+    remote: str | None,
+    head: str,
+) -> str | None:
+    """The commit the delta starts after: `--since` (which must exist), else the
+    checkpoint; None (the recent window, with a note why) when the checkpoint's history is
+    gone or was rewritten."""
+    base = since or (checkpoint.sha if checkpoint else None)
+    if base is None:
+        return None
+    resolved = git.rev(base) if since else base
+    if resolved is None or not ensure_history(git, resolved, remote, head):
+        if since:  # a revision the user typed: a window they did not ask for hides a typo
+            raise UsageError(
+                f"--since {since}: no such commit in {git.root}"
+                + (f" or on {remote}" if remote else ""),
+                hint="give a commit, tag or branch (git log --oneline lists them); "
+                "without --since, sync starts at the role's checkpoint",
+            )
+        delta.notes.append(
+            f"checkpoint {base[:12]} is not in this repository "
+            "(history rewritten or pruned): showing the recent window instead"
+        )
+        base = None
+    elif not git.is_ancestor(resolved, delta.head):
+        delta.notes.append(
+            f"the base branch was rewritten (force-push): {resolved[:12]} is no longer an "
+            f"ancestor of {delta.head[:12]}; showing the recent window instead, re-check "
+            "any work that built on the old history"
+        )
+        base = None
+    else:
+        base = resolved
+    return base
+
+
 def compute(
     git: Git,
     fleet: Fleet,
@@ -131,24 +171,7 @@ def compute(
             )
         raise SyncError(f"'{head}' does not name a commit in {git.root}")
     delta = Delta(role_name, None, head_sha)
-    base = since or (checkpoint.sha if checkpoint else None)
-    if base is not None:
-        resolved = git.rev(base) if since else base
-        if resolved is None or not ensure_history(git, resolved, remote, head):
-            delta.notes.append(
-                f"{'--since' if since else 'checkpoint'} {base[:12]} is not in this repository "
-                "(history rewritten or pruned): showing the recent window instead"
-            )
-            base = None
-        elif not git.is_ancestor(resolved, head_sha):
-            delta.notes.append(
-                f"the base branch was rewritten (force-push): {resolved[:12]} is no longer an "
-                f"ancestor of {head_sha[:12]}; showing the recent window instead, re-check "
-                "any work that built on the old history"
-            )
-            base = None
-        else:
-            base = resolved
+    base = _base(git, delta, since, checkpoint, remote, head)
     if base is None:
         if not since and checkpoint is None:
             delta.notes.append(

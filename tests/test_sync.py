@@ -196,3 +196,15 @@ def test_tick_in_a_repository_without_commits_says_so_once(tmp_path: Path, fleet
     result = fleet_cli("-C", str(empty), "tick", "--dry-run")
     assert result.exit_code == 2, result.output
     assert result.stderr.count("no commits yet") == 1
+
+
+def test_a_since_revision_that_does_not_exist_is_a_usage_error(repo: Path, fleet_cli) -> None:
+    """A typo in --since printed a note and showed the recent window with exit 0: the
+    user read a delta they did not ask for. A checkpoint that history lost still falls
+    back to the window (the runner's own, nothing to fix by hand)."""
+    out = fleet_cli("-C", str(repo), "sync", "cto", "--since", "nonsense")
+    assert out.exit_code == 2, out.output
+    assert "--since nonsense: no such commit" in out.output and "git log" in out.output
+    head = git(repo, "rev-parse", "HEAD").strip()
+    ok = fleet_cli("-C", str(repo), "sync", "cto", "--since", head)
+    assert ok.exit_code == 0, ok.output
