@@ -109,6 +109,16 @@ def test_merge_takes_the_work_branch_a_run_in_another_clone_pushed(
     assert "status: done" in git(repo.parent / "origin.git", "show", "main:tasks/t-001.yaml")
 
 
+def _asked_on_issue_7(monkeypatch, tmp_path: Path) -> None:
+    """A maintainer's `@fleet cto ...` on issue #7 with one check, as GitHub delivers it."""
+    body = "Write it.\n\n- [ ] check: test -f docs/adr/0009-cache.md\n"
+    event = payload("issue_comment.created", comment__body="@fleet cto write the ADR")
+    event["issue"].update(number=7, title="Caching ADR", body=body)
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+
+
 def test_merging_a_task_pr_drafted_from_an_issue_assigns_the_task(
     repo: Path, fleet_cli, monkeypatch, tmp_path: Path
 ) -> None:
@@ -116,12 +126,7 @@ def test_merging_a_task_pr_drafted_from_an_issue_assigns_the_task(
     message said `issue-7 is done` (the branch's last part) for a task PR, which assigns a
     task and completes nothing."""
     _env(monkeypatch)
-    body = "Write it.\n\n- [ ] check: test -f docs/adr/0009-cache.md\n"
-    event = payload("issue_comment.created", comment__body="@fleet cto write the ADR")
-    event["issue"].update(number=7, title="Caching ADR", body=body)
-    (tmp_path / "event.json").write_text(json.dumps(event))
-    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    _asked_on_issue_7(monkeypatch, tmp_path)
     drafted = fleet_cli("-C", str(repo), "intake")
     assert "drafted issue-7 for cto in local-pr:cto/issue-7" in drafted.output, drafted.output
     monkeypatch.delenv("GITHUB_EVENT_NAME")
@@ -167,12 +172,7 @@ def test_intake_without_a_remote_fails_saying_what_to_do(
     git(example, "init", "-q", "-b", "main")
     commit_all(example, "Fleet, no remote")
     _env(monkeypatch)
-    body = "Write it.\n\n- [ ] check: test -f docs/adr/0009-cache.md\n"
-    event = payload("issue_comment.created", comment__body="@fleet cto write the ADR")
-    event["issue"].update(number=7, title="Caching ADR", body=body)
-    (tmp_path / "event.json").write_text(json.dumps(event))
-    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
-    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    _asked_on_issue_7(monkeypatch, tmp_path)
     out = fleet_cli("-C", str(example), "intake")
     assert out.exit_code == 2, out.output
     assert "issue #7: no base branch or remote" in out.output and "origin remote" in out.output

@@ -657,6 +657,13 @@ def test_the_security_escalation_never_quotes_a_secret_through_a_findings_name(
 # -- a fork's pull request named like an agent branch ------------------------------------
 
 
+def _t100_decisions(fleet_cli, repo: Path) -> list[dict]:
+    """The plan's decisions about tester's t-100 (to compare before and after an attack)."""
+    out = fleet_cli("-C", str(repo), "plan", "--format", "json", "--role", "tester")
+    assert out.exit_code == 0, out.output
+    return [d for d in json.loads(out.stdout)["decisions"] if d["task"] == "t-100"]
+
+
 def test_a_forks_pull_request_named_like_an_agent_branch_holds_no_task(
     agent_repo: Path, fleet_cli, monkeypatch
 ) -> None:
@@ -670,9 +677,7 @@ def test_a_forks_pull_request_named_like_an_agent_branch_holds_no_task(
             monkeypatch.setenv(k, v)
 
         def plan() -> list[dict]:
-            out = fleet_cli("-C", str(agent_repo), "plan", "--format", "json", "--role", "tester")
-            assert out.exit_code == 0, out.output
-            return [d for d in json.loads(out.stdout)["decisions"] if d["task"] == "t-100"]
+            return _t100_decisions(fleet_cli, agent_repo)
 
         before = plan()
         assert before and before[0]["run"], before
@@ -714,9 +719,7 @@ def test_a_triage_user_cannot_forge_an_escalation_that_blocks_a_task(
             monkeypatch.setenv(k, v)
 
         def plan() -> list[dict]:
-            out = fleet_cli("-C", str(agent_repo), "plan", "--format", "json", "--role", "tester")
-            assert out.exit_code == 0, out.output
-            return [d for d in json.loads(out.stdout)["decisions"] if d["task"] == "t-100"]
+            return _t100_decisions(fleet_cli, agent_repo)
 
         before = plan()
         assert before and before[0]["run"], before
