@@ -22,7 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`pytest` alone is the edit loop: about a minute. The slow end-to-end tests run with
+    """`pytest` alone is the edit loop: under two minutes. The slow end-to-end tests run with
     --slow (CI), with -m, or when their file or node id is named on the command line."""
     if config.getoption("--slow") or config.getoption("markexpr"):
         return
