@@ -20,6 +20,7 @@ from runner.agent.sandbox import SECRET_WORDS
 from runner.errors import UsageError
 from runner.findings import escape_data
 from runner.model import Fleet
+from runner.payload import dig
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Events no person's request starts (a clock, a push of reviewed commits, CI reporting)
@@ -78,18 +79,10 @@ def read_event(environ: Mapping[str, str]) -> Event | None:
     return Event(name, payload)
 
 
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def _login(payload: dict[str, Any]) -> tuple[str | None, bool]:
     """The sender's login and whether GitHub marks the account as a bot."""
-    login = _get(payload, "sender", "login")
-    kind = _get(payload, "sender", "type")
+    login = dig(payload, "sender", "login")
+    kind = dig(payload, "sender", "type")
     login = login if isinstance(login, str) else None
     return login, kind == "Bot" or bool(login and login.endswith("[bot]"))
 
@@ -168,9 +161,9 @@ def _ci_failed(event: Event, fleet: Fleet) -> Intent:
 def _commented(event: Event, fleet: Fleet, sender: str | None) -> Intent:
     """A new comment: on an issue it may mention the fleet; on a PR it asks for a revision."""
     p = event.payload
-    if not _get(p, "issue", "pull_request"):
+    if not dig(p, "issue", "pull_request"):
         return _mentioned(event, fleet, sender)
-    number = _get(p, "issue", "number")
+    number = dig(p, "issue", "number")
     if not isinstance(number, int):
         raise EventError("issue_comment payload has no issue number")
     return Intent("revise", f"comment by {sender} on PR #{number}", pr=number, sender=sender)
@@ -179,9 +172,9 @@ def _commented(event: Event, fleet: Fleet, sender: str | None) -> Intent:
 def _reviewed(p: dict[str, Any], sender: str | None) -> Intent:
     """A submitted review asks for a revision, unless the PR comes from a fork (its head
     is not a branch the fleet pushes)."""
-    number = _get(p, "pull_request", "number")
-    head_repo = _get(p, "pull_request", "head", "repo", "full_name")
-    base_repo = _get(p, "repository", "full_name")
+    number = dig(p, "pull_request", "number")
+    head_repo = dig(p, "pull_request", "head", "repo", "full_name")
+    base_repo = dig(p, "repository", "full_name")
     if not isinstance(number, int):
         raise EventError("pull_request_review payload has no pull request number")
     if head_repo != base_repo:
@@ -217,12 +210,12 @@ def _labeled(event: Event, fleet: Fleet, prefix: str, sender: str | None) -> Int
     from runner.intake import role_from_labels
 
     p = event.payload
-    if _get(p, "label", "name") != f"{prefix}:task":
+    if dig(p, "label", "name") != f"{prefix}:task":
         return Intent("none", f"ignored: the label added is not {prefix}:task")
-    number = _get(p, "issue", "number")
-    if not isinstance(number, int) or _get(p, "issue", "pull_request"):
+    number = dig(p, "issue", "number")
+    if not isinstance(number, int) or dig(p, "issue", "pull_request"):
         return Intent("none", "ignored: the labeled item is not an issue")
-    labels = [lb.get("name") for lb in _get(p, "issue", "labels") or [] if isinstance(lb, dict)]
+    labels = [lb.get("name") for lb in dig(p, "issue", "labels") or [] if isinstance(lb, dict)]
     role = role_from_labels([x for x in labels if isinstance(x, str)], prefix)
     return Intent(
         "intake", f"{sender} asks for a task from issue #{number}", role=role, issue=number,
@@ -235,8 +228,8 @@ def _mentioned(event: Event, fleet: Fleet, sender: str | None) -> Intent:
     from runner.intake import mention
 
     p = event.payload
-    ask = mention(str(_get(p, "comment", "body") or ""), fleet.config.forge.mention)
-    number = _get(p, "issue", "number")
+    ask = mention(str(dig(p, "comment", "body") or ""), fleet.config.forge.mention)
+    number = dig(p, "issue", "number")
     if ask is None or not isinstance(number, int):
         return Intent("none", "ignored: a comment on an issue that asks the fleet nothing")
     return Intent(
@@ -257,14 +250,14 @@ def _escalation_intent(event: Event, fleet: Fleet, prefix: str, sender: str | No
     from runner.forge.base import parse_marker
 
     p = event.payload
-    labels = [lb.get("name") for lb in _get(p, "issue", "labels") or [] if isinstance(lb, dict)]
-    removed = _get(p, "label", "name")
+    labels = [lb.get("name") for lb in dig(p, "issue", "labels") or [] if isinstance(lb, dict)]
+    removed = dig(p, "label", "name")
     escalation = f"{prefix}:escalation"
     if event.action == "unlabeled" and removed != escalation:
         return Intent("none", f"ignored: label {removed!r} removed, not {escalation}")
     if event.action == "closed" and escalation not in labels:
         return Intent("none", "ignored: the closed issue is not a fleet escalation")
-    info = parse_marker(str(_get(p, "issue", "body") or "")) or {}
+    info = parse_marker(str(dig(p, "issue", "body") or "")) or {}
     role, task = info.get("role"), info.get("task")
     if role not in fleet.roles:
         return Intent("none", "ignored: the escalation names no role of this fleet")

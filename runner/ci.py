@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runner.model import Fleet
+from runner.payload import dig
 from runner.secretscan import redact
 
 FAILED = ("failure", "timed_out")
@@ -53,14 +54,6 @@ class Claims(Protocol):
     def claim(self, path: str, data: dict[str, Any]) -> bool: ...
 
 
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def failure(name: str, payload: dict[str, Any], fleet: Fleet) -> Failure | None:
     """The failure an event reports on one of this fleet's agent branches, else None."""
     if payload.get("action") != "completed" or name not in ("check_suite", "workflow_run"):
@@ -76,16 +69,16 @@ def failure(name: str, payload: dict[str, Any], fleet: Fleet) -> Failure | None:
     if not branch.startswith(prefix) or role not in fleet.roles or task not in fleet.tasks:
         return None
     if name == "workflow_run":
-        head_repo = _get(body, "head_repository", "full_name")
-        if head_repo != _get(payload, "repository", "full_name"):
+        head_repo = dig(body, "head_repository", "full_name")
+        if head_repo != dig(payload, "repository", "full_name"):
             return None  # a fork's branch that happens to be named fleet/...
         suite = body.get("check_suite_id")
     else:
         suite = body.get("id")
     prs = [p for p in body.get("pull_requests") or [] if isinstance(p, dict)]
-    number = next((p.get("number") for p in prs if _get(p, "head", "ref") == branch), None)
+    number = next((p.get("number") for p in prs if dig(p, "head", "ref") == branch), None)
     link = body.get("html_url") if name == "workflow_run" else None
-    link = link or _get(payload, "repository", "html_url") or ""
+    link = link or dig(payload, "repository", "html_url") or ""
     return Failure(
         name,
         branch,
