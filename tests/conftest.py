@@ -160,6 +160,23 @@ def agent_repo(repo: Path) -> Path:
     return repo
 
 
+def claim_run(fleet_cli, repo: Path, role: str = "tester", task: str = "t-100") -> str:
+    """`fleet claim` (the plan job's claim): the run id it prints last."""
+    claim = fleet_cli("-C", str(repo), "claim", "--role", role, "--task", task)
+    assert claim.exit_code == 0, claim.output
+    return claim.stdout.strip().splitlines()[-1]
+
+
+def agent_phase(
+    fleet_cli, repo: Path, run_id: str, outdir: Path, role: str = "tester", task: str = "t-100"
+):
+    """`fleet run --phase agent` for a claimed run, writing only `outdir`: the click Result."""
+    return fleet_cli(
+        "-C", str(repo), "run", "--role", role, "--task", task,
+        "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
+    )  # fmt: skip
+
+
 def payload(name: str, **changes: object) -> dict:
     """One of GitHub's example webhook payloads, pointed at the test repository acme/fleet;
     `a__b=value` sets payload["a"]["b"]."""

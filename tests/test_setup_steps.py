@@ -13,7 +13,7 @@ import yaml
 
 from runner.gitrepo import Git
 from runner.state import Ledger, StateStore
-from tests.conftest import commit_all, git
+from tests.conftest import agent_phase, claim_run, commit_all, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 from tests.security.scripted import ENV, dry_run_scripted, require_jail, run_scripted
 
@@ -131,17 +131,12 @@ def test_a_failing_setup_step_in_the_agent_phase_reaches_apply_as_one_setup_esca
     _setup(agent_repo, ["echo no network here >&2; exit 7"])
     for k, v in {"FLEET_NOW": "2026-11-24T10:30:00Z", "STAGING_DATABASE_URL": "x"}.items():
         monkeypatch.setenv(k, v)
-    claim = fleet_cli("-C", str(agent_repo), "claim", "--role", "tester", "--task", "t-100")
-    assert claim.exit_code == 0, claim.output
-    run_id = claim.stdout.strip().splitlines()[-1]
+    run_id = claim_run(fleet_cli, agent_repo)
     outdir = tmp_path / "outputs"
     with FakeAnthropic(finish()) as model:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
-        agent = fleet_cli(
-            "-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100",
-            "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
-        )  # fmt: skip
+        agent = agent_phase(fleet_cli, agent_repo, run_id, outdir)
         assert model.requests == []
     assert agent.exit_code == 0, agent.output
     monkeypatch.delenv("ANTHROPIC_API_KEY")

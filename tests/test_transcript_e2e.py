@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import agent_phase, claim_run, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, text, tool
 from tests.fakes.github_server import FakeGitHub
 from tests.forge.test_github import PEOPLE, _env
@@ -100,17 +100,12 @@ def test_two_phases_with_github_keep_the_secret_out_of_everything(
     with FakeGitHub(permissions=dict(PEOPLE)) as gh:
         for k, v in _env(gh, STAGING_DATABASE_URL=PLANTED).items():
             monkeypatch.setenv(k, v)
-        claim = fleet_cli("-C", str(agent_repo), "claim", "--role", "tester", "--task", "t-100")
-        assert claim.exit_code == 0, claim.output
-        run_id = claim.stdout.strip().splitlines()[-1]
+        run_id = claim_run(fleet_cli, agent_repo)
         outdir = tmp_path / "outputs"
         with FakeAnthropic(thirty_turns(agent_repo)) as model:
             monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
             monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
-            agent = fleet_cli(
-                "-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100",
-                "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
-            )  # fmt: skip
+            agent = agent_phase(fleet_cli, agent_repo, run_id, outdir)
         assert agent.exit_code == 0, agent.output
         assert any(PLANTED in json.dumps(r) for r in model.requests)
         assert PLANTED not in (outdir / "transcript.json").read_text()

@@ -11,19 +11,14 @@ from pathlib import Path
 from runner import outputs as contract
 from runner.gitrepo import Git
 from runner.state import StateStore
-from tests.conftest import commit_all, git
+from tests.conftest import agent_phase, claim_run, commit_all, git
 
 
 def _agent(repo: Path, fleet_cli, tmp_path: Path, task: str) -> tuple[str, Path]:
     """Claim and the agent phase: the run id and its outputs directory."""
-    claim = fleet_cli("-C", str(repo), "claim", "--role", "tester", "--task", task)
-    assert claim.exit_code == 0, claim.output
-    run_id = claim.stdout.strip().splitlines()[-1]
+    run_id = claim_run(fleet_cli, repo, task=task)
     outdir = tmp_path / f"outputs-{task}"
-    agent = fleet_cli(
-        "-C", str(repo), "run", "--role", "tester", "--task", task,
-        "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
-    )  # fmt: skip
+    agent = agent_phase(fleet_cli, repo, run_id, outdir, task=task)
     assert agent.exit_code in (0, 1), agent.output
     return run_id, outdir
 

@@ -122,6 +122,24 @@ def apply(repo: Path, directory: Path, run_id: str | None = None, **env: str) ->
     return apply_outputs(ws, open_forge(ws), directory, run_id)
 
 
+def post_text_at(repo: Path, where: str, text: str) -> Applied:
+    """A forged agent job whose one commit is clean but whose `text` sits in its PR body,
+    an escalation or a comment (`where`: pr, escalation, comment), applied."""
+    job = AgentJob(repo)
+    job.write("docs/a.md", "a\n")
+    job.commit()
+    pr = outputs.PullOut("[fleet] wide: work (t-200)", "Did it.", False)
+    escalations: list[outputs.EscalationOut] = []
+    comments: list[outputs.CommentOut] = []
+    if where == "pr":
+        pr = outputs.PullOut(pr.title, text, False)
+    elif where == "escalation":
+        escalations = [outputs.EscalationOut("decision", "Which one?", text)]
+    else:
+        comments = [outputs.CommentOut(text)]
+    return apply(repo, job.outputs(pr=pr, escalations=escalations, comments=comments))
+
+
 def remote_branches(repo: Path) -> str:
     return subprocess.run(
         ["git", "ls-remote", "--heads", str(repo.parent / "origin.git")],

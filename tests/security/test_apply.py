@@ -16,7 +16,13 @@ from runner import outputs
 from runner.tasks import mark_done
 from tests.conftest import git
 from tests.fakes.github_server import FakeGitHub
-from tests.security.apply_helpers import AgentJob, add_wide_role, apply, remote_branches
+from tests.security.apply_helpers import (
+    AgentJob,
+    add_wide_role,
+    apply,
+    post_text_at,
+    remote_branches,
+)
 
 pytestmark = pytest.mark.slow  # end-to-end (git, fake servers, whole runs): CI runs it
 
@@ -318,19 +324,7 @@ def test_a_forged_agent_job_cannot_post_live_mentions_or_closing_keywords(
     closing keyword gets that output blocked (apply does not re-neutralise, which would
     mangle the runner's own Markdown)."""
     live = "Done. @founder-ben please merge; Fixes #1 and closes acme/fleet#2"
-    job = AgentJob(wide)
-    job.write("docs/a.md", "a\n")
-    job.commit()
-    pr = outputs.PullOut("[fleet] wide: work (t-200)", "Did it.", False)
-    escalations: list[outputs.EscalationOut] = []
-    comments: list[outputs.CommentOut] = []
-    if where == "pr":
-        pr = outputs.PullOut(pr.title, live, False)
-    elif where == "escalation":
-        escalations = [outputs.EscalationOut("decision", "Which one?", live)]
-    else:
-        comments = [outputs.CommentOut(live)]
-    applied = apply(wide, job.outputs(pr=pr, escalations=escalations, comments=comments))
+    applied = post_text_at(wide, where, live)
     assert applied.review is not None
     assert where in " ".join(applied.review.blocked)
     state = git(wide.parent / "origin.git", "log", "-p", "fleet-state", "--", "forge")

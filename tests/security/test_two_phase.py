@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from tests.conftest import git
+from tests.conftest import agent_phase, claim_run, git
 from tests.fakes.anthropic_server import FakeAnthropic, reply, tool
 
 REFUSE = "#!/bin/sh\necho 'the agent phase may not push' >&2\nexit 1\n"
@@ -32,9 +32,7 @@ def test_agent_phase_writes_nothing_and_apply_publishes(
     origin = agent_repo.parent / "origin.git"
     for k, v in {"FLEET_NOW": "2026-11-24T10:30:00Z", "STAGING_DATABASE_URL": "x"}.items():
         monkeypatch.setenv(k, v)
-    claim = fleet_cli("-C", str(agent_repo), "claim", "--role", "tester", "--task", "t-100")
-    assert claim.exit_code == 0, claim.output
-    run_id = claim.stdout.strip().splitlines()[-1]
+    run_id = claim_run(fleet_cli, agent_repo)
     state_after_claim = git(origin, "rev-parse", "fleet-state")
     outdir = tmp_path / "outputs"
     script = [
@@ -45,10 +43,7 @@ def test_agent_phase_writes_nothing_and_apply_publishes(
     with FakeAnthropic(script) as model:
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)
-        agent = fleet_cli(
-            "-C", str(agent_repo), "run", "--role", "tester", "--task", "t-100",
-            "--phase", "agent", "--run-id", run_id, "--outputs", str(outdir),
-        )  # fmt: skip
+        agent = agent_phase(fleet_cli, agent_repo, run_id, outdir)
     _hook(origin, False)
     assert agent.exit_code == 0, agent.output
     assert git(origin, "rev-parse", "fleet-state") == state_after_claim  # no ledger write
