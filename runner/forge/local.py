@@ -194,7 +194,10 @@ class LocalForge:
         for record in self._records(f"forge/issues/{role}/") + self._records(f"forge/prs/{role}/"):
             kind = "answer" if record["id"].startswith("local-issue") else "comment"
             for c in record.get("comments", []):
-                if c.get("author") != "fleet-runner" and (since is None or c["created"] > since):
+                # inclusive, as GitHub's `since` is: times are whole seconds, and an answer
+                # written in the second the run's cursor was read was lost (the next run's
+                # delta skipped it); one at the cursor may instead be shown twice
+                if c.get("author") != "fleet-runner" and (since is None or c["created"] >= since):
                     events.append(
                         ForgeEvent(
                             kind,

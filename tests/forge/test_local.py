@@ -176,3 +176,24 @@ def test_intake_without_a_remote_fails_saying_what_to_do(
     out = fleet_cli("-C", str(example), "intake")
     assert out.exit_code == 2, out.output
     assert "issue #7: no base branch or remote" in out.output and "origin remote" in out.output
+
+
+def test_an_answer_in_the_same_second_as_the_cursor_reaches_the_next_delta(repo: Path) -> None:
+    """Times are whole seconds: an answer written in the second a run read its cursor
+    (a fast run, answered at once, as `fleet demo` does) was skipped by `created > since`,
+    and the resumed run never saw it."""
+    from datetime import UTC, datetime
+
+    from runner.forge.local import LOCAL_HUMAN, LocalForge
+    from runner.gitrepo import Git
+    from runner.state import StateStore
+
+    now = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+    forge = LocalForge(StateStore(Git(repo)), lambda: now)
+    cursor = forge.cursor()
+    issue = forge.escalate(
+        role="cto", task="t-005", kind="decision", title="Which queue?", body="?", assignees=()
+    )
+    forge.reply(issue.id, "ana", "Postgres.", close=True, via=LOCAL_HUMAN)
+    (event,) = forge.events_since("cto", cursor)
+    assert event.body == "Postgres." and event.trusted
